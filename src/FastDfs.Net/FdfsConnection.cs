@@ -1,0 +1,237 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using FastDfs.Protocol;
+
+namespace FastDfs.Net;
+
+/// <summary>
+/// One FastDFS TCP connection: framed request/response exchange over a raw <see cref="Socket"/>.
+/// Not thread-safe: FastDFS allows one outstanding request per connection.
+/// </summary>
+public sealed class FdfsConnection : IAsyncDisposable, IDisposable
+{
+    private readonly Socket _socket;
+    private readonly byte[] _headerBuffer = new byte[FdfsConstants.HeaderSize];
+    private int _disposed;
+
+    public FdfsConnection(Socket socket)
+    {
+        _socket = socket;
+        _socket.NoDelay = true;
+        RemoteEndPoint = (IPEndPoint?)socket.RemoteEndPoint ?? new IPEndPoint(IPAddress.None, 0);
+        LocalEndPoint = (IPEndPoint?)socket.LocalEndPoint ?? new IPEndPoint(IPAddress.None, 0);
+    }
+
+    public IPEndPoint RemoteEndPoint { get; }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    public Socket Socket => _socket;
+
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>When the connection was last returned to a pool; used to drop idle ones.</summary>
+    public long LastUsedTicks { get; set; }
+
+    /// <summary>Connects with a timeout; binds the local end to <paramref name="bindAddress"/> when given.</summary>
+    public static async ValueTask<FdfsConnection> ConnectAsync(
+        string host, int port, TimeSpan timeout, IPAddress? bindAddress = null, CancellationToken cancellationToken = default)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        var addresses = IPAddress.TryParse(host, out var parsed) ? [parsed] : await Dns.GetHostAddressesAsync(host, cts.Token);
+        Exception? last = null;
+        foreach (var address in addresses)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                if (bindAddress is not null && bindAddress.AddressFamily == address.AddressFamily)
+                {
+                    socket.Bind(new IPEndPoint(bindAddress, 0));
+                }
+
+                await socket.ConnectAsync(new IPEndPoint(address, port), cts.Token);
+                return new FdfsConnection(socket);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                socket.Dispose();
+                last = new TimeoutException($"connect to {host}:{port} timed out after {timeout.TotalSeconds:0.#} s");
+            }
+            catch (Exception e)
+            {
+                socket.Dispose();
+                last = e;
+            }
+        }
+
+        throw last ?? new IOException($"no address for {host}");
+    }
+
+    /// <summary>Reads the next header; null when the peer closed the connection cleanly between packets.</summary>
+    public async ValueTask<PacketHeader?> ReadHeaderOrEndAsync(CancellationToken cancellationToken)
+    {
+        int read = 0;
+        while (read < FdfsConstants.HeaderSize)
+        {
+            int n = await _socket.ReceiveAsync(_headerBuffer.AsMemory(read), SocketFlags.None, cancellationToken);
+            if (n == 0)
+            {
+                if (read == 0)
+                {
+                    return null;
+                }
+
+                throw new EndOfStreamException("connection closed inside a packet header");
+            }
+
+            read += n;
+        }
+
+        return PacketHeader.Read(_headerBuffer);
+    }
+
+    public async ValueTask<PacketHeader> ReadHeaderAsync(CancellationToken cancellationToken) =>
+        await ReadHeaderOrEndAsync(cancellationToken) ?? throw new EndOfStreamException("connection closed by peer");
+
+    public async ValueTask ReadExactlyAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        while (!buffer.IsEmpty)
+        {
+            int n = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            if (n == 0)
+            {
+                throw new EndOfStreamException("connection closed inside a packet body");
+            }
+
+            buffer = buffer[n..];
+        }
+    }
+
+    /// <summary>Reads whatever is available, at most the buffer's size (for streaming bodies).</summary>
+    public async ValueTask<int> ReadSomeAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int n = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+        return n == 0 ? throw new EndOfStreamException("connection closed inside a packet body") : n;
+    }
+
+    /// <summary>Reads and discards a body (to resynchronise after refusing a request).</summary>
+    public async ValueTask SkipAsync(long count, CancellationToken cancellationToken)
+    {
+        if (count <= 0)
+        {
+            return;
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(count, 64 * 1024));
+        try
+        {
+            while (count > 0)
+            {
+                int n = await ReadSomeAsync(buffer.AsMemory(0, (int)Math.Min(count, buffer.Length)), cancellationToken);
+                count -= n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            int n = await _socket.SendAsync(data, SocketFlags.None, cancellationToken);
+            data = data[n..];
+        }
+    }
+
+    /// <summary>Sends a header and a small body in one segment (one syscall, one TCP segment for small packets).</summary>
+    public async ValueTask SendPacketAsync(PacketHeader header, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        int total = FdfsConstants.HeaderSize + body.Length;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(total);
+        try
+        {
+            header.Write(buffer);
+            body.Span.CopyTo(buffer.AsSpan(FdfsConstants.HeaderSize));
+            await SendAsync(buffer.AsMemory(0, total), cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public ValueTask SendResponseAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+        SendPacketAsync(PacketHeader.Response(body.Length), body, cancellationToken);
+
+    /// <summary>Error responses carry no body (C clients read only the header when status != 0).</summary>
+    public ValueTask SendErrorAsync(byte status, CancellationToken cancellationToken) =>
+        SendPacketAsync(PacketHeader.Response(0, status), ReadOnlyMemory<byte>.Empty, cancellationToken);
+
+    /// <summary>
+    /// Sends a request and reads the whole response. Returns the status and the body (empty on error).
+    /// A response longer than <paramref name="maxResponseLength"/> is a protocol violation.
+    /// </summary>
+    public async ValueTask<(byte Status, byte[] Body)> RoundTripAsync(
+        byte command, ReadOnlyMemory<byte> body, long maxResponseLength, CancellationToken cancellationToken)
+    {
+        await SendPacketAsync(new PacketHeader(body.Length, command, 0), body, cancellationToken);
+        return await ReadResponseAsync(maxResponseLength, cancellationToken);
+    }
+
+    public async ValueTask<(byte Status, byte[] Body)> ReadResponseAsync(long maxResponseLength, CancellationToken cancellationToken)
+    {
+        var header = await ReadHeaderAsync(cancellationToken);
+        if (header.Command != FdfsConstants.ResponseCommand)
+        {
+            throw new FdfsProtocolException($"expected a response (cmd 100), got cmd {header.Command}");
+        }
+
+        if (header.BodyLength > maxResponseLength)
+        {
+            throw new FdfsProtocolException($"response of {header.BodyLength} bytes exceeds the expected {maxResponseLength}");
+        }
+
+        if (header.BodyLength == 0)
+        {
+            return (header.Status, []);
+        }
+
+        var response = new byte[header.BodyLength];
+        await ReadExactlyAsync(response, cancellationToken);
+        return (header.Status, response);
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (SocketException)
+            {
+                // Already reset by the peer; closing is all that is left.
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+
+            _socket.Dispose();
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    public override string ToString() => RemoteEndPoint.ToString();
+}

@@ -1,0 +1,281 @@
+using System.Net;
+using System.Net.Sockets;
+using FastDfs.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace FastDfs.Net;
+
+/// <summary>What a role (tracker, storage) does with one request. The body has not been read yet.</summary>
+public interface IFdfsRequestHandler
+{
+    /// <summary>
+    /// Handles one request whose header was read; reads its body and sends the response.
+    /// Returns false to close the connection afterwards (FastDFS storages close after EINVAL).
+    /// </summary>
+    ValueTask<bool> HandleAsync(FdfsConnection connection, PacketHeader header, ConnectionContext context, CancellationToken cancellationToken);
+
+    /// <summary>Called once when a connection closes, for per-connection state (a storage's tracker session).</summary>
+    void OnConnectionClosed(ConnectionContext context)
+    {
+    }
+}
+
+/// <summary>Per-connection state a handler may keep (e.g. which storage logged in on a tracker connection).</summary>
+public sealed class ConnectionContext
+{
+    private static long s_nextId;
+
+    public long Id { get; } = Interlocked.Increment(ref s_nextId);
+
+    public object? State { get; set; }
+}
+
+/// <summary>
+/// Accept loop and per-connection request loop shared by the daemons: handles ACTIVE_TEST and QUIT itself,
+/// hands every other request to the role's <see cref="IFdfsRequestHandler"/>.
+/// </summary>
+public sealed partial class FdfsServer : IAsyncDisposable
+{
+    private readonly IFdfsRequestHandler _handler;
+    private readonly ILogger _logger;
+    private readonly int _maxConnections;
+    private readonly Func<IPAddress, bool> _allowHost;
+    private readonly TimeSpan _idleTimeout;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly HashSet<Task> _connections = [];
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private int _connectionCount;
+
+    public FdfsServer(
+        IPEndPoint endpoint,
+        IFdfsRequestHandler handler,
+        ILogger logger,
+        int maxConnections = 1024,
+        Func<IPAddress, bool>? allowHost = null,
+        TimeSpan? idleTimeout = null)
+    {
+        EndPoint = endpoint;
+        _handler = handler;
+        _logger = logger;
+        _maxConnections = maxConnections;
+        _allowHost = allowHost ?? (_ => true);
+        _idleTimeout = idleTimeout ?? Timeout.InfiniteTimeSpan;
+    }
+
+    public IPEndPoint EndPoint { get; private set; }
+
+    public int ConnectionCount => Volatile.Read(ref _connectionCount);
+
+    public void Start()
+    {
+        var listener = new Socket(EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        listener.Bind(EndPoint);
+        listener.Listen(1024);
+        _listener = listener;
+        EndPoint = (IPEndPoint)listener.LocalEndPoint!;
+        _acceptLoop = AcceptLoopAsync(listener);
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException e)
+            {
+                LogAcceptFailed(_logger, e.SocketErrorCode, e);
+                continue;
+            }
+
+            var remote = (IPEndPoint)socket.RemoteEndPoint!;
+            if (!_allowHost(remote.Address))
+            {
+                // FastDFS drops disallowed clients at accept time without a response.
+                LogHostRefused(_logger, remote);
+                socket.Dispose();
+                continue;
+            }
+
+            if (Interlocked.Increment(ref _connectionCount) > _maxConnections)
+            {
+                Interlocked.Decrement(ref _connectionCount);
+                LogTooManyConnections(_logger, _maxConnections, remote);
+                socket.Dispose();
+                continue;
+            }
+
+            var task = ServeAsync(new FdfsConnection(socket));
+            lock (_connections)
+            {
+                _connections.Add(task);
+            }
+
+            _ = task.ContinueWith(
+                t =>
+                {
+                    lock (_connections)
+                    {
+                        _connections.Remove(t);
+                    }
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+    }
+
+    private async Task ServeAsync(FdfsConnection connection)
+    {
+        await Task.Yield();
+        var context = new ConnectionContext();
+        var token = _stopping.Token;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                PacketHeader? maybeHeader;
+                if (_idleTimeout == Timeout.InfiniteTimeSpan)
+                {
+                    maybeHeader = await connection.ReadHeaderOrEndAsync(token);
+                }
+                else
+                {
+                    // Only daemons configured with an idle limit pay for a timer per request.
+                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    idle.CancelAfter(_idleTimeout);
+                    maybeHeader = await connection.ReadHeaderOrEndAsync(idle.Token);
+                }
+
+                if (maybeHeader is not { } header)
+                {
+                    break;
+                }
+
+                if (header.Command == (byte)TrackerCommand.Quit)
+                {
+                    break;
+                }
+
+                if (header.Command == (byte)TrackerCommand.ActiveTest)
+                {
+                    if (header.BodyLength != 0)
+                    {
+                        await connection.SendErrorAsync(FdfsErrno.EINVAL, token);
+                        break;
+                    }
+
+                    await connection.SendResponseAsync(ReadOnlyMemory<byte>.Empty, token);
+                    continue;
+                }
+
+                if (!await _handler.HandleAsync(connection, header, context, token))
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Server stopping or idle timeout.
+        }
+        catch (FdfsProtocolException e)
+        {
+            LogProtocolError(_logger, connection.RemoteEndPoint, e.Message);
+            await TrySendErrorAsync(connection, e.Errno);
+        }
+        catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or ObjectDisposedException)
+        {
+            LogConnectionDropped(_logger, connection.RemoteEndPoint, e.Message);
+        }
+        catch (Exception e)
+        {
+            LogHandlerFailed(_logger, connection.RemoteEndPoint, e);
+            await TrySendErrorAsync(connection, FdfsErrno.EIO);
+        }
+        finally
+        {
+            try
+            {
+                _handler.OnConnectionClosed(context);
+            }
+            catch (Exception e)
+            {
+                LogHandlerFailed(_logger, connection.RemoteEndPoint, e);
+            }
+
+            connection.Dispose();
+            Interlocked.Decrement(ref _connectionCount);
+        }
+    }
+
+    private static async ValueTask TrySendErrorAsync(FdfsConnection connection, byte errno)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await connection.SendErrorAsync(errno, cts.Token);
+        }
+        catch (Exception)
+        {
+            // The peer is gone or stuck; it does not need the error any more.
+        }
+    }
+
+    /// <summary>Stops accepting, then closes every connection after they had <paramref name="grace"/> to finish.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        _listener?.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+
+        Task[] open;
+        lock (_connections)
+        {
+            open = [.. _connections];
+        }
+
+        await Task.WhenAny(Task.WhenAll(open), Task.Delay(grace));
+        await _stopping.CancelAsync();
+        await Task.WhenAll(open).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.Zero);
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "accept failed: {Error}")]
+    private static partial void LogAcceptFailed(ILogger logger, SocketError error, Exception exception);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "connection from {Remote} refused by allow_hosts")]
+    private static partial void LogHostRefused(ILogger logger, IPEndPoint remote);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "max_connections {Max} reached, dropped {Remote}")]
+    private static partial void LogTooManyConnections(ILogger logger, int max, IPEndPoint remote);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "bad packet from {Remote}: {Reason}")]
+    private static partial void LogProtocolError(ILogger logger, IPEndPoint remote, string reason);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Debug, Message = "connection {Remote} dropped: {Reason}")]
+    private static partial void LogConnectionDropped(ILogger logger, IPEndPoint remote, string reason);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "request handler failed for {Remote}")]
+    private static partial void LogHandlerFailed(ILogger logger, IPEndPoint remote, Exception exception);
+}
