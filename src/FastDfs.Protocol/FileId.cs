@@ -59,13 +59,27 @@ public readonly record struct FileNameInfo(
     /// <summary>Size the name records; meaningless for appender and slave files (ask the storage).</summary>
     public long FileSize => FileNames.SizeFromField(SizeField);
 
-    /// <summary>True when the 4 source bytes hold a numeric storage ID instead of an IPv4 address.</summary>
-    public bool HasServerId => BinaryPrimitives.ReverseEndianness(SourceAddress) is > 0 and <= 0xFFFFFF;
+    /// <summary>
+    /// True when the 4 source bytes hold a numeric storage ID instead of an IPv4 address: read little-endian
+    /// (as <see cref="SourceAddress"/> is), IDs are 1..2^24-1 and IPv4 addresses are larger (notes 6.2).
+    /// </summary>
+    public bool HasServerId => SourceAddress is > 0 and <= 0xFFFFFF;
 
-    /// <summary>Source IPv4 address in dotted form, or the storage ID number as text.</summary>
-    public string Source => HasServerId
-        ? BinaryPrimitives.ReverseEndianness(SourceAddress).ToString(System.Globalization.CultureInfo.InvariantCulture)
-        : new IPAddress(BinaryPrimitives.ReverseEndianness(SourceAddress)).ToString();
+    /// <summary>Source IPv4 address in dotted form (bytes 0..3 in order), or the storage ID number as text.</summary>
+    public string Source
+    {
+        get
+        {
+            if (HasServerId)
+            {
+                return SourceAddress.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            Span<byte> bytes = stackalloc byte[4];
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes, SourceAddress);
+            return new IPAddress(bytes).ToString();
+        }
+    }
 }
 
 /// <summary>Remote filename rules: <c>Mxx/HH/HH/name</c>, upper-case hex, no further slash, no dot-dot.</summary>

@@ -105,7 +105,7 @@ public static class MetadataCodec
     /// <summary>Sorts by name byte-wise, later duplicates winning, as the storage writes its -m file.</summary>
     public static List<KeyValuePair<string, string>> Normalize(IEnumerable<KeyValuePair<string, string>> items)
     {
-        var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var map = new SortedDictionary<string, string>(Utf8ByteOrder.Instance);
         foreach (var (key, value) in items)
         {
             map[key] = value;
@@ -118,6 +118,41 @@ public static class MetadataCodec
     public static List<KeyValuePair<string, string>> Merge(
         IEnumerable<KeyValuePair<string, string>> existing, IEnumerable<KeyValuePair<string, string>> update) =>
         Normalize(existing.Concat(update));
+}
+
+/// <summary>
+/// Orders strings as their UTF-8 bytes compare (the C storage uses strcmp). Code-point order equals UTF-8 byte
+/// order, whereas ordinal UTF-16 order differs for characters above U+D7FF vs supplementary ones.
+/// </summary>
+internal sealed class Utf8ByteOrder : IComparer<string>
+{
+    public static readonly Utf8ByteOrder Instance = new();
+
+    public int Compare(string? x, string? y)
+    {
+        if (x is null || y is null)
+        {
+            return x is null ? (y is null ? 0 : -1) : 1;
+        }
+
+        var a = x.AsSpan().EnumerateRunes();
+        var b = y.AsSpan().EnumerateRunes();
+        while (true)
+        {
+            bool hasA = a.MoveNext();
+            bool hasB = b.MoveNext();
+            if (!hasA || !hasB)
+            {
+                return hasA ? 1 : hasB ? -1 : 0;
+            }
+
+            int c = a.Current.Value.CompareTo(b.Current.Value);
+            if (c != 0)
+            {
+                return c;
+            }
+        }
+    }
 }
 
 /// <summary>Set-metadata flag byte.</summary>

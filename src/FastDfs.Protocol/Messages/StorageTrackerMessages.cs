@@ -24,7 +24,7 @@ public sealed record StorageJoinRequest
     public byte[] ToArray()
     {
         string lines = string.Concat(Trackers.Select(t => t + "\n"));
-        var bytes = new byte[FixedSize + Encoding.ASCII.GetByteCount(lines)];
+        var bytes = new byte[FixedSize + Encoding.UTF8.GetByteCount(lines)];
         var w = new WireWriter(bytes);
         w.WriteFixed(Group, FdfsConstants.GroupNameMaxLength + 1);
         foreach (long value in (ReadOnlySpan<long>)[StoragePort, StorePathCount, SubdirCountPerPath, UploadPriority, JoinTime, UpTime])
