@@ -95,6 +95,11 @@ public sealed partial class FdfsServer : IAsyncDisposable
             {
                 break;
             }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.OperationAborted)
+            {
+                // The listener was closed by StopAsync.
+                break;
+            }
             catch (SocketException e)
             {
                 LogAcceptFailed(_logger, e.SocketErrorCode, e);

@@ -1,0 +1,592 @@
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+
+namespace FastDfs.Tracker;
+
+/// <summary>
+/// The tracker's picture of the cluster: groups and their storages keyed by IP (protocol notes 8.1-8.4).
+/// Storage reports mutate it under one lock (they arrive every few seconds per storage); client queries read an
+/// immutable <see cref="ClusterSnapshot"/> published after every change, so the query path takes no lock.
+/// </summary>
+public sealed partial class ClusterRegistry
+{
+    private const int MaxPathCount = 256;
+    private const int MaxSubdirCount = 256;
+
+    private readonly Lock _gate = new();
+    private readonly SortedDictionary<string, GroupState> _groups = new(StringComparer.Ordinal);
+    private readonly TrackerOptions _options;
+    private readonly TimeProvider _time;
+    private ClusterSnapshot _snapshot = ClusterSnapshot.Empty;
+    private int _groupCursor = -1;
+
+    public ClusterRegistry(TrackerOptions options, TimeProvider? timeProvider = null)
+    {
+        _options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        StartTime = Now;
+    }
+
+    /// <summary>Raised (outside the lock) after a change worth persisting: membership, status, sync progress.</summary>
+    public event Action? StateChanged;
+
+    public TrackerOptions Options => _options;
+
+    /// <summary>Unix time the registry was created (the tracker's start).</summary>
+    public long StartTime { get; }
+
+    internal long Now => _time.GetUtcNow().ToUnixTimeSeconds();
+
+    internal ClusterSnapshot Snapshot => Volatile.Read(ref _snapshot);
+
+    public int GroupCount => Snapshot.Groups.Length;
+
+    /// <summary>Status of a storage, or null when unknown (for tests and diagnostics).</summary>
+    public StorageStatus? GetStatus(string group, string ip)
+    {
+        lock (_gate)
+        {
+            return _groups.TryGetValue(group, out var g) ? g.Find(ip)?.Status : null;
+        }
+    }
+
+    internal StorageNode? FindStorage(string ip)
+    {
+        lock (_gate)
+        {
+            foreach (var g in _groups.Values)
+            {
+                if (g.Find(ip) is { } s)
+                {
+                    return s;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    internal StorageNode? FindStorage(string group, string ip)
+    {
+        lock (_gate)
+        {
+            return _groups.TryGetValue(group, out var g) ? g.Find(ip) : null;
+        }
+    }
+
+    /// <summary>STORAGE_JOIN (protocol notes 8.2, 8.4). Returns the errno; on success the storage's record.</summary>
+    internal byte Join(string ip, StorageJoinRequest request, long sessionId, out StorageNode? node, out string? error)
+    {
+        node = null;
+        error = null;
+        if (!GroupName.IsValid(request.Group))
+        {
+            error = $"invalid group name '{request.Group}'";
+            return FdfsErrno.EINVAL;
+        }
+
+        if (request.StoragePort is <= 0 or > 65535)
+        {
+            error = $"invalid storage port {request.StoragePort}";
+            return FdfsErrno.EINVAL;
+        }
+
+        if (request.StorePathCount is < 1 or > MaxPathCount || request.SubdirCountPerPath is < 1 or > MaxSubdirCount)
+        {
+            error = $"invalid store_path_count {request.StorePathCount} / subdir_count_per_path {request.SubdirCountPerPath}";
+            return FdfsErrno.EINVAL;
+        }
+
+        if (ip.Length > FdfsConstants.QueryIpSize)
+        {
+            error = $"address {ip} does not fit IPv4 responses (IPv6 storages need storage IDs)";
+            return FdfsErrno.EINVAL;
+        }
+
+        bool changed;
+        lock (_gate)
+        {
+            if (!_groups.TryGetValue(request.Group, out var group))
+            {
+                if (_groups.Count >= FdfsConstants.MaxGroups)
+                {
+                    error = "too many groups";
+                    return FdfsErrno.ENOSPC;
+                }
+
+                group = null;
+            }
+
+            var existing = group?.Find(ip);
+            if (group is not null && group.Storages.Exists(s => s != existing && s.Status != StorageStatus.Deleted)
+                && (group.StoragePort != request.StoragePort || group.StorePathCount != request.StorePathCount
+                    || group.SubdirCountPerPath != request.SubdirCountPerPath))
+            {
+                error = $"group {group.Name} uses port {group.StoragePort}, {group.StorePathCount} path(s), {group.SubdirCountPerPath} subdirs; "
+                    + $"storage sent {request.StoragePort}, {request.StorePathCount}, {request.SubdirCountPerPath}";
+                return FdfsErrno.EINVAL;
+            }
+
+            if (existing is null && group is not null && group.Storages.Count >= FdfsConstants.MaxServersPerGroup)
+            {
+                error = $"group {group.Name} already has {FdfsConstants.MaxServersPerGroup} storages";
+                return FdfsErrno.ENOSPC;
+            }
+
+            if (group is null)
+            {
+                group = new GroupState(request.Group);
+                _groups.Add(group.Name, group);
+            }
+
+            group.StoragePort = (int)request.StoragePort;
+            group.StorePathCount = (int)request.StorePathCount;
+            group.SubdirCountPerPath = (int)request.SubdirCountPerPath;
+
+            var oldStatus = existing?.Status;
+            if (existing is null)
+            {
+                existing = new StorageNode(ip, group) { Status = StatusForUnknown(request) };
+                int at = group.Storages.FindIndex(s => string.CompareOrdinal(s.Ip, ip) > 0);
+                group.Storages.Insert(at < 0 ? group.Storages.Count : at, existing);
+            }
+            else
+            {
+                existing.Status = existing.Status switch
+                {
+                    StorageStatus.Deleted or StorageStatus.IpChanged => StorageStatus.Init,
+                    StorageStatus.Offline or StorageStatus.Recovery => StorageStatus.Online,
+                    var same => same,
+                };
+                if (existing.Status == StorageStatus.Init)
+                {
+                    existing.SyncSource = string.Empty;
+                    existing.SyncUntilTimestamp = 0;
+                }
+            }
+
+            existing.Port = (int)request.StoragePort;
+            existing.StorePathCount = (int)request.StorePathCount;
+            existing.SubdirCountPerPath = (int)request.SubdirCountPerPath;
+            existing.UploadPriority = request.UploadPriority;
+            existing.JoinTime = request.JoinTime;
+            existing.UpTime = request.UpTime;
+            existing.Version = request.Version;
+            existing.LastHeartbeat = Now;
+            existing.SessionId = sessionId;
+
+            // A new session must learn the current members on its first report.
+            existing.NotifiedVersion = -1;
+            changed = oldStatus != existing.Status;
+            if (changed)
+            {
+                group.Version++;
+            }
+
+            Publish();
+            node = existing;
+        }
+
+        RaiseChanged();
+        return FdfsErrno.Success;
+    }
+
+    /// <summary>A storage the tracker does not know (8.4): new ones start at INIT, others keep what they report.</summary>
+    private static StorageStatus StatusForUnknown(StorageJoinRequest request)
+    {
+        if (request.InitFlag)
+        {
+            return StorageStatus.Init;
+        }
+
+        return request.Status switch
+        {
+            StorageStatus.Active or StorageStatus.Online or StorageStatus.Offline or StorageStatus.Recovery => StorageStatus.Online,
+            StorageStatus.WaitSync or StorageStatus.Syncing => request.Status,
+            _ => StorageStatus.Init,
+        };
+    }
+
+    /// <summary>
+    /// STORAGE_SYNC_DEST_REQ: decides whether a new storage needs a full copy. Returns true with the source when it
+    /// does (the storage becomes WAIT_SYNC), false when there is nothing to copy.
+    /// </summary>
+    internal bool SyncDestRequest(StorageNode node, out string source, out long until)
+    {
+        bool changed = false;
+        lock (_gate)
+        {
+            if (node.Status == StorageStatus.Init)
+            {
+                var group = node.Group;
+                StorageNode? src = null;
+                foreach (var s in group.Storages)
+                {
+                    if (s != node && s.Status is StorageStatus.Active or StorageStatus.Online or StorageStatus.Offline
+                        && (src is null || (src.Status != StorageStatus.Active && s.Status == StorageStatus.Active)))
+                    {
+                        src = s;
+                    }
+                }
+
+                if (src is null)
+                {
+                    node.Status = StorageStatus.Online;
+                }
+                else
+                {
+                    node.SyncSource = src.Id;
+                    node.SyncUntilTimestamp = Now;
+                    node.Status = StorageStatus.WaitSync;
+                }
+
+                group.Version++;
+                changed = true;
+                Publish();
+            }
+
+            source = node.SyncSource;
+            until = node.SyncUntilTimestamp;
+        }
+
+        if (changed)
+        {
+            RaiseChanged();
+        }
+
+        return source.Length > 0 && node.Status is StorageStatus.WaitSync or StorageStatus.Syncing;
+    }
+
+    /// <summary>STORAGE_SYNC_NOTIFY: the storage tells which source it syncs from (empty: none, it is ready).</summary>
+    internal void SyncNotify(StorageNode node, string source, long until)
+    {
+        lock (_gate)
+        {
+            if (source.Length == 0)
+            {
+                if (node.Status == StorageStatus.Init)
+                {
+                    SetStatus(node, StorageStatus.Online);
+                }
+            }
+            else
+            {
+                node.SyncSource = source;
+                node.SyncUntilTimestamp = until;
+                if (node.Status == StorageStatus.Init)
+                {
+                    SetStatus(node, StorageStatus.WaitSync);
+                }
+            }
+
+            Publish();
+        }
+
+        RaiseChanged();
+    }
+
+    /// <summary>The sync source and until-timestamp recorded for a storage (SYNC_SRC_REQ / SYNC_DEST_QUERY).</summary>
+    internal bool GetSyncSource(StorageNode node, out string source, out long until)
+    {
+        lock (_gate)
+        {
+            source = node.SyncSource;
+            until = node.SyncUntilTimestamp;
+        }
+
+        return source.Length > 0;
+    }
+
+    /// <summary>STORAGE_BEAT: marks alive, keeps the stats block, promotes ONLINE to ACTIVE.</summary>
+    internal ChangeNotification Beat(StorageNode node, ReadOnlySpan<byte> stats)
+    {
+        ChangeNotification notification;
+        bool changed;
+        lock (_gate)
+        {
+            node.LastHeartbeat = Now;
+            if (stats.Length == StorageStats.Size)
+            {
+                node.Stats = stats.ToArray();
+            }
+
+            changed = Promote(node);
+            notification = TakeNotification(node);
+        }
+
+        if (changed)
+        {
+            RaiseChanged();
+        }
+
+        return notification;
+    }
+
+    /// <summary>STORAGE_REPORT_DISK_USAGE: per-path total/free MB; updates the group's free space.</summary>
+    internal ChangeNotification ReportDiskUsage(StorageNode node, long[] totalMb, long[] freeMb)
+    {
+        ChangeNotification notification;
+        bool changed;
+        lock (_gate)
+        {
+            node.Disk = new DiskUsage(totalMb, freeMb);
+            node.LastHeartbeat = Now;
+            changed = Promote(node);
+            Publish();
+            notification = TakeNotification(node);
+        }
+
+        if (changed)
+        {
+            RaiseChanged();
+        }
+
+        return notification;
+    }
+
+    /// <summary>STORAGE_SYNC_REPORT: per source, the timestamp this storage has synced up to (8.3).</summary>
+    internal ChangeNotification SyncReport(StorageNode node, IReadOnlyList<(string Source, long Timestamp)> entries)
+    {
+        ChangeNotification notification;
+        lock (_gate)
+        {
+            foreach (var (source, ts) in entries)
+            {
+                if (source.Length > 0 && source != node.Id)
+                {
+                    node.SyncedFrom[source] = ts;
+                }
+            }
+
+            node.LastSyncedTimestamp = DeriveLastSynced(node);
+            notification = TakeNotification(node);
+        }
+
+        RaiseChanged();
+        return notification;
+    }
+
+    /// <summary>Minimum over active sources for round-robin uploads, else the maximum (protocol notes 8.3).</summary>
+    private long DeriveLastSynced(StorageNode node)
+    {
+        long min = long.MaxValue, max = 0;
+        bool any = false;
+        foreach (var (source, ts) in node.SyncedFrom)
+        {
+            var src = node.Group.Find(source);
+            if (src is null || src.Status != StorageStatus.Active)
+            {
+                continue;
+            }
+
+            any = true;
+            min = Math.Min(min, ts);
+            max = Math.Max(max, ts);
+        }
+
+        if (!any)
+        {
+            return node.LastSyncedTimestamp;
+        }
+
+        return _options.StoreServer == StoreServerPolicy.RoundRobin ? min : max;
+    }
+
+    /// <summary>STORAGE_REPORT_STATUS: a storage reports another one's status (e.g. SYNCING while copying to it).</summary>
+    internal byte ReportStatus(string group, string ip, StorageStatus status)
+    {
+        lock (_gate)
+        {
+            if (!_groups.TryGetValue(group, out var g) || g.Find(ip) is not { } node)
+            {
+                return FdfsErrno.ENOENT;
+            }
+
+            if (node.Status != status)
+            {
+                SetStatus(node, status);
+                Publish();
+            }
+        }
+
+        RaiseChanged();
+        return FdfsErrno.Success;
+    }
+
+    /// <summary>STORAGE_CHANGE_STATUS (8.4): ONLINE/ACTIVE requests map to OFFLINE; available-to-available is ignored.</summary>
+    internal void ChangeStatus(StorageNode node, StorageStatus requested)
+    {
+        lock (_gate)
+        {
+            bool requestedAvailable = requested is StorageStatus.Online or StorageStatus.Active;
+            if (requestedAvailable && node.IsAvailable)
+            {
+                return;
+            }
+
+            var status = requestedAvailable ? StorageStatus.Offline : requested;
+            if (status == node.Status)
+            {
+                return;
+            }
+
+            SetStatus(node, status);
+            Publish();
+        }
+
+        RaiseChanged();
+    }
+
+    /// <summary>SERVER_DELETE_STORAGE: ENOENT unknown, EBUSY while in service, EALREADY when already deleted.</summary>
+    public byte DeleteStorage(string group, string id)
+    {
+        lock (_gate)
+        {
+            if (!_groups.TryGetValue(group, out var g) || g.Find(id) is not { } node)
+            {
+                return FdfsErrno.ENOENT;
+            }
+
+            if (node.Status is StorageStatus.Online or StorageStatus.Active or StorageStatus.Recovery)
+            {
+                return FdfsErrno.EBUSY;
+            }
+
+            if (node.Status == StorageStatus.Deleted)
+            {
+                return FdfsErrno.EALREADY;
+            }
+
+            SetStatus(node, StorageStatus.Deleted);
+            Publish();
+        }
+
+        RaiseChanged();
+        return FdfsErrno.Success;
+    }
+
+    /// <summary>SERVER_DELETE_GROUP: only once every storage of the group has been deleted.</summary>
+    public byte DeleteGroup(string group)
+    {
+        lock (_gate)
+        {
+            if (!_groups.TryGetValue(group, out var g))
+            {
+                return FdfsErrno.ENOENT;
+            }
+
+            if (g.Storages.Exists(s => s.Status != StorageStatus.Deleted))
+            {
+                return FdfsErrno.EBUSY;
+            }
+
+            _groups.Remove(group);
+            Publish();
+        }
+
+        RaiseChanged();
+        return FdfsErrno.Success;
+    }
+
+    /// <summary>The storage's tracker connection closed: it is OFFLINE at once (if that was its current session).</summary>
+    internal void ConnectionClosed(StorageNode node, long sessionId)
+    {
+        lock (_gate)
+        {
+            if (node.SessionId != sessionId || !node.IsAvailable)
+            {
+                return;
+            }
+
+            SetStatus(node, StorageStatus.Offline);
+            Publish();
+        }
+
+        RaiseChanged();
+    }
+
+    /// <summary>Marks ONLINE/ACTIVE storages OFFLINE when their last beat is older than check_active_interval.</summary>
+    public int CheckLiveness()
+    {
+        long deadline = Now - (long)_options.CheckActiveInterval.TotalSeconds;
+        int count = 0;
+        lock (_gate)
+        {
+            foreach (var g in _groups.Values)
+            {
+                foreach (var s in g.Storages)
+                {
+                    if (s.IsAvailable && s.LastHeartbeat < deadline)
+                    {
+                        SetStatus(s, StorageStatus.Offline);
+                        count++;
+                    }
+                }
+            }
+
+            if (count > 0)
+            {
+                Publish();
+            }
+        }
+
+        if (count > 0)
+        {
+            RaiseChanged();
+        }
+
+        return count;
+    }
+
+    private bool Promote(StorageNode node)
+    {
+        if (node.Status != StorageStatus.Online)
+        {
+            return false;
+        }
+
+        SetStatus(node, StorageStatus.Active);
+        Publish();
+        return true;
+    }
+
+    private static void SetStatus(StorageNode node, StorageStatus status)
+    {
+        node.Status = status;
+        node.Group.Version++;
+    }
+
+    /// <summary>The group's member list when it changed since this storage last heard, else nothing. Under the lock.</summary>
+    private static ChangeNotification TakeNotification(StorageNode node)
+    {
+        var group = node.Group;
+        if (node.NotifiedVersion == group.Version)
+        {
+            return ChangeNotification.Nothing;
+        }
+
+        node.NotifiedVersion = group.Version;
+        var briefs = new StorageBrief[group.Storages.Count];
+        for (int i = 0; i < briefs.Length; i++)
+        {
+            briefs[i] = group.Storages[i].ToBrief();
+        }
+
+        return new ChangeNotification(null, null, briefs);
+    }
+
+    /// <summary>Rebuilds the query snapshot. Under the lock.</summary>
+    private void Publish()
+    {
+        var views = new GroupView[_groups.Count];
+        int i = 0;
+        foreach (var g in _groups.Values)
+        {
+            views[i++] = GroupView.Build(g, _options);
+        }
+
+        Volatile.Write(ref _snapshot, new ClusterSnapshot(views));
+    }
+
+    private void RaiseChanged() => StateChanged?.Invoke();
+}

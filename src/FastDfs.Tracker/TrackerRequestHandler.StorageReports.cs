@@ -1,0 +1,369 @@
+using System.Buffers.Binary;
+using System.Text;
+using FastDfs.Net;
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+
+namespace FastDfs.Tracker;
+
+/// <summary>Storage -> tracker commands (protocol notes 3.3, 8.2-8.4).</summary>
+public sealed partial class TrackerRequestHandler
+{
+    private const int IdField = FdfsConstants.StorageIdMaxSize;
+    private const int SyncSourceSize = IdField + 8;
+    private const int SyncReportEntrySize = IdField + 4;
+
+    /// <summary>STORAGE_PARAMETER_REQ (75) is missing from <see cref="TrackerCommand"/>.</summary>
+    private const TrackerCommand StorageParameterReq = (TrackerCommand)75;
+
+    private void RegisterStorageReports()
+    {
+        Register(TrackerCommand.StorageJoin, JoinAsync);
+        Register(TrackerCommand.StorageBeat, BeatAsync);
+        Register(TrackerCommand.StorageReportDiskUsage, DiskUsageAsync);
+        Register(TrackerCommand.StorageSyncReport, SyncReportAsync);
+        Register(TrackerCommand.StorageSyncDestReq, SyncDestReqAsync);
+        Register(TrackerCommand.StorageSyncNotify, SyncNotifyAsync);
+        Register(TrackerCommand.StorageSyncSrcReq, SyncSrcReqAsync);
+        Register(TrackerCommand.StorageSyncDestQuery, SyncDestQueryAsync);
+        Register(TrackerCommand.StorageReportStatus, ReportStatusAsync);
+        Register(TrackerCommand.StorageChangeStatus, ChangeStatusAsync);
+        Register(TrackerCommand.StorageGetStatus, GetStatusAsync);
+        Register(TrackerCommand.StorageGetServerId, GetServerIdAsync);
+        Register(TrackerCommand.StorageGetMyIp, GetMyIpAsync);
+        Register(StorageParameterReq, ParameterReqAsync);
+        Register(TrackerCommand.StorageChangelogReq, ChangelogReqAsync);
+        Register(TrackerCommand.StorageFetchStorageIds, NoStorageIdsAsync);
+        Register(TrackerCommand.StorageGetGroupName, NoStorageIdsAsync);
+    }
+
+    private async ValueTask<bool> JoinAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (header.BodyLength < StorageJoinRequest.FixedSize)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"join body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        StorageJoinRequest request;
+        try
+        {
+            request = StorageJoinRequest.Read(body.Span);
+        }
+        catch (FdfsProtocolException e)
+        {
+            return await ErrorAsync(connection, header, FdfsErrno.EINVAL, e.Message, cancellationToken);
+        }
+
+        byte errno = _registry.Join(session.PeerIp, request, session.Id, out var node, out string? error);
+        if (errno != FdfsErrno.Success)
+        {
+            TrackerLog.JoinRefused(_logger, connection.RemoteEndPoint, FdfsErrno.Name(errno), error ?? "");
+            await connection.SendErrorAsync(errno, cancellationToken);
+            return true;
+        }
+
+        session.Storage = node;
+        var status = node!.Status;
+        string source = node.SyncSource;
+        TrackerLog.StorageJoined(_logger, node.Ip, node.Port, node.Group.Name, status.ToString(), source);
+        var o = OutBody(session, StorageJoinResponse.Size);
+        o[0] = (byte)status;
+        WriteId(o[1..], source);
+        return await SendOutAsync(connection, session, StorageJoinResponse.Size, cancellationToken);
+    }
+
+    private async ValueTask<bool> BeatAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (session.Storage is not { } node)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EACCES, "storage not joined", cancellationToken);
+        }
+
+        if (header.BodyLength is not (0 or StorageStats.Size))
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"beat body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        return await SendNotificationAsync(connection, session, _registry.Beat(node, body.Span), cancellationToken);
+    }
+
+    private async ValueTask<bool> DiskUsageAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (session.Storage is not { } node)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EACCES, "storage not joined", cancellationToken);
+        }
+
+        int paths = node.StorePathCount;
+        if (header.BodyLength != paths * 16L)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"disk usage body of {header.BodyLength} bytes for {paths} paths", cancellationToken);
+        }
+
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        var total = new long[paths];
+        var free = new long[paths];
+        for (int i = 0; i < paths; i++)
+        {
+            total[i] = BinaryPrimitives.ReadInt64BigEndian(body.Span[(i * 16)..]);
+            free[i] = BinaryPrimitives.ReadInt64BigEndian(body.Span[(i * 16 + 8)..]);
+        }
+
+        return await SendNotificationAsync(connection, session, _registry.ReportDiskUsage(node, total, free), cancellationToken);
+    }
+
+    private async ValueTask<bool> SyncReportAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (session.Storage is not { } node)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EACCES, "storage not joined", cancellationToken);
+        }
+
+        if (header.BodyLength % SyncReportEntrySize != 0)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"sync report body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        var entries = new List<(string, long)>(body.Length / SyncReportEntrySize);
+        for (int o = 0; o < body.Length; o += SyncReportEntrySize)
+        {
+            var entry = body.Span.Slice(o, SyncReportEntrySize);
+            entries.Add((WireText.FromPadded(entry[..IdField]), BinaryPrimitives.ReadInt32BigEndian(entry[IdField..])));
+        }
+
+        return await SendNotificationAsync(connection, session, _registry.SyncReport(node, entries), cancellationToken);
+    }
+
+    private async ValueTask<bool> SyncDestReqAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (session.Storage is not { } node)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EACCES, "storage not joined", cancellationToken);
+        }
+
+        if (header.BodyLength != 0)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        return _registry.SyncDestRequest(node, out string source, out long until)
+            ? await SendSyncSourceAsync(connection, session, source, until, cancellationToken)
+            : await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
+    }
+
+    private async ValueTask<bool> SyncNotifyAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (header.BodyLength != SyncSourceSize)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        if (CallerStorage(session) is not { } node)
+        {
+            return await ErrorAsync(connection, header, FdfsErrno.ENOENT, "unknown storage", cancellationToken);
+        }
+
+        _registry.SyncNotify(node, WireText.FromPadded(body.Span[..IdField]), BinaryPrimitives.ReadInt64BigEndian(body.Span[IdField..]));
+        return await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
+    }
+
+    private async ValueTask<bool> SyncSrcReqAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (header.BodyLength != GroupField + IdField)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        string group = WireText.FromPadded(body.Span[..GroupField]);
+        string dest = WireText.FromPadded(body.Span[GroupField..]);
+        if (_registry.FindStorage(group, dest) is not { } node)
+        {
+            return await ErrorAsync(connection, header, FdfsErrno.ENOENT, $"unknown storage {dest} in {group}", cancellationToken);
+        }
+
+        return _registry.GetSyncSource(node, out string source, out long until)
+            ? await SendSyncSourceAsync(connection, session, source, until, cancellationToken)
+            : await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
+    }
+
+    private async ValueTask<bool> SyncDestQueryAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (header.BodyLength != 0)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        if (CallerStorage(session) is not { } node)
+        {
+            return await ErrorAsync(connection, header, FdfsErrno.ENOENT, "unknown storage", cancellationToken);
+        }
+
+        return _registry.GetSyncSource(node, out string source, out long until)
+            ? await SendSyncSourceAsync(connection, session, source, until, cancellationToken)
+            : await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
+    }
+
+    private async ValueTask<bool> ReportStatusAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (header.BodyLength != GroupField + StorageBrief.Size)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        string group = WireText.FromPadded(body.Span[..GroupField]);
+        var brief = StorageBrief.Read(body.Span[GroupField..]);
+        if (!Enum.IsDefined(brief.Status))
+        {
+            return await ErrorAsync(connection, header, FdfsErrno.EINVAL, $"bad status {(byte)brief.Status}", cancellationToken);
+        }
+
+        string ip = brief.Ip.Length > 0 ? brief.Ip : brief.Id;
+        byte errno = _registry.ReportStatus(group, ip, brief.Status);
+        return errno != FdfsErrno.Success
+            ? await ErrorAsync(connection, header, errno, $"unknown storage {ip} in {group}", cancellationToken)
+            : await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
+    }
+
+    private async ValueTask<bool> ChangeStatusAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (session.Storage is not { } node)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EACCES, "storage not joined", cancellationToken);
+        }
+
+        if (header.BodyLength != 1)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        var status = (StorageStatus)body.Span[0];
+        if (!Enum.IsDefined(status))
+        {
+            return await ErrorAsync(connection, header, FdfsErrno.EINVAL, $"bad status {(byte)status}", cancellationToken);
+        }
+
+        _registry.ChangeStatus(node, status);
+        return await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
+    }
+
+    /// <summary>71 / 70 body: <c>g16 + ip:port</c>. Returns the storage, or the errno.</summary>
+    private async ValueTask<(byte Errno, StorageNode? Node)> ReadStorageAddressAsync(
+        FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        string group = WireText.FromPadded(body.Span[..GroupField]);
+        string address = WireText.FromPadded(body.Span[GroupField..]);
+        string ip = address;
+        if (address.StartsWith('['))
+        {
+            int close = address.IndexOf(']', StringComparison.Ordinal);
+            ip = close > 0 ? address[1..close] : address;
+        }
+        else if (address.Count(c => c == ':') == 1)
+        {
+            ip = address[..address.IndexOf(':', StringComparison.Ordinal)];
+        }
+
+        var node = _registry.FindStorage(group, ip);
+        return node is null ? (FdfsErrno.ENOENT, null) : (FdfsErrno.Success, node);
+    }
+
+    private static bool AddressBodyOk(PacketHeader header) =>
+        header.BodyLength > GroupField && header.BodyLength <= GroupField + FdfsConstants.IPv6AddressSize + 8;
+
+    private async ValueTask<bool> GetStatusAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (!AddressBodyOk(header))
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        var (errno, node) = await ReadStorageAddressAsync(connection, header, session, cancellationToken);
+        if (errno != FdfsErrno.Success)
+        {
+            return await ErrorAsync(connection, header, errno, "unknown storage", cancellationToken);
+        }
+
+        node!.ToBrief().Write(OutBody(session, StorageBrief.Size));
+        return await SendOutAsync(connection, session, StorageBrief.Size, cancellationToken);
+    }
+
+    private async ValueTask<bool> GetServerIdAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (!AddressBodyOk(header))
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        var (errno, node) = await ReadStorageAddressAsync(connection, header, session, cancellationToken);
+        return errno != FdfsErrno.Success
+            ? await ErrorAsync(connection, header, errno, "unknown storage", cancellationToken)
+            : await SendAsync(connection, Encoding.ASCII.GetBytes(node!.Id), cancellationToken);
+    }
+
+    private async ValueTask<bool> GetMyIpAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (header.BodyLength is not (0 or GroupField + 1 + 4))
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        await ReadBodyAsync(connection, header, session, cancellationToken);
+        return await SendAsync(connection, Encoding.ASCII.GetBytes(session.PeerIp), cancellationToken);
+    }
+
+    private async ValueTask<bool> ParameterReqAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (header.BodyLength != 0)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        return await SendAsync(connection, Encoding.ASCII.GetBytes(ParameterText()), cancellationToken);
+    }
+
+    /// <summary>77: no storage changelog is kept without storage IDs (no IP changes to replay): empty answer.</summary>
+    private async ValueTask<bool> ChangelogReqAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        await connection.SkipAsync(header.BodyLength, cancellationToken);
+        return await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
+    }
+
+    private ValueTask<bool> NoStorageIdsAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken) =>
+        RefuseAsync(connection, header, FdfsErrno.EOPNOTSUPP, "storage IDs are not used", cancellationToken);
+
+    /// <summary>The storage this connection belongs to: the joined one, else the one with the caller's IP.</summary>
+    private StorageNode? CallerStorage(TrackerSession session) => session.Storage ?? _registry.FindStorage(session.PeerIp);
+
+    private static ValueTask<bool> SendNotificationAsync(FdfsConnection connection, TrackerSession session, ChangeNotification notification, CancellationToken cancellationToken)
+    {
+        if (notification.IsEmpty)
+        {
+            return SendOutAsync(connection, session, 0, cancellationToken);
+        }
+
+        return SendAsync(connection, notification.ToArray(), cancellationToken);
+    }
+
+    private static ValueTask<bool> SendSyncSourceAsync(FdfsConnection connection, TrackerSession session, string source, long until, CancellationToken cancellationToken)
+    {
+        var o = OutBody(session, SyncSourceSize);
+        WriteId(o, source);
+        BinaryPrimitives.WriteInt64BigEndian(o[IdField..], until);
+        return SendOutAsync(connection, session, SyncSourceSize, cancellationToken);
+    }
+
+    private static void WriteId(Span<byte> destination, string id)
+    {
+        var field = destination[..IdField];
+        field.Clear();
+        Encoding.ASCII.GetBytes(id.AsSpan(0, Math.Min(id.Length, IdField)), field);
+    }
+}

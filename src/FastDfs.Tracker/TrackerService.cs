@@ -1,0 +1,213 @@
+using System.Net;
+using FastDfs.Net;
+using FastDfs.Protocol;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace FastDfs.Tracker;
+
+/// <summary>
+/// The tracker daemon as a hosted service: loads the saved cluster state, serves the protocol through
+/// <see cref="FdfsServer"/>, runs the heartbeat checker and saves the state (debounced) after changes and at stop.
+/// </summary>
+public sealed class TrackerService : IHostedService, IAsyncDisposable
+{
+    private static readonly TimeSpan SaveDebounce = TimeSpan.FromMilliseconds(200);
+
+    private readonly TrackerOptions _options;
+    private readonly ILogger _logger;
+    private readonly ClusterStateStore _store;
+    private readonly SemaphoreSlim _saveSignal = new(0);
+    private readonly Lock _saveLock = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private FdfsServer? _server;
+    private Task? _background;
+    private int _dirty;
+
+    public TrackerService(TrackerOptions options, ILogger<TrackerService> logger, TimeProvider? timeProvider = null)
+    {
+        _options = options;
+        _logger = logger;
+        _store = new ClusterStateStore(options.BasePath);
+        Registry = new ClusterRegistry(options, timeProvider);
+        Registry.StateChanged += OnStateChanged;
+    }
+
+    public ClusterRegistry Registry { get; }
+
+    /// <summary>The bound address (with the real port when <c>port = 0</c>); null before start.</summary>
+    public IPEndPoint? EndPoint => _server?.EndPoint;
+
+    /// <summary>Where the cluster state is saved.</summary>
+    public string StateFilePath => _store.FilePath;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var o = _options;
+        TrackerLog.Banner(_logger, FdfsConstants.ServerVersion, o.BasePath, o.Port, o.BindAddr.Length == 0 ? "*" : o.BindAddr,
+            (int)o.StoreLookup, o.StoreGroup, (int)o.StoreServer, (int)o.StorePath, (int)o.DownloadServer,
+            o.ReservedStorageSpace.ToString(), (long)o.CheckActiveInterval.TotalSeconds, o.MaxConnections, string.Join(",", o.AllowHosts));
+        Directory.CreateDirectory(_store.DataDirectory);
+        LoadState();
+
+        var handler = new TrackerRequestHandler(Registry, _logger);
+        var access = o.HostAccess.HostNames.Count > 0 ? o.HostAccess.WithResolvedHostNames(Resolve) : o.HostAccess;
+        var server = new FdfsServer(new IPEndPoint(BindAddress(), o.Port), handler, _logger, o.MaxConnections,
+            access.AllowsAll ? null : access.IsAllowed);
+        server.Start();
+        _server = server;
+        TrackerLog.Listening(_logger, server.EndPoint.Address.ToString(), server.EndPoint.Port);
+        _background = Task.WhenAll(LivenessLoopAsync(_stopping.Token), SaveLoopAsync(_stopping.Token));
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        TrackerLog.Stopping(_logger);
+        if (_server is not null)
+        {
+            await _server.StopAsync(TimeSpan.FromSeconds(1));
+        }
+
+        await _stopping.CancelAsync();
+        if (_background is not null)
+        {
+            await _background.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
+        Interlocked.Exchange(ref _dirty, 1);
+        SaveNow();
+        TrackerLog.Stopped(_logger, _store.FilePath);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
+        _stopping.Dispose();
+        _saveSignal.Dispose();
+    }
+
+    private IPAddress BindAddress()
+    {
+        foreach (string text in _options.BindAddresses)
+        {
+            // One listener for now: the first usable address; both families only via the any-address default.
+            if (IPAddress.TryParse(text.Trim('[', ']'), out var address))
+            {
+                return address;
+            }
+        }
+
+        return _options.AddressFamily == Protocol.Config.FdfsAddressFamily.IPv6 ? IPAddress.IPv6Any : IPAddress.Any;
+    }
+
+    private static IPAddress[] Resolve(string host)
+    {
+        try
+        {
+            return Dns.GetHostAddresses(host);
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return [];
+        }
+    }
+
+    private void LoadState()
+    {
+        try
+        {
+            if (_store.Load() is { } state)
+            {
+                Registry.ImportState(state);
+                TrackerLog.StateLoaded(_logger, state.Groups.Count, state.Groups.Sum(g => g.Storages.Count), _store.FilePath);
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            // Keep the bad file for inspection; the storages will re-join and rebuild the picture.
+            string aside = _store.FilePath + ".bad-" + DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
+            try
+            {
+                File.Move(_store.FilePath, aside, overwrite: true);
+            }
+            catch (IOException)
+            {
+            }
+
+            TrackerLog.StateLoadFailed(_logger, _store.FilePath, aside, e);
+        }
+    }
+
+    private void OnStateChanged()
+    {
+        if (Interlocked.Exchange(ref _dirty, 1) == 0)
+        {
+            _saveSignal.Release();
+        }
+    }
+
+    private async Task SaveLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await _saveSignal.WaitAsync(cancellationToken);
+
+                // Coalesce bursts (a storage joining sends several reports in a row).
+                await Task.Delay(SaveDebounce, cancellationToken);
+                SaveNow();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void SaveNow()
+    {
+        lock (_saveLock)
+        {
+            if (Interlocked.Exchange(ref _dirty, 0) == 0)
+            {
+                return;
+            }
+
+            try
+            {
+                _store.Save(Registry.ExportState());
+                TrackerLog.StateSaved(_logger, _store.FilePath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                TrackerLog.StateSaveFailed(_logger, _store.FilePath, e);
+            }
+        }
+    }
+
+    private async Task LivenessLoopAsync(CancellationToken cancellationToken)
+    {
+        // Check a few times per interval so a dead storage goes OFFLINE soon after its deadline.
+        var period = TimeSpan.FromSeconds(Math.Clamp(_options.CheckActiveInterval.TotalSeconds / 4, 1, 5));
+        using var timer = new PeriodicTimer(period);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                int count = Registry.CheckLiveness();
+                if (count > 0)
+                {
+                    TrackerLog.StoragesTimedOut(_logger, count, (long)_options.CheckActiveInterval.TotalSeconds);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}
