@@ -16,6 +16,7 @@ public enum TrackerCommand : byte
     StorageFetchStorageIds = 69,
     StorageGetServerId = 70,
     StorageGetStatus = 71,
+    StorageParameterReq = 75,
     StorageReportStatus = 76,
     StorageChangelogReq = 77,
     StorageReportIpChanged = 78,

@@ -13,8 +13,6 @@ public sealed partial class TrackerRequestHandler
     private const int SyncSourceSize = IdField + 8;
     private const int SyncReportEntrySize = IdField + 4;
 
-    /// <summary>STORAGE_PARAMETER_REQ (75) is missing from <see cref="TrackerCommand"/>.</summary>
-    private const TrackerCommand StorageParameterReq = (TrackerCommand)75;
 
     private void RegisterStorageReports()
     {
@@ -31,7 +29,7 @@ public sealed partial class TrackerRequestHandler
         Register(TrackerCommand.StorageGetStatus, GetStatusAsync);
         Register(TrackerCommand.StorageGetServerId, GetServerIdAsync);
         Register(TrackerCommand.StorageGetMyIp, GetMyIpAsync);
-        Register(StorageParameterReq, ParameterReqAsync);
+        Register(TrackerCommand.StorageParameterReq, ParameterReqAsync);
         Register(TrackerCommand.StorageChangelogReq, ChangelogReqAsync);
         Register(TrackerCommand.StorageFetchStorageIds, NoStorageIdsAsync);
         Register(TrackerCommand.StorageGetGroupName, NoStorageIdsAsync);

@@ -20,6 +20,7 @@ public class CommandCodeTests
         { TrackerCommand.StorageFetchStorageIds, 69 },
         { TrackerCommand.StorageGetServerId, 70 },
         { TrackerCommand.StorageGetStatus, 71 },
+        { TrackerCommand.StorageParameterReq, 75 },
         { TrackerCommand.StorageReportStatus, 76 },
         { TrackerCommand.StorageChangelogReq, 77 },
         { TrackerCommand.StorageReportIpChanged, 78 },
