@@ -1,0 +1,193 @@
+using System.Buffers.Binary;
+using System.Text;
+using FastDfs.Net;
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+
+namespace FastDfs.Storage;
+
+/// <summary>DOWNLOAD_FILE, QUERY_FILE_INFO, DELETE_FILE.</summary>
+internal sealed partial class StorageRequestHandler
+{
+    private const int GroupField = FdfsConstants.GroupNameMaxLength;
+
+    /// <summary>Parses <c>g16 + remote filename</c> at <paramref name="start"/> of the buffer: group and name checks.</summary>
+    private bool TryParseFileRequest(StorageConnectionState state, int start, int length, out string remote, out StorePath path, out string local, out string error)
+    {
+        var body = state.Buffer.AsSpan(start, length - start);
+        remote = string.Empty;
+        path = null!;
+        local = string.Empty;
+        if (body.Length <= GroupField)
+        {
+            error = "request carries no file name";
+            return false;
+        }
+
+        if (!IsOurGroup(body[..GroupField]))
+        {
+            error = $"group '{WireText.FromPadded(body[..GroupField])}' is not ours ({_group})";
+            return false;
+        }
+
+        remote = Encoding.UTF8.GetString(body[GroupField..]);
+        return TryLocate(remote, out path, out local, out error);
+    }
+
+    private async ValueTask<bool> DownloadAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, CancellationToken cancellationToken)
+    {
+        int length = await ReadSmallBodyAsync(connection, header, state, 16 + GroupField + 1, cancellationToken);
+        long offset = BinaryPrimitives.ReadInt64BigEndian(state.Buffer);
+        long count = BinaryPrimitives.ReadInt64BigEndian(state.Buffer.AsSpan(8));
+        if (!TryParseFileRequest(state, 16, length, out string remote, out _, out string local, out string error))
+        {
+            return await Invalid(connection, header, state, error, cancellationToken);
+        }
+
+        if (offset < 0 || count < 0)
+        {
+            return await Invalid(connection, header, state, $"offset {offset} / length {count} is negative", cancellationToken);
+        }
+
+        Count(StatCounter.TotalDownloadCount);
+        Count(StatCounter.TotalFileOpenCount);
+        using var handle = File.OpenHandle(local, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        Count(StatCounter.SuccessFileOpenCount);
+        long size = RandomAccess.GetLength(handle);
+        if (offset >= size)
+        {
+            // FastDFS refuses offset >= size, which includes every download of an empty file.
+            return await Invalid(connection, header, state, $"offset {offset} is not below the size {size} of {remote}", cancellationToken);
+        }
+
+        long toSend = count == 0 ? size - offset : Math.Min(count, size - offset);
+        Count(StatCounter.TotalDownloadBytes, toSend);
+        var buffer = state.Buffer;
+        PacketHeader.Response(toSend).Write(buffer);
+        int used = FdfsConstants.HeaderSize;
+        long position = offset;
+        long left = toSend;
+        while (left > 0)
+        {
+            int want = (int)Math.Min(buffer.Length - used, left);
+            Count(StatCounter.TotalFileReadCount);
+            int n = RandomAccess.Read(handle, buffer.AsSpan(used, want), position);
+            if (n <= 0)
+            {
+                // Truncated under us (appender truncate): the header promised more, so the stream cannot continue.
+                throw new IOException($"{remote} shrank while being downloaded");
+            }
+
+            Count(StatCounter.SuccessFileReadCount);
+            position += n;
+            left -= n;
+            await connection.SendAsync(buffer.AsMemory(0, used + n), cancellationToken);
+            used = 0;
+        }
+
+        Count(StatCounter.SuccessDownloadCount);
+        Count(StatCounter.SuccessDownloadBytes, toSend);
+        return true;
+    }
+
+    private async ValueTask<bool> QueryFileInfoAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, CancellationToken cancellationToken)
+    {
+        int length = await ReadSmallBodyAsync(connection, header, state, GroupField + 1, cancellationToken);
+        if (!TryParseFileRequest(state, 0, length, out string remote, out _, out string local, out string error))
+        {
+            return await Invalid(connection, header, state, error, cancellationToken);
+        }
+
+        if (!FileNames.TryDecode(remote, out var info))
+        {
+            return await Invalid(connection, header, state, $"{remote} is not a FastDFS file name", cancellationToken);
+        }
+
+        var file = new FileInfo(local);
+        if (!file.Exists)
+        {
+            return await RefuseAsync(connection, header, state, FdfsErrno.ENOENT, $"{remote} does not exist", cancellationToken);
+        }
+
+        long size = file.Length;
+        long timestamp;
+        uint crc;
+        if (info.IsAppender || info.IsSlave)
+        {
+            // The name does not describe the current content: mtime and (unless flag bit 0) a fresh CRC32.
+            timestamp = new DateTimeOffset(file.LastWriteTimeUtc).ToUnixTimeSeconds();
+            crc = (header.Status & 1) != 0 ? 0 : ComputeCrc(state, local);
+        }
+        else
+        {
+            timestamp = info.Timestamp;
+            crc = info.Crc32;
+        }
+
+        var buffer = state.Buffer;
+        PacketHeader.Response(FileInfoResponse.Size).Write(buffer);
+        var w = new WireWriter(buffer.AsSpan(FdfsConstants.HeaderSize, FileInfoResponse.Size));
+        w.WriteInt64(size);
+        w.WriteInt64(timestamp);
+        w.WriteInt64((int)crc); // sign-extended like FastDFS
+        w.WriteFixed(info.Source, FdfsConstants.IPv4AddressSize);
+        await connection.SendAsync(buffer.AsMemory(0, FdfsConstants.HeaderSize + FileInfoResponse.Size), cancellationToken);
+        return true;
+    }
+
+    /// <summary>CRC32 of a whole file through the connection buffer.</summary>
+    private uint ComputeCrc(StorageConnectionState state, string local)
+    {
+        using var handle = File.OpenHandle(local, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        state.Crc.Reset();
+        long position = 0;
+        int n;
+        while ((n = RandomAccess.Read(handle, state.Buffer, position)) > 0)
+        {
+            state.Crc.Append(state.Buffer.AsSpan(0, n));
+            position += n;
+        }
+
+        return state.Crc.GetCurrentHashAsUInt32();
+    }
+
+    private async ValueTask<bool> DeleteAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, CancellationToken cancellationToken)
+    {
+        int length = await ReadSmallBodyAsync(connection, header, state, GroupField + 1, cancellationToken);
+        if (!TryParseFileRequest(state, 0, length, out string remote, out _, out string local, out string error))
+        {
+            return await Invalid(connection, header, state, error, cancellationToken);
+        }
+
+        Count(StatCounter.TotalDeleteCount);
+        if (!File.Exists(local))
+        {
+            return await RefuseAsync(connection, header, state, FdfsErrno.ENOENT, $"{remote} does not exist", cancellationToken);
+        }
+
+        var fileLock = LockFor(remote);
+        await fileLock.WaitAsync(cancellationToken);
+        try
+        {
+            File.Delete(local);
+            long now = Now();
+            _binlog.Write(now, BinlogOp.Delete, remote);
+            string meta = local + MetaSuffix;
+            if (File.Exists(meta))
+            {
+                File.Delete(meta);
+                _binlog.Write(now, BinlogOp.Delete, remote + MetaSuffix);
+            }
+
+            _stats[StatCounter.LastSourceUpdate] = now;
+        }
+        finally
+        {
+            fileLock.Release();
+        }
+
+        Count(StatCounter.SuccessDeleteCount);
+        await SendEmptyOkAsync(connection, state, cancellationToken);
+        return true;
+    }
+}

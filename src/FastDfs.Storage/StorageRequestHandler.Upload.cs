@@ -1,0 +1,260 @@
+using System.Text;
+using FastDfs.Net;
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+using Microsoft.Win32.SafeHandles;
+
+namespace FastDfs.Storage;
+
+/// <summary>UPLOAD_FILE, UPLOAD_APPENDER_FILE, UPLOAD_SLAVE_FILE: streamed to a temp file, then renamed into place.</summary>
+internal sealed partial class StorageRequestHandler
+{
+    private static long s_tempSequence;
+    private static readonly string s_tempTag = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-";
+
+    private async ValueTask<bool> UploadAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, bool appender, CancellationToken cancellationToken)
+    {
+        if (header.BodyLength < UploadRequestHeader.Size)
+        {
+            return await Invalid(connection, header, state, $"upload body of {header.BodyLength} bytes is too short", cancellationToken);
+        }
+
+        int have = await ReadAtLeastAsync(connection, state, 0, UploadRequestHeader.Size, cancellationToken);
+        var request = UploadRequestHeader.Read(state.Buffer);
+        if (request.FileSize != header.BodyLength - UploadRequestHeader.Size)
+        {
+            return await Invalid(connection, header, state, $"file size {request.FileSize} does not match the body length {header.BodyLength}", cancellationToken);
+        }
+
+        if (!FileNames.IsValidExtension(request.Extension))
+        {
+            return await Invalid(connection, header, state, $"invalid extension '{request.Extension}'", cancellationToken);
+        }
+
+        byte errno = _paths.Choose(request.StorePathIndex, out var path);
+        if (errno != 0)
+        {
+            return await RefuseAsync(connection, header, state, errno, $"store path index {request.StorePathIndex}", cancellationToken);
+        }
+
+        if (_paths.IsFull(path!, request.FileSize))
+        {
+            return await RefuseAsync(connection, header, state, FdfsErrno.ENOSPC, $"store path {path!.Root} has reached its reserve", cancellationToken);
+        }
+
+        Count(StatCounter.TotalUploadCount);
+        Count(StatCounter.TotalUploadBytes, request.FileSize);
+        string temp = await ReceiveToTempAsync(connection, state, path!, UploadRequestHeader.Size, have, cancellationToken);
+        string remote;
+        try
+        {
+            uint crc = state.Crc.GetCurrentHashAsUInt32();
+            long timestamp = Now();
+            long sizeField = FileNames.MakeSizeField(request.FileSize, appender, Random.Shared.Next());
+            string name = FileNames.MakeName(SourceFor(connection), timestamp, sizeField, crc, request.Extension, Random.Shared);
+            var (high, low) = _paths.ChooseSubdir(path!, name);
+            remote = StorePaths.RemoteName(path!, high, low, name);
+
+            // Names carry 23 random bits plus random digits, so a plain rename (one syscall) cannot clobber a file.
+            MoveIntoPlace(temp, _paths.LocalPath(path!, remote), overwrite: true);
+            _binlog.Write(timestamp, BinlogOp.Create, remote);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+
+        path!.Consumed(request.FileSize);
+        Count(StatCounter.SuccessUploadCount);
+        Count(StatCounter.SuccessUploadBytes, request.FileSize);
+        _stats[StatCounter.LastSourceUpdate] = Now();
+        await SendFileIdAsync(connection, state, remote, cancellationToken);
+        return true;
+    }
+
+    private async ValueTask<bool> UploadSlaveAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, CancellationToken cancellationToken)
+    {
+        if (header.BodyLength < UploadSlaveRequestHeader.Size)
+        {
+            return await Invalid(connection, header, state, $"slave upload body of {header.BodyLength} bytes is too short", cancellationToken);
+        }
+
+        int have = await ReadAtLeastAsync(connection, state, 0, UploadSlaveRequestHeader.Size, cancellationToken);
+        var request = UploadSlaveRequestHeader.Read(state.Buffer);
+        if (request.MasterNameLength <= FdfsConstants.LogicPathLength || request.MasterNameLength > FdfsConstants.RemoteFileNameMaxLength)
+        {
+            return await Invalid(connection, header, state, $"master name length {request.MasterNameLength} is invalid", cancellationToken);
+        }
+
+        if (request.FileSize < 0 || request.FileSize != header.BodyLength - UploadSlaveRequestHeader.Size - request.MasterNameLength)
+        {
+            return await Invalid(connection, header, state, $"file size {request.FileSize} does not match the body length {header.BodyLength}", cancellationToken);
+        }
+
+        if (!FileNames.IsValidPrefix(request.Prefix) || !FileNames.IsValidExtension(request.Extension)
+            || (request.Extension.Length == 0 && request.Prefix == "-m"))
+        {
+            return await Invalid(connection, header, state, $"invalid prefix '{request.Prefix}' or extension '{request.Extension}'", cancellationToken);
+        }
+
+        int fixedEnd = UploadSlaveRequestHeader.Size + (int)request.MasterNameLength;
+        have = await ReadAtLeastAsync(connection, state, have, fixedEnd, cancellationToken);
+        string master = Encoding.UTF8.GetString(state.Buffer, UploadSlaveRequestHeader.Size, (int)request.MasterNameLength);
+        if (!TryLocate(master, out var path, out string masterLocal, out string error))
+        {
+            return await Invalid(connection, header, state, "master: " + error, cancellationToken);
+        }
+
+        string slave = FileNames.MakeSlaveName(master, request.Prefix, request.Extension);
+        if (!TryLocate(slave, out _, out string slaveLocal, out error))
+        {
+            return await Invalid(connection, header, state, "slave: " + error, cancellationToken);
+        }
+
+        if (!File.Exists(masterLocal))
+        {
+            return await RefuseAsync(connection, header, state, FdfsErrno.ENOENT, $"master {master} does not exist", cancellationToken);
+        }
+
+        if (File.Exists(slaveLocal))
+        {
+            return await RefuseAsync(connection, header, state, FdfsErrno.EEXIST, $"slave {slave} already exists", cancellationToken);
+        }
+
+        if (_paths.IsFull(path, request.FileSize))
+        {
+            return await RefuseAsync(connection, header, state, FdfsErrno.ENOSPC, $"store path {path.Root} has reached its reserve", cancellationToken);
+        }
+
+        Count(StatCounter.TotalUploadCount);
+        Count(StatCounter.TotalUploadBytes, request.FileSize);
+        string temp = await ReceiveToTempAsync(connection, state, path, fixedEnd, have, cancellationToken);
+        try
+        {
+            // No-replace move: two clients racing for the same slave name get one EEXIST.
+            MoveIntoPlace(temp, slaveLocal, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(slaveLocal))
+        {
+            TryDelete(temp);
+            return await RefuseAsync(connection, header, state, FdfsErrno.EEXIST, $"slave {slave} already exists", cancellationToken);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+
+        long now = Now();
+        _binlog.Write(now, BinlogOp.Create, slave);
+        path.Consumed(request.FileSize);
+        Count(StatCounter.SuccessUploadCount);
+        Count(StatCounter.SuccessUploadBytes, request.FileSize);
+        _stats[StatCounter.LastSourceUpdate] = now;
+        await SendFileIdAsync(connection, state, slave, cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Streams the rest of the body (content starts at <paramref name="contentStart"/> in the buffer, which holds
+    /// <paramref name="have"/> bytes) into a new temp file under the store path, computing CRC32 on the way.
+    /// The temp file is removed if anything fails, so an aborted upload leaves nothing behind.
+    /// </summary>
+    private async ValueTask<string> ReceiveToTempAsync(
+        FdfsConnection connection, StorageConnectionState state, StorePath path, int contentStart, int have, CancellationToken cancellationToken)
+    {
+        string temp = string.Concat(path.TempDir, "/", s_tempTag, Interlocked.Increment(ref s_tempSequence).ToString(System.Globalization.CultureInfo.InvariantCulture), ".tmp");
+        Count(StatCounter.TotalFileOpenCount);
+        var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        try
+        {
+            Count(StatCounter.SuccessFileOpenCount);
+            state.Crc.Reset();
+            await ReceiveIntoAsync(connection, state, handle, 0, contentStart, have, hash: true, cancellationToken);
+        }
+        catch
+        {
+            handle.Dispose();
+            TryDelete(temp);
+            throw;
+        }
+
+        handle.Dispose();
+        return temp;
+    }
+
+    /// <summary>
+    /// Writes the buffered part and then the remaining body (<see cref="StorageConnectionState.Unread"/>) to
+    /// <paramref name="handle"/> at <paramref name="fileOffset"/>. Writes are synchronous: the page cache takes them
+    /// at memory speed and a thread-pool hop per chunk would cost more than it saves.
+    /// </summary>
+    private async ValueTask ReceiveIntoAsync(
+        FdfsConnection connection, StorageConnectionState state, SafeFileHandle handle, long fileOffset, int contentStart, int have, bool hash, CancellationToken cancellationToken)
+    {
+        var buffer = state.Buffer;
+        if (have > contentStart)
+        {
+            var chunk = buffer.AsSpan(contentStart, have - contentStart);
+            WriteChunk(state, handle, chunk, fileOffset, hash);
+            fileOffset += chunk.Length;
+        }
+
+        while (state.Unread > 0)
+        {
+            // Fill the buffer before writing: fewer, larger writes for big files.
+            int filled = 0;
+            int want = (int)Math.Min(buffer.Length, state.Unread);
+            while (filled < want)
+            {
+                int n = await connection.ReadSomeAsync(buffer.AsMemory(filled, want - filled), cancellationToken);
+                filled += n;
+                if (n < 16 * 1024)
+                {
+                    break;
+                }
+            }
+
+            state.Unread -= filled;
+            WriteChunk(state, handle, buffer.AsSpan(0, filled), fileOffset, hash);
+            fileOffset += filled;
+        }
+    }
+
+    private void WriteChunk(StorageConnectionState state, SafeFileHandle handle, ReadOnlySpan<byte> chunk, long fileOffset, bool hash)
+    {
+        Count(StatCounter.TotalFileWriteCount);
+        RandomAccess.Write(handle, chunk, fileOffset);
+        Count(StatCounter.SuccessFileWriteCount);
+        if (hash)
+        {
+            state.Crc.Append(chunk);
+        }
+    }
+
+    /// <summary>Renames a finished temp file into <c>data/HH/HH</c>, creating the directory if the start-up tree is not there yet.</summary>
+    private static void MoveIntoPlace(string temp, string destination, bool overwrite)
+    {
+        try
+        {
+            File.Move(temp, destination, overwrite);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            File.Move(temp, destination, overwrite);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Start-up cleaning of data/.tmp removes whatever is left.
+        }
+    }
+}

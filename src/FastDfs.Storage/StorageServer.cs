@@ -1,0 +1,114 @@
+using System.Net;
+using FastDfs.Net;
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+
+namespace FastDfs.Storage;
+
+/// <summary>
+/// The storage role: store paths, binlog, statistics, the request handler behind an <see cref="FdfsServer"/>, and
+/// the tracker reporter. Usable in-process (tests) or through <see cref="StorageService"/> in the daemon.
+/// </summary>
+public sealed class StorageServer : IAsyncDisposable
+{
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private StorePaths? _paths;
+    private Binlog? _binlog;
+    private StorageRequestHandler? _handler;
+    private FdfsServer? _server;
+    private TrackerReporter? _reporter;
+    private readonly CancellationTokenSource _layoutCancel = new();
+    private Task _layoutTask = Task.CompletedTask;
+    private int _stopped;
+
+    public StorageServer(StorageOptions options, ILoggerFactory loggerFactory)
+    {
+        Options = options;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("FastDfs.Storage");
+    }
+
+    public StorageOptions Options { get; }
+
+    /// <summary>Live counters, as sent to trackers in BEAT.</summary>
+    public StorageStats Stats { get; } = new();
+
+    /// <summary>The bound endpoint (the real port when the config says 0); null before <see cref="StartAsync"/>.</summary>
+    public IPEndPoint? EndPoint => _server?.EndPoint;
+
+    /// <summary>The current binlog file.</summary>
+    public string? BinlogPath => _binlog?.CurrentPath;
+
+    /// <summary>Prepares the disk layout, starts accepting, then starts reporting to the trackers.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(Options.GroupName))
+        {
+            throw new InvalidOperationException("group_name is required (learning the group from the tracker is not supported)");
+        }
+
+        Directory.CreateDirectory(Path.Combine(Options.BasePath, "data"));
+        _paths = new StorePaths(
+            Options.StorePaths, Options.ReadOnlyStorePaths, Options.SubdirCountPerPath, (int)Options.FileDistributePathMode,
+            Options.FileDistributeRotateCount, Options.StorePathLoadBalance, Options.ReservedStorageSpace);
+        _layoutTask = _paths.Initialize(_logger, _layoutCancel.Token);
+        _ = _layoutTask.ContinueWith(
+            t => StorageLog.CreateSubdirsFailed(_logger, t.Exception!.GetBaseException()),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var initFlag = DataInitFlag.Load(Options.BasePath);
+        _binlog = new Binlog(Options.BasePath, Options.SyncBinlogBuffInterval, _logger);
+        _handler = new StorageRequestHandler(Options, _paths, _binlog, Stats, _logger);
+
+        var address = Options.BindAddresses.Select(a => IPAddress.TryParse(a, out var ip) ? ip : null).FirstOrDefault(ip => ip is not null)
+            ?? IPAddress.Any;
+        _server = new FdfsServer(
+            new IPEndPoint(address, Options.Port), _handler, _loggerFactory.CreateLogger("FastDfs.Net"), Options.MaxConnections, Options.IsAllowed);
+        _server.Start();
+        StorageLog.Listening(_logger, _server.EndPoint.Address.ToString(), _server.EndPoint.Port);
+
+        _reporter = new TrackerReporter(Options, _paths, Stats, _handler, initFlag, _logger);
+        _reporter.Start(_server.EndPoint.Port);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops accepting, gives in-flight requests <paramref name="grace"/>, stops reporting, flushes the binlog.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        StorageLog.Stopping(_logger);
+        await _layoutCancel.CancelAsync();
+        if (_server is not null)
+        {
+            await _server.StopAsync(grace);
+        }
+
+        if (_reporter is not null)
+        {
+            await _reporter.DisposeAsync();
+        }
+
+        if (_binlog is not null)
+        {
+            await _binlog.DisposeAsync();
+        }
+
+        await _layoutTask.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        StorageLog.Stopped(_logger);
+    }
+
+    /// <summary>Completes when the <c>data/HH/HH</c> tree of every store path exists.</summary>
+    public Task LayoutReady => _layoutTask;
+
+    /// <summary>Waits until every binlog record written so far is in the file (tests, shutdown).</summary>
+    public Task FlushBinlogAsync() => _binlog?.FlushAsync() ?? Task.CompletedTask;
+
+    public async ValueTask DisposeAsync() => await StopAsync(TimeSpan.FromSeconds(1));
+}
