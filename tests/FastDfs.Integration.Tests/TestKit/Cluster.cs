@@ -112,7 +112,9 @@ public sealed class Cluster : IAsyncDisposable
         conf.AppendLine(CultureInfo.InvariantCulture, $"group_name = {spec.Group}");
         conf.AppendLine(CultureInfo.InvariantCulture, $"bind_addr = {ip}");
         conf.AppendLine("client_bind = true");
-        conf.AppendLine("port = 0");
+        // In IP mode FastDFS requires one port per group: later storages of a group take the first one's.
+        int port = _storages.FirstOrDefault(n => n.Group == spec.Group)?.Process?.Port ?? 0;
+        conf.AppendLine(CultureInfo.InvariantCulture, $"port = {port}");
         conf.AppendLine(CultureInfo.InvariantCulture, $"base_path = {dir}");
         conf.AppendLine(CultureInfo.InvariantCulture, $"store_path_count = {spec.StorePaths}");
         for (int i = 0; i < paths.Count; i++)
