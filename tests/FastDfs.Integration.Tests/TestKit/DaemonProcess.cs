@@ -105,6 +105,9 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
+    /// <summary>SIGSTOP / SIGCONT: a server that accepts nothing and answers nothing, as a hung machine.</summary>
+    public void Freeze(bool frozen) => _ = Kill(_process.Id, frozen ? 19 : 18);
+
     /// <summary>SIGTERM, as systemd and Ctrl-C stop daemons; returns the exit code.</summary>
     public async Task<int> StopAsync(TimeSpan? grace = null)
     {
