@@ -1,12 +1,10 @@
-using FastDfs.Protocol.Config;
+using FastDfs.Hosting;
 using FastDfs.Tracker;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace FastDfs.Trackerd;
 
-internal static partial class Program
+internal static class Program
 {
     private const string Usage = """
         usage: fdfs-trackerd <tracker.conf>
@@ -19,99 +17,19 @@ internal static partial class Program
           -h, --help    show this help
         """;
 
-    public static async Task<int> Main(string[] args)
-    {
-        if (args.Length == 1 && args[0] is "-h" or "--help")
-        {
-            Console.Out.WriteLine(Usage);
-            return 0;
-        }
-
-        if (args.Length != 1 || args[0].StartsWith('-'))
-        {
-            Console.Error.WriteLine(Usage);
-            return 2;
-        }
-
-        FdfsConfigFile config;
-        TrackerOptions options;
-        try
-        {
-            if (!File.Exists(args[0]))
+    public static Task<int> Main(string[] args) => DaemonHost.RunAsync(
+        new DaemonDefinition<TrackerOptions>(
+            Name: "fdfs-trackerd",
+            Usage: Usage,
+            LoadOptions: TrackerOptions.FromConfig,
+            IsDisabled: o => o.Disabled,
+            LogLevel: o => o.LogLevel,
+            Check: _ => null,
+            BannerCategory: typeof(TrackerService).FullName!,
+            AddServices: (services, _) =>
             {
-                Console.Error.WriteLine($"fdfs-trackerd: config file '{args[0]}' not found");
-                return 1;
-            }
-
-            config = FdfsConfigFile.Load(args[0]);
-            options = TrackerOptions.FromConfig(config);
-        }
-        catch (FdfsConfigException e)
-        {
-            Console.Error.WriteLine($"fdfs-trackerd: {e.Message}");
-            return 1;
-        }
-
-        if (options.Disabled)
-        {
-            Console.Error.WriteLine($"fdfs-trackerd: {config.SourcePath}: disabled = true, not starting");
-            return 1;
-        }
-
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
-        });
-        var minLevel = ToLogLevel(options.LogLevel);
-        builder.Logging.SetMinimumLevel(minLevel);
-
-        // The banner and the "tracker listening on" line are always shown (scripts and tests wait for it).
-        builder.Logging.AddFilter(typeof(TrackerService).FullName, minLevel < LogLevel.Information ? minLevel : LogLevel.Information);
-        builder.Services.AddSystemd();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton<TrackerService>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<TrackerService>());
-
-        using var host = builder.Build();
-        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("fdfs-trackerd");
-        foreach (var warning in config.Warnings)
-        {
-            LogConfigWarning(logger, warning);
-        }
-
-        foreach (var entry in config.UnusedKeys())
-        {
-            LogUnknownKey(logger, entry.Key, entry.Location);
-        }
-
-        try
-        {
-            await host.RunAsync();
-            return 0;
-        }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"fdfs-trackerd: cannot start: {e.Message}");
-            return 1;
-        }
-    }
-
-    private static LogLevel ToLogLevel(FdfsLogLevel level) => level switch
-    {
-        FdfsLogLevel.Debug => LogLevel.Debug,
-        FdfsLogLevel.Info or FdfsLogLevel.Notice => LogLevel.Information,
-        FdfsLogLevel.Warn => LogLevel.Warning,
-        FdfsLogLevel.Error => LogLevel.Error,
-        _ => LogLevel.Critical,
-    };
-
-    [LoggerMessage(EventId = 2900, Level = LogLevel.Warning, Message = "unknown config key '{Key}' at {Location} ignored")]
-    private static partial void LogUnknownKey(ILogger logger, string key, string location);
-
-    [LoggerMessage(EventId = 2901, Level = LogLevel.Warning, Message = "config: {Warning}")]
-    private static partial void LogConfigWarning(ILogger logger, string warning);
+                services.AddSingleton<TrackerService>();
+                services.AddHostedService(sp => sp.GetRequiredService<TrackerService>());
+            }),
+        args);
 }
