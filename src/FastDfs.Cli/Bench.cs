@@ -12,7 +12,12 @@ namespace FastDfs.Cli;
 /// </summary>
 internal static class Bench
 {
-    private const int WarmupOps = 8;
+    /// <summary>
+    /// Warm-up ops per phase: enough for the JIT to finish tiering up the hot paths (methods are recompiled after
+    /// 30 calls and a quiet 100 ms) and for every worker to open its connections, so that the timed phases measure
+    /// the steady state; bounded to about 64 MiB of data for large files.
+    /// </summary>
+    private static int WarmupOps(long size) => (int)Math.Clamp(64L * 1024 * 1024 / Math.Max(size, 1), 8, 2000);
 
     public static Command Command()
     {
@@ -51,15 +56,16 @@ internal static class Bench
         var data = new byte[size];
         Random.Shared.NextBytes(data);
         var ids = new FileId[n];
-        var spare = new FileId[WarmupOps];
+        int warmup = WarmupOps(size);
+        var spare = new FileId[warmup];
         var results = new List<PhaseResult>();
         bool any = false;
 
-        // Warm-up: a few uploads (kept aside, deleted at the end) open the connections and JIT the paths.
-        for (int i = 0; i < WarmupOps; i++)
-        {
-            spare[i] = await client.UploadAsync(data, "bin", null, group, null, ct);
-        }
+        // Warm-up: uploads (kept aside, downloaded and deleted untimed) with the same concurrency as the timed phases.
+        // The first one runs alone so that an unreachable cluster fails the command with its error.
+        spare[0] = await client.UploadAsync(data, "bin", null, group, null, ct);
+        await PhaseAsync("warm-up upload", warmup - 1, concurrency, size, ct, async (i, _) =>
+            spare[i + 1] = await client.UploadAsync(data, "bin", null, group, null, ct));
 
         bool timedUpload = op is "upload" or "all";
         var upload = await PhaseAsync("upload", n, concurrency, size, ct, async (i, _) =>
@@ -73,10 +79,13 @@ internal static class Bench
 
         if (op is "download" or "all")
         {
-            for (int i = 0; i < WarmupOps; i++)
+            await PhaseAsync("warm-up download", warmup, concurrency, size, ct, async (i, sink) =>
             {
-                await client.DownloadAsync(spare[i], Stream.Null, 0, 0, null, ct);
-            }
+                if (spare[i].Group is not null)
+                {
+                    await client.DownloadAsync(spare[i], sink, 0, 0, null, ct);
+                }
+            });
 
             var download = await PhaseAsync("download", n, concurrency, size, ct, async (i, sink) =>
             {
@@ -90,10 +99,13 @@ internal static class Bench
             any = true;
         }
 
-        for (int i = 0; i < WarmupOps; i++)
+        await PhaseAsync("warm-up delete", warmup, concurrency, size, ct, async (i, _) =>
         {
-            await client.DeleteAsync(spare[i], ct);
-        }
+            if (spare[i].Group is not null)
+            {
+                await client.DeleteAsync(spare[i], ct);
+            }
+        });
 
         var delete = await PhaseAsync("delete", n, concurrency, size, ct, async (i, _) =>
         {

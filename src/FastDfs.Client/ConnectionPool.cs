@@ -157,7 +157,7 @@ internal sealed class ServerPool : IDisposable
     {
         try
         {
-            return c.Connection.Socket.Poll(0, SelectMode.SelectRead);
+            return c.Connection.HasBufferedData || c.Connection.Socket.Poll(0, SelectMode.SelectRead);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {

@@ -323,8 +323,11 @@ public sealed partial class FastDfsClient : IAsyncDisposable
     /// <summary>Content to send after a request's fixed part: a stream or a memory block.</summary>
     private readonly record struct Content(Stream? Stream, ReadOnlyMemory<byte> Memory, long Length, IProgress<long>? Progress);
 
-    /// <summary>Threshold below which header and content go out in one send.</summary>
-    private const int SingleSendLimit = 64 * 1024;
+    /// <summary>
+    /// Threshold below which header and content go out in one send. Copying up to this much costs less than a
+    /// second send, which would also put the request header in a TCP segment of its own and wake the storage twice.
+    /// </summary>
+    private const int SingleSendLimit = 256 * 1024;
 
     /// <summary>Rents a buffer for a request prefix plus (part of) its content.</summary>
     private byte[] RentForContent(int prefixLength, in Content content)

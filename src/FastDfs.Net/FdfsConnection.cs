@@ -11,8 +11,18 @@ namespace FastDfs.Net;
 /// </summary>
 public sealed class FdfsConnection : IAsyncDisposable, IDisposable
 {
+    /// <summary>
+    /// Receive buffer size: a header plus a small body (a tracker answer, a 4 KiB upload or download) arrive in one
+    /// receive instead of one per field. Reads at least this large bypass it.
+    /// </summary>
+    public const int ReceiveBufferSize = 8 * 1024;
+
     private readonly Socket _socket;
-    private readonly byte[] _headerBuffer = new byte[FdfsConstants.HeaderSize];
+
+    // Bytes received but not consumed yet are _receiveBuffer[_receiveStart.._receiveEnd].
+    private readonly byte[] _receiveBuffer = new byte[ReceiveBufferSize];
+    private int _receiveStart;
+    private int _receiveEnd;
     private int _disposed;
 
     public FdfsConnection(Socket socket)
@@ -70,27 +80,43 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
         throw last ?? new IOException($"no address for {host}");
     }
 
+    /// <summary>True when bytes already received wait in the receive buffer (the socket alone would not show them).</summary>
+    public bool HasBufferedData => _receiveEnd > _receiveStart;
+
     /// <summary>Reads the next header; null when the peer closed the connection cleanly between packets.</summary>
     public async ValueTask<PacketHeader?> ReadHeaderOrEndAsync(CancellationToken cancellationToken)
     {
-        int read = 0;
-        while (read < FdfsConstants.HeaderSize)
+        if (_receiveEnd - _receiveStart < FdfsConstants.HeaderSize)
         {
-            int n = await _socket.ReceiveAsync(_headerBuffer.AsMemory(read), SocketFlags.None, cancellationToken);
-            if (n == 0)
+            // Compact, then receive whatever has arrived: usually the header and the whole body of a small packet.
+            int have = _receiveEnd - _receiveStart;
+            if (have > 0)
             {
-                if (read == 0)
-                {
-                    return null;
-                }
-
-                throw new EndOfStreamException("connection closed inside a packet header");
+                Buffer.BlockCopy(_receiveBuffer, _receiveStart, _receiveBuffer, 0, have);
             }
 
-            read += n;
+            _receiveStart = 0;
+            _receiveEnd = have;
+            while (_receiveEnd < FdfsConstants.HeaderSize)
+            {
+                int n = await _socket.ReceiveAsync(_receiveBuffer.AsMemory(_receiveEnd), SocketFlags.None, cancellationToken);
+                if (n == 0)
+                {
+                    if (_receiveEnd == 0)
+                    {
+                        return null;
+                    }
+
+                    throw new EndOfStreamException("connection closed inside a packet header");
+                }
+
+                _receiveEnd += n;
+            }
         }
 
-        return PacketHeader.Read(_headerBuffer);
+        var header = PacketHeader.Read(_receiveBuffer.AsSpan(_receiveStart, FdfsConstants.HeaderSize));
+        _receiveStart += FdfsConstants.HeaderSize;
+        return header;
     }
 
     public async ValueTask<PacketHeader> ReadHeaderAsync(CancellationToken cancellationToken) =>
@@ -98,6 +124,7 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
 
     public async ValueTask ReadExactlyAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
+        buffer = buffer[TakeBuffered(buffer.Span)..];
         while (!buffer.IsEmpty)
         {
             int n = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
@@ -111,10 +138,48 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Reads whatever is available, at most the buffer's size (for streaming bodies).</summary>
-    public async ValueTask<int> ReadSomeAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    public ValueTask<int> ReadSomeAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        int n = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
-        return n == 0 ? throw new EndOfStreamException("connection closed inside a packet body") : n;
+        if (buffer.IsEmpty)
+        {
+            return ValueTask.FromResult(0);
+        }
+
+        int taken = TakeBuffered(buffer.Span);
+        return taken > 0 ? ValueTask.FromResult(taken) : ReceiveSomeAsync(buffer, cancellationToken);
+    }
+
+    private async ValueTask<int> ReceiveSomeAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        if (buffer.Length >= ReceiveBufferSize)
+        {
+            int n = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            return n == 0 ? throw new EndOfStreamException("connection closed inside a packet body") : n;
+        }
+
+        // A small read goes through the buffer so that what follows it (the next packet) costs no extra receive.
+        int got = await _socket.ReceiveAsync(_receiveBuffer.AsMemory(), SocketFlags.None, cancellationToken);
+        if (got == 0)
+        {
+            throw new EndOfStreamException("connection closed inside a packet body");
+        }
+
+        _receiveStart = 0;
+        _receiveEnd = got;
+        return TakeBuffered(buffer.Span);
+    }
+
+    /// <summary>Moves buffered bytes into <paramref name="destination"/>; returns how many.</summary>
+    private int TakeBuffered(Span<byte> destination)
+    {
+        int n = Math.Min(destination.Length, _receiveEnd - _receiveStart);
+        if (n > 0)
+        {
+            _receiveBuffer.AsSpan(_receiveStart, n).CopyTo(destination);
+            _receiveStart += n;
+        }
+
+        return n;
     }
 
     /// <summary>Reads and discards a body (to resynchronise after refusing a request).</summary>

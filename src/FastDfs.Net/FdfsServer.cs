@@ -70,7 +70,17 @@ public sealed partial class FdfsServer : IAsyncDisposable
     public void Start()
     {
         var listener = new Socket(EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        if (OperatingSystem.IsLinux())
+        {
+            // Plain SO_REUSEADDR (as FastDFS sets it): rebind over TIME_WAIT after a restart. .NET's ReuseAddress
+            // adds SO_REUSEPORT on Linux, which let a second daemon bind the same port and take half the connections.
+            const int SolSocket = 1, SoReuseAddr = 2;
+            listener.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
+        }
+        else
+        {
+            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        }
         listener.Bind(EndPoint);
         listener.Listen(1024);
         _listener = listener;

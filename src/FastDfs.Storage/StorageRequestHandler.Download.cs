@@ -151,6 +151,30 @@ internal sealed partial class StorageRequestHandler
         return state.Crc.GetCurrentHashAsUInt32();
     }
 
+    /// <summary>Deletes a file; false when there is none. On Linux one unlink, instead of a stat and an unlink.</summary>
+    private static bool DeleteIfExists(string path)
+    {
+        int errno = NativeMethods.TryUnlink(path);
+        if (errno == 0)
+        {
+            return true;
+        }
+
+        if (errno == NativeMethods.ENOENT)
+        {
+            return false;
+        }
+
+        // Not Linux, or another error: System.IO tries again and raises the matching exception (EACCES, EIO...).
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        File.Delete(path);
+        return true;
+    }
+
     private async ValueTask<bool> DeleteAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, CancellationToken cancellationToken)
     {
         int length = await ReadSmallBodyAsync(connection, header, state, GroupField + 1, cancellationToken);
@@ -160,30 +184,32 @@ internal sealed partial class StorageRequestHandler
         }
 
         Count(StatCounter.TotalDeleteCount);
-        if (!File.Exists(local))
-        {
-            return await RefuseAsync(connection, header, state, FdfsErrno.ENOENT, $"{remote} does not exist", cancellationToken);
-        }
-
         var fileLock = LockFor(remote);
         await fileLock.WaitAsync(cancellationToken);
+        bool deleted;
         try
         {
-            File.Delete(local);
-            long now = Now();
-            _binlog.Write(now, BinlogOp.Delete, remote);
-            string meta = local + MetaSuffix;
-            if (File.Exists(meta))
+            deleted = DeleteIfExists(local);
+            if (deleted)
             {
-                File.Delete(meta);
-                _binlog.Write(now, BinlogOp.Delete, remote + MetaSuffix);
-            }
+                long now = Now();
+                _binlog.Write(now, BinlogOp.Delete, remote);
+                if (DeleteIfExists(local + MetaSuffix))
+                {
+                    _binlog.Write(now, BinlogOp.Delete, remote + MetaSuffix);
+                }
 
-            _stats[StatCounter.LastSourceUpdate] = now;
+                _stats[StatCounter.LastSourceUpdate] = now;
+            }
         }
         finally
         {
             fileLock.Release();
+        }
+
+        if (!deleted)
+        {
+            return await RefuseAsync(connection, header, state, FdfsErrno.ENOENT, $"{remote} does not exist", cancellationToken);
         }
 
         Count(StatCounter.SuccessDeleteCount);

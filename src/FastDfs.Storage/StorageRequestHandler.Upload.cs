@@ -186,38 +186,44 @@ internal sealed partial class StorageRequestHandler
 
     /// <summary>
     /// Writes the buffered part and then the remaining body (<see cref="StorageConnectionState.Unread"/>) to
-    /// <paramref name="handle"/> at <paramref name="fileOffset"/>. Writes are synchronous: the page cache takes them
-    /// at memory speed and a thread-pool hop per chunk would cost more than it saves.
+    /// <paramref name="handle"/> at <paramref name="fileOffset"/>. The buffered part is topped up with what has
+    /// arrived since before the first write, so a body that arrived in pieces still costs one write. Writes are
+    /// synchronous: the page cache takes them at memory speed and a thread-pool hop per chunk would cost more.
     /// </summary>
     private async ValueTask ReceiveIntoAsync(
         FdfsConnection connection, StorageConnectionState state, SafeFileHandle handle, long fileOffset, int contentStart, int have, bool hash, CancellationToken cancellationToken)
     {
         var buffer = state.Buffer;
-        if (have > contentStart)
+        int start = contentStart;
+        int filled = have;
+        while (true)
         {
-            var chunk = buffer.AsSpan(contentStart, have - contentStart);
-            WriteChunk(state, handle, chunk, fileOffset, hash);
-            fileOffset += chunk.Length;
-        }
-
-        while (state.Unread > 0)
-        {
-            // Fill the buffer before writing: fewer, larger writes for big files.
-            int filled = 0;
-            int want = (int)Math.Min(buffer.Length, state.Unread);
-            while (filled < want)
+            // Fill the buffer before writing: fewer, larger writes for big files; a short read means the rest is
+            // not there yet, so write what we have rather than wait with it.
+            while (state.Unread > 0 && filled < buffer.Length)
             {
-                int n = await connection.ReadSomeAsync(buffer.AsMemory(filled, want - filled), cancellationToken);
+                int n = await connection.ReadSomeAsync(buffer.AsMemory(filled, (int)Math.Min(buffer.Length - filled, state.Unread)), cancellationToken);
                 filled += n;
+                state.Unread -= n;
                 if (n < 16 * 1024)
                 {
                     break;
                 }
             }
 
-            state.Unread -= filled;
-            WriteChunk(state, handle, buffer.AsSpan(0, filled), fileOffset, hash);
-            fileOffset += filled;
+            if (filled > start)
+            {
+                WriteChunk(state, handle, buffer.AsSpan(start, filled - start), fileOffset, hash);
+                fileOffset += filled - start;
+            }
+
+            if (state.Unread == 0)
+            {
+                return;
+            }
+
+            start = 0;
+            filled = 0;
         }
     }
 
@@ -235,6 +241,12 @@ internal sealed partial class StorageRequestHandler
     /// <summary>Renames a finished temp file into <c>data/HH/HH</c>, creating the directory if the start-up tree is not there yet.</summary>
     private static void MoveIntoPlace(string temp, string destination, bool overwrite)
     {
+        // Replacing is what rename(2) does; on failure File.Move below retries and raises the matching exception.
+        if (overwrite && NativeMethods.TryRename(temp, destination))
+        {
+            return;
+        }
+
         try
         {
             File.Move(temp, destination, overwrite);
