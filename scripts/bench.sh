@@ -5,6 +5,7 @@
 #   scripts/bench.sh [REPS]          speed cases, default 5 repetitions
 #   scripts/bench.sh memory [GIB]    peak memory of storage and client while a GIB (default 4) GiB file goes up and down
 #   BIN=/other/bin scripts/bench.sh  benchmark another build (for A/B comparisons)
+#   CASES="10000 4K 4" scripts/bench.sh 3   only the given cases
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=speed
@@ -52,13 +53,14 @@ if [ "$mode" = memory ]; then
   exit 0
 fi
 
-cases=("10000 4K 4" "4000 64K 4" "4 64M 1")
+# CASES="N SIZE CONNS;..." runs other cases, e.g. CASES="10000 4K 4" for a quick A/B of one row.
+IFS=';' read -r -a cases <<<"${CASES:-10000 4K 4;4000 64K 4;4 64M 1}"
 results=$work/results.jsonl
 for case in "${cases[@]}"; do
   read -r n size c <<<"$case"
   for r in $(seq 1 "$reps"); do
     "$bin/fdfs" bench --op all -n "$n" -s "$size" -c "$c" --json | grep '^{' >>"$results"
-    sleep 2
+    sync; sleep 2 # start every run without the previous one's dirty pages still being written back
   done
 done
 
