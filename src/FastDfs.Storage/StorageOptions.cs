@@ -362,65 +362,64 @@ public sealed record StorageOptions
 
     private void Validate(FdfsConfigFile? config)
     {
-        FdfsConfigException Fail(string key, string message) =>
-            config?.Error(key, message) ?? new FdfsConfigException(message, null, null, key);
+        var check = new ConfigValidator(config);
 
         if (GroupName is not null && !FastDfs.Protocol.GroupName.IsValid(GroupName))
         {
-            throw Fail("group_name", $"group_name '{GroupName}' is invalid: 1-16 letters or digits");
+            throw check.Fail("group_name", $"group_name '{GroupName}' is invalid: 1-16 letters or digits");
         }
 
         if (!FdfsConfigValues.IsAbsolutePath(BasePath))
         {
-            throw Fail("base_path", BasePath.Length == 0 ? "base_path is required" : $"base_path must be an absolute path (got '{BasePath}')");
+            throw check.Fail("base_path", BasePath.Length == 0 ? "base_path is required" : $"base_path must be an absolute path (got '{BasePath}')");
         }
 
         // 0 = ephemeral port (tests and side-by-side runs); the real port goes into JOIN.
         if (Port is < 0 or > 65535)
         {
-            throw Fail("port", $"port must be between 0 and 65535 (got {Port})");
+            throw check.Fail("port", $"port must be between 0 and 65535 (got {Port})");
         }
 
-        RequirePositive(ConnectTimeout, "connect_timeout");
-        RequirePositive(NetworkTimeout, "network_timeout");
-        RequirePositive(HeartBeatInterval, "heart_beat_interval");
-        RequirePositive(StatReportInterval, "stat_report_interval");
-        RequireAtLeast(MaxConnections, 1, "max_connections");
-        RequireAtLeast(BuffSize, 8 * 1024, "buff_size");
-        RequireAtLeast(AcceptThreads, 1, "accept_threads");
-        RequireAtLeast(WorkThreads, 1, "work_threads");
+        check.RequirePositive(ConnectTimeout, "connect_timeout");
+        check.RequirePositive(NetworkTimeout, "network_timeout");
+        check.RequirePositive(HeartBeatInterval, "heart_beat_interval");
+        check.RequirePositive(StatReportInterval, "stat_report_interval");
+        check.RequireAtLeast(MaxConnections, 1, "max_connections");
+        check.RequireAtLeast(BuffSize, 8 * 1024, "buff_size");
+        check.RequireAtLeast(AcceptThreads, 1, "accept_threads");
+        check.RequireAtLeast(WorkThreads, 1, "work_threads");
         if (DiskRwSeparated)
         {
-            RequireAtLeast(DiskReaderThreads, 1, "disk_reader_threads");
-            RequireAtLeast(DiskWriterThreads, 1, "disk_writer_threads");
+            check.RequireAtLeast(DiskReaderThreads, 1, "disk_reader_threads");
+            check.RequireAtLeast(DiskWriterThreads, 1, "disk_writer_threads");
         }
         else
         {
-            RequireAtLeast(DiskReaderThreads, 0, "disk_reader_threads");
-            RequireAtLeast(DiskWriterThreads, 0, "disk_writer_threads");
+            check.RequireAtLeast(DiskReaderThreads, 0, "disk_reader_threads");
+            check.RequireAtLeast(DiskWriterThreads, 0, "disk_writer_threads");
             if (DiskReaderThreads + DiskWriterThreads < 1)
             {
-                throw Fail("disk_reader_threads", "disk_reader_threads + disk_writer_threads must be at least 1");
+                throw check.Fail("disk_reader_threads", "disk_reader_threads + disk_writer_threads must be at least 1");
             }
         }
 
-        RequireAtLeast(DiskRecoveryThreads, 1, "disk_recovery_threads");
-        RequireAtLeast(SyncMinThreads, 1, "sync_min_threads");
+        check.RequireAtLeast(DiskRecoveryThreads, 1, "disk_recovery_threads");
+        check.RequireAtLeast(SyncMinThreads, 1, "sync_min_threads");
         if (SyncMaxThreads is int maxThreads && maxThreads < SyncMinThreads)
         {
-            throw Fail("sync_max_threads", $"sync_max_threads ({maxThreads}) must not be smaller than sync_min_threads ({SyncMinThreads})");
+            throw check.Fail("sync_max_threads", $"sync_max_threads ({maxThreads}) must not be smaller than sync_min_threads ({SyncMinThreads})");
         }
 
-        RequirePositive(SyncWait, "sync_wait_msec");
+        check.RequirePositive(SyncWait, "sync_wait_msec");
         if (SyncInterval < TimeSpan.Zero)
         {
-            throw Fail("sync_interval", "sync_interval must not be negative");
+            throw check.Fail("sync_interval", "sync_interval must not be negative");
         }
 
-        RequireAtLeast(WriteMarkFileFreq, 1, "write_mark_file_freq");
+        check.RequireAtLeast(WriteMarkFileFreq, 1, "write_mark_file_freq");
         if (StorePaths.Count is < 1 or > MaxStorePaths)
         {
-            throw Fail("store_path_count", $"store_path_count must be between 1 and {MaxStorePaths} (got {StorePaths.Count})");
+            throw check.Fail("store_path_count", $"store_path_count must be between 1 and {MaxStorePaths} (got {StorePaths.Count})");
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -429,12 +428,12 @@ public sealed record StorageOptions
             string path = StorePaths[i];
             if (!FdfsConfigValues.IsAbsolutePath(path))
             {
-                throw Fail(StorePathKey(i, config), $"store_path{i} must be an absolute path (got '{path}')");
+                throw check.Fail(StorePathKey(i, config), $"store_path{i} must be an absolute path (got '{path}')");
             }
 
             if (!seen.Add(Path.TrimEndingDirectorySeparator(path)))
             {
-                throw Fail(StorePathKey(i, config), $"store_path{i} '{path}' is listed twice");
+                throw check.Fail(StorePathKey(i, config), $"store_path{i} '{path}' is listed twice");
             }
         }
 
@@ -442,60 +441,35 @@ public sealed record StorageOptions
         {
             if (index < 0 || index >= StorePaths.Count)
             {
-                throw Fail($"store_path{index}_readonly", $"store_path{index}_readonly refers to a store path that does not exist");
+                throw check.Fail($"store_path{index}_readonly", $"store_path{index}_readonly refers to a store path that does not exist");
             }
         }
 
         if (SubdirCountPerPath is < 1 or > 256)
         {
-            throw Fail("subdir_count_per_path", $"subdir_count_per_path must be between 1 and 256 (got {SubdirCountPerPath})");
+            throw check.Fail("subdir_count_per_path", $"subdir_count_per_path must be between 1 and 256 (got {SubdirCountPerPath})");
         }
 
         if (TrackerServers.Count == 0)
         {
-            throw Fail("tracker_server", "at least one tracker_server is required");
+            throw check.Fail("tracker_server", "at least one tracker_server is required");
         }
 
-        RequireDefined(FileDistributePathMode, "file_distribute_path_mode");
-        RequireDefined(FileSignatureMethod, "file_signature_method");
-        RequireAtLeast(FileDistributeRotateCount, 1, "file_distribute_rotate_count");
-        RequireAtLeast(FsyncAfterWrittenBytes, 0, "fsync_after_written_bytes");
-        RequirePositive(SyncLogBuffInterval, "sync_log_buff_interval");
-        RequirePositive(SyncBinlogBuffInterval, "sync_binlog_buff_interval");
-        RequirePositive(SyncStatFileInterval, "sync_stat_file_interval");
+        check.RequireDefined(FileDistributePathMode, "file_distribute_path_mode");
+        check.RequireDefined(FileSignatureMethod, "file_signature_method");
+        check.RequireAtLeast(FileDistributeRotateCount, 1, "file_distribute_rotate_count");
+        check.RequireAtLeast(FsyncAfterWrittenBytes, 0, "fsync_after_written_bytes");
+        check.RequirePositive(SyncLogBuffInterval, "sync_log_buff_interval");
+        check.RequirePositive(SyncBinlogBuffInterval, "sync_binlog_buff_interval");
+        check.RequirePositive(SyncStatFileInterval, "sync_stat_file_interval");
         if (CheckFileDuplicate && KeyNamespace.Length == 0)
         {
-            throw Fail("key_namespace", "key_namespace is required when check_file_duplicate is true");
+            throw check.Fail("key_namespace", "key_namespace is required when check_file_duplicate is true");
         }
 
         if (UseConnectionPool)
         {
-            RequirePositive(ConnectionPoolMaxIdleTime, "connection_pool_max_idle_time");
-        }
-
-        void RequirePositive(TimeSpan value, string key)
-        {
-            if (value <= TimeSpan.Zero)
-            {
-                throw Fail(key, $"{key} must be greater than 0");
-            }
-        }
-
-        void RequireAtLeast(long value, long min, string key)
-        {
-            if (value < min)
-            {
-                throw Fail(key, $"{key} must be at least {min} (got {value})");
-            }
-        }
-
-        void RequireDefined<TEnum>(TEnum value, string key)
-            where TEnum : struct, Enum
-        {
-            if (!Enum.IsDefined(value))
-            {
-                throw Fail(key, $"{key} has an unsupported value {value}");
-            }
+            check.RequirePositive(ConnectionPoolMaxIdleTime, "connection_pool_max_idle_time");
         }
     }
 

@@ -315,91 +315,65 @@ public sealed record TrackerOptions
 
     private void Validate(FdfsConfigFile? config)
     {
-        FdfsConfigException Fail(string key, string message) =>
-            config?.Error(key, message) ?? new FdfsConfigException(message, null, null, key);
+        var check = new ConfigValidator(config);
 
         if (!FdfsConfigValues.IsAbsolutePath(BasePath))
         {
-            throw Fail("base_path", BasePath.Length == 0 ? "base_path is required" : $"base_path must be an absolute path (got '{BasePath}')");
+            throw check.Fail("base_path", BasePath.Length == 0 ? "base_path is required" : $"base_path must be an absolute path (got '{BasePath}')");
         }
 
         // 0 binds an ephemeral port (tests and side-by-side instances read it from the startup line).
         if (Port is < 0 or > 65535)
         {
-            throw Fail("port", $"port must be between 0 and 65535 (got {Port})");
+            throw check.Fail("port", $"port must be between 0 and 65535 (got {Port})");
         }
 
-        RequirePositive(ConnectTimeout, "connect_timeout");
-        RequirePositive(NetworkTimeout, "network_timeout");
-        RequireAtLeast(MaxConnections, 1, "max_connections");
-        RequireAtLeast(WorkThreads, 1, "work_threads");
-        RequireAtLeast(AcceptThreads, 1, "accept_threads");
-        RequireAtLeast(MinBuffSize, 1024, "min_buff_size");
+        check.RequirePositive(ConnectTimeout, "connect_timeout");
+        check.RequirePositive(NetworkTimeout, "network_timeout");
+        check.RequireAtLeast(MaxConnections, 1, "max_connections");
+        check.RequireAtLeast(WorkThreads, 1, "work_threads");
+        check.RequireAtLeast(AcceptThreads, 1, "accept_threads");
+        check.RequireAtLeast(MinBuffSize, 1024, "min_buff_size");
         if (MaxBuffSize < MinBuffSize)
         {
-            throw Fail("max_buff_size", $"max_buff_size ({MaxBuffSize}) must not be smaller than min_buff_size ({MinBuffSize})");
+            throw check.Fail("max_buff_size", $"max_buff_size ({MaxBuffSize}) must not be smaller than min_buff_size ({MinBuffSize})");
         }
 
-        RequireDefined(StoreLookup, "store_lookup");
-        RequireDefined(StoreServer, "store_server");
-        RequireDefined(StorePath, "store_path");
-        RequireDefined(DownloadServer, "download_server");
+        check.RequireDefined(StoreLookup, "store_lookup");
+        check.RequireDefined(StoreServer, "store_server");
+        check.RequireDefined(StorePath, "store_path");
+        check.RequireDefined(DownloadServer, "download_server");
         if (StoreLookup == StoreLookup.SpecifiedGroup && !GroupName.IsValid(StoreGroup))
         {
-            throw Fail("store_group", StoreGroup.Length == 0
+            throw check.Fail("store_group", StoreGroup.Length == 0
                 ? "store_group is required when store_lookup = 1"
                 : $"store_group '{StoreGroup}' is not a valid group name (1-16 letters or digits)");
         }
 
-        RequirePositive(CheckActiveInterval, "check_active_interval");
-        RequirePositive(StorageSyncFileMaxDelay, "storage_sync_file_max_delay");
-        RequirePositive(StorageSyncFileMaxTime, "storage_sync_file_max_time");
-        RequireAtLeast(SlotMinSize, 1, "slot_min_size");
+        check.RequirePositive(CheckActiveInterval, "check_active_interval");
+        check.RequirePositive(StorageSyncFileMaxDelay, "storage_sync_file_max_delay");
+        check.RequirePositive(StorageSyncFileMaxTime, "storage_sync_file_max_time");
+        check.RequireAtLeast(SlotMinSize, 1, "slot_min_size");
         if (SlotMaxSize <= SlotMinSize)
         {
-            throw Fail("slot_max_size", $"slot_max_size ({SlotMaxSize}) must be larger than slot_min_size ({SlotMinSize})");
+            throw check.Fail("slot_max_size", $"slot_max_size ({SlotMaxSize}) must be larger than slot_min_size ({SlotMinSize})");
         }
 
-        RequireAtLeast(TrunkFileSize, 4 * 1024 * 1024, "trunk_file_size");
-        RequireAtLeast(TrunkAllocAlignmentSize, 0, "trunk_alloc_alignment_size");
+        check.RequireAtLeast(TrunkFileSize, 4 * 1024 * 1024, "trunk_file_size");
+        check.RequireAtLeast(TrunkAllocAlignmentSize, 0, "trunk_alloc_alignment_size");
         if (UseTrunkFile && StoreServer == StoreServerPolicy.RoundRobin)
         {
-            throw Fail("store_server", "store_server must be 1 or 2 when use_trunk_file is true");
+            throw check.Fail("store_server", "store_server must be 1 or 2 when use_trunk_file is true");
         }
 
         if (UseStorageId && StorageIdsFilename.Length == 0)
         {
-            throw Fail("storage_ids_filename", "storage_ids_filename is required when use_storage_id is true");
+            throw check.Fail("storage_ids_filename", "storage_ids_filename is required when use_storage_id is true");
         }
 
         if (UseConnectionPool)
         {
-            RequirePositive(ConnectionPoolMaxIdleTime, "connection_pool_max_idle_time");
-        }
-
-        void RequirePositive(TimeSpan value, string key)
-        {
-            if (value <= TimeSpan.Zero)
-            {
-                throw Fail(key, $"{key} must be greater than 0 (got {value.TotalSeconds:0.###}s)");
-            }
-        }
-
-        void RequireAtLeast(long value, long min, string key)
-        {
-            if (value < min)
-            {
-                throw Fail(key, $"{key} must be at least {min} (got {value})");
-            }
-        }
-
-        void RequireDefined<TEnum>(TEnum value, string key)
-            where TEnum : struct, Enum
-        {
-            if (!Enum.IsDefined(value))
-            {
-                throw Fail(key, $"{key} has an unsupported value {value}");
-            }
+            check.RequirePositive(ConnectionPoolMaxIdleTime, "connection_pool_max_idle_time");
         }
     }
 
