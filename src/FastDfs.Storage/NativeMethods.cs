@@ -18,7 +18,47 @@ internal static class NativeMethods
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int UnlinkNative([MarshalAs(UnmanagedType.LPUTF8Str)] string path);
 
+    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int OpenNative([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, int mode);
+
+    [DllImport("libc", EntryPoint = "linkat", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int LinkAtNative(int oldDirFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string oldPath, int newDirFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string newPath, int flags);
+
     public const int ENOENT = 2;
+    public const int EEXIST = 17;
+
+    // x86_64 / aarch64 Linux values: O_TMPFILE is __O_TMPFILE | O_DIRECTORY.
+    private const int OWriteOnly = 0x1;
+    private const int OCloseOnExec = 0x80000;
+    private const int OTmpFile = 0x410000;
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkFollow = 0x400;
+
+    /// <summary>
+    /// open(dir, O_TMPFILE): a file with no name. Until <see cref="TryLinkTempFile"/> names it, no reader can
+    /// see it, and if the process dies the kernel frees it: an interrupted upload leaves nothing to clean.
+    /// It also leaves the directory untouched until the final link, so concurrent uploads do not contend on
+    /// it. Null when the platform or file system has no O_TMPFILE (callers fall back to a named temp file).
+    /// </summary>
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle? TryOpenTempFile(string directory)
+    {
+        if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.Arm64))
+        {
+            return null;
+        }
+
+        int fd = OpenNative(directory, OTmpFile | OWriteOnly | OCloseOnExec, Convert.ToInt32("644", 8));
+        return fd < 0 ? null : new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>Gives an O_TMPFILE file its name: 0 on success, else the errno (EEXIST when the name is taken).</summary>
+    public static int TryLinkTempFile(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string destination)
+    {
+        string self = "/proc/self/fd/" + handle.DangerousGetHandle().ToInt32().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return LinkAtNative(AtFdCwd, self, AtFdCwd, destination, AtSymlinkFollow) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
 
     /// <summary>Deletes with one syscall on Linux: 0 when done, else the errno; -1 when not on Linux.</summary>
     public static int TryUnlink(string path) =>

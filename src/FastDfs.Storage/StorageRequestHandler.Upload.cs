@@ -44,26 +44,39 @@ internal sealed partial class StorageRequestHandler
 
         Count(StatCounter.TotalUploadCount);
         Count(StatCounter.TotalUploadBytes, request.FileSize);
-        string temp = await ReceiveToTempAsync(connection, state, path!, UploadRequestHeader.Size, have, cancellationToken);
         string remote;
-        try
+        long timestamp;
+        var unnamed = NativeMethods.TryOpenTempFile(path!.TempDir);
+        if (unnamed is not null)
         {
-            uint crc = state.Crc.GetCurrentHashAsUInt32();
-            long timestamp = Now();
-            long sizeField = FileNames.MakeSizeField(request.FileSize, appender, Random.Shared.Next());
-            string name = FileNames.MakeName(SourceFor(connection), timestamp, sizeField, crc, request.Extension, Random.Shared);
-            var (high, low) = _paths.ChooseSubdir(path!, name);
-            remote = StorePaths.RemoteName(path!, high, low, name);
+            using (unnamed)
+            {
+                Count(StatCounter.TotalFileOpenCount);
+                Count(StatCounter.SuccessFileOpenCount);
+                state.Crc.Reset();
+                await ReceiveIntoAsync(connection, state, unnamed, 0, UploadRequestHeader.Size, have, hash: true, cancellationToken);
+                remote = NameUpload(connection, state, path, request, appender, out timestamp);
+                LinkIntoPlace(unnamed, _paths.LocalPath(path, remote));
+            }
+        }
+        else
+        {
+            string temp = await ReceiveToTempAsync(connection, state, path, UploadRequestHeader.Size, have, cancellationToken);
+            try
+            {
+                remote = NameUpload(connection, state, path, request, appender, out timestamp);
 
-            // Names carry 23 random bits plus random digits, so a plain rename (one syscall) cannot clobber a file.
-            MoveIntoPlace(temp, _paths.LocalPath(path!, remote), overwrite: true);
-            _binlog.Write(timestamp, BinlogOp.Create, remote);
+                // Names carry 23 random bits plus random digits, so a plain rename (one syscall) cannot clobber a file.
+                MoveIntoPlace(temp, _paths.LocalPath(path, remote), overwrite: true);
+            }
+            catch
+            {
+                TryDelete(temp);
+                throw;
+            }
         }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
+
+        _binlog.Write(timestamp, BinlogOp.Create, remote);
 
         path!.Consumed(request.FileSize);
         Count(StatCounter.SuccessUploadCount);
@@ -235,6 +248,34 @@ internal sealed partial class StorageRequestHandler
         if (hash)
         {
             state.Crc.Append(chunk);
+        }
+    }
+
+    /// <summary>Builds the new file's name from what was received (crc32, size, time) and picks its directory.</summary>
+    private string NameUpload(FdfsConnection connection, StorageConnectionState state, StorePath path, UploadRequestHeader request, bool appender, out long timestamp)
+    {
+        uint crc = state.Crc.GetCurrentHashAsUInt32();
+        timestamp = Now();
+        long sizeField = FileNames.MakeSizeField(request.FileSize, appender, Random.Shared.Next());
+        string name = FileNames.MakeName(SourceFor(connection), timestamp, sizeField, crc, request.Extension, Random.Shared);
+        var (high, low) = _paths.ChooseSubdir(path, name);
+        return StorePaths.RemoteName(path, high, low, name);
+    }
+
+    /// <summary>Names a complete O_TMPFILE upload: from here on readers see the whole file, never part of it.</summary>
+    private static void LinkIntoPlace(Microsoft.Win32.SafeHandles.SafeFileHandle unnamed, string destination)
+    {
+        int errno = NativeMethods.TryLinkTempFile(unnamed, destination);
+        if (errno == NativeMethods.ENOENT)
+        {
+            // The start-up directory tree is still being created.
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            errno = NativeMethods.TryLinkTempFile(unnamed, destination);
+        }
+
+        if (errno != 0)
+        {
+            throw new IOException($"cannot name {destination}: errno {errno}");
         }
     }
 

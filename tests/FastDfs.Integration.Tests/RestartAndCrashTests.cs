@@ -69,15 +69,18 @@ public sealed class RestartAndCrashTests
         await using var cluster = await Cluster.StartAsync(new StorageSpec());
         var storage = cluster.Storages[0];
         await using var client = cluster.CreateClient(TimeSpan.FromSeconds(10));
-        var upload = client.UploadAsync(new SlowStream(64L << 20, started: null), 64L << 20, "bin");
+        var slow = new SlowStream(64L << 20, started: null);
+        var upload = client.UploadAsync(slow, 64L << 20, "bin");
 
-        // Wait until the storage has received part of the body, then kill it.
+        // Wait until the storage has received a good part of the body, then kill it.
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline && !AnyTempData(storage))
+        while (DateTime.UtcNow < deadline && slow.Position < (8L << 20))
         {
             await Task.Delay(20);
         }
 
+        Assert.True(slow.Position >= 8L << 20, "the upload never got going");
+        Assert.Empty(storage.DataFiles());
         await storage.KillHardAsync();
         await Assert.ThrowsAnyAsync<Exception>(async () => await upload);
         Assert.Empty(storage.DataFiles());
