@@ -174,7 +174,7 @@ public sealed record StorageOptions
         {
             ArgumentNullException.ThrowIfNull(value);
             _allowHosts = value;
-            HostAccess = BuildAccessList(value);
+            HostAccess = HostAccessList.FromAllowHosts(value);
         }
     }
 
@@ -531,17 +531,5 @@ public sealed record StorageOptions
         }
 
         return (paths, readOnly);
-    }
-
-    private static HostAccessList BuildAccessList(IReadOnlyList<string> patterns)
-    {
-        try
-        {
-            return HostAccessList.Parse(patterns);
-        }
-        catch (FormatException ex)
-        {
-            throw new FdfsConfigException(ex.Message, null, null, "allow_hosts", ex);
-        }
     }
 }

@@ -144,7 +144,7 @@ public sealed record TrackerOptions
         {
             ArgumentNullException.ThrowIfNull(value);
             _allowHosts = value;
-            HostAccess = BuildAccessList(value);
+            HostAccess = HostAccessList.FromAllowHosts(value);
         }
     }
 
@@ -374,18 +374,6 @@ public sealed record TrackerOptions
         if (UseConnectionPool)
         {
             check.RequirePositive(ConnectionPoolMaxIdleTime, "connection_pool_max_idle_time");
-        }
-    }
-
-    private static HostAccessList BuildAccessList(IReadOnlyList<string> patterns)
-    {
-        try
-        {
-            return HostAccessList.Parse(patterns);
-        }
-        catch (FormatException ex)
-        {
-            throw new FdfsConfigException(ex.Message, null, null, "allow_hosts", ex);
         }
     }
 }

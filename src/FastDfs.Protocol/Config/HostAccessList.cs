@@ -48,6 +48,19 @@ public sealed class HostAccessList
     public IReadOnlyList<string> HostNames => _hostNames;
 
     /// <summary>Builds the list. Throws <see cref="FormatException"/> for a malformed pattern.</summary>
+    /// <summary>Parses the <c>allow_hosts</c> key of a config; a bad pattern is a config error naming the key.</summary>
+    public static HostAccessList FromAllowHosts(IEnumerable<string> patterns)
+    {
+        try
+        {
+            return Parse(patterns);
+        }
+        catch (FormatException ex)
+        {
+            throw new FdfsConfigException(ex.Message, null, null, "allow_hosts", ex);
+        }
+    }
+
     public static HostAccessList Parse(IEnumerable<string> patterns)
     {
         var list = patterns.Select(p => p.Trim()).Where(p => p.Length > 0).ToList();
