@@ -40,7 +40,8 @@ internal static class NativeMethods
     /// open(dir, O_TMPFILE): a file with no name. Until <see cref="TryLinkTempFile"/> names it, no reader can
     /// see it, and if the process dies the kernel frees it: an interrupted upload leaves nothing to clean.
     /// It also leaves the directory untouched until the final link, so concurrent uploads do not contend on
-    /// it. Null when the platform or file system has no O_TMPFILE (callers fall back to a named temp file).
+    /// it. Null when the platform or file system has no O_TMPFILE or the directory is missing (callers fall
+    /// back to a named temp file).
     /// </summary>
     public static Microsoft.Win32.SafeHandles.SafeFileHandle? TryOpenTempFile(string directory)
     {

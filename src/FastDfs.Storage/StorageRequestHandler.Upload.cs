@@ -31,22 +31,25 @@ internal sealed partial class StorageRequestHandler
             return await Invalid(connection, header, state, $"invalid extension '{request.Extension}'", cancellationToken);
         }
 
-        byte errno = _paths.Choose(request.StorePathIndex, out var path);
+        byte errno = _paths.Choose(request.StorePathIndex, out var chosen);
         if (errno != 0)
         {
             return await RefuseAsync(connection, header, state, errno, $"store path index {request.StorePathIndex}", cancellationToken);
         }
 
-        if (_paths.IsFull(path!, request.FileSize))
+        var path = chosen!;
+        if (_paths.IsFull(path, request.FileSize))
         {
-            return await RefuseAsync(connection, header, state, FdfsErrno.ENOSPC, $"store path {path!.Root} has reached its reserve", cancellationToken);
+            return await RefuseAsync(connection, header, state, FdfsErrno.ENOSPC, $"store path {path.Root} has reached its reserve", cancellationToken);
         }
 
         Count(StatCounter.TotalUploadCount);
         Count(StatCounter.TotalUploadBytes, request.FileSize);
         string remote;
         long timestamp;
-        var unnamed = NativeMethods.TryOpenTempFile(path!.TempDir);
+        var (high, low) = _paths.ChooseSubdir(path);
+        var (spreadHigh, spreadLow) = _paths.RandomSubdir();
+        var unnamed = NativeMethods.TryOpenTempFile(StorePaths.SubdirPath(path, spreadHigh, spreadLow));
         if (unnamed is not null)
         {
             using (unnamed)
@@ -55,7 +58,7 @@ internal sealed partial class StorageRequestHandler
                 Count(StatCounter.SuccessFileOpenCount);
                 state.Crc.Reset();
                 await ReceiveIntoAsync(connection, state, unnamed, 0, UploadRequestHeader.Size, have, hash: true, cancellationToken);
-                remote = NameUpload(connection, state, path, request, appender, out timestamp);
+                remote = NameUpload(connection, state, path, high, low, request, appender, out timestamp);
                 LinkIntoPlace(unnamed, _paths.LocalPath(path, remote));
             }
         }
@@ -64,7 +67,7 @@ internal sealed partial class StorageRequestHandler
             string temp = await ReceiveToTempAsync(connection, state, path, UploadRequestHeader.Size, have, cancellationToken);
             try
             {
-                remote = NameUpload(connection, state, path, request, appender, out timestamp);
+                remote = NameUpload(connection, state, path, high, low, request, appender, out timestamp);
 
                 // Names carry 23 random bits plus random digits, so a plain rename (one syscall) cannot clobber a file.
                 MoveIntoPlace(temp, _paths.LocalPath(path, remote), overwrite: true);
@@ -251,14 +254,13 @@ internal sealed partial class StorageRequestHandler
         }
     }
 
-    /// <summary>Builds the new file's name from what was received (crc32, size, time) and picks its directory.</summary>
-    private string NameUpload(FdfsConnection connection, StorageConnectionState state, StorePath path, UploadRequestHeader request, bool appender, out long timestamp)
+    /// <summary>Builds the new file's name in directory HH/HH from what was received (crc32, size, time).</summary>
+    private string NameUpload(FdfsConnection connection, StorageConnectionState state, StorePath path, int high, int low, UploadRequestHeader request, bool appender, out long timestamp)
     {
         uint crc = state.Crc.GetCurrentHashAsUInt32();
         timestamp = Now();
         long sizeField = FileNames.MakeSizeField(request.FileSize, appender, Random.Shared.Next());
         string name = FileNames.MakeName(SourceFor(connection), timestamp, sizeField, crc, request.Extension, Random.Shared);
-        var (high, low) = _paths.ChooseSubdir(path, name);
         return StorePaths.RemoteName(path, high, low, name);
     }
 
