@@ -15,6 +15,9 @@ internal sealed class DataInitFlag
 
     public long StorageJoinTime { get; private set; }
 
+    /// <summary>The file was there at start-up: this storage has run before (disk recovery needs that).</summary>
+    public bool Existed { get; private set; }
+
     public bool SyncOldDone { get; private set; }
 
     public string SyncSourceServer { get; private set; } = string.Empty;
@@ -28,6 +31,7 @@ internal sealed class DataInitFlag
         var flag = new DataInitFlag(Path.Combine(dir, ".data_init_flag"));
         if (File.Exists(flag._file))
         {
+            flag.Existed = true;
             foreach (string line in File.ReadLines(flag._file))
             {
                 int eq = line.IndexOf('=');

@@ -26,6 +26,22 @@ internal static class NativeMethods
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int LinkAtNative(int oldDirFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string oldPath, int newDirFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string newPath, int flags);
 
+    [DllImport("libc", EntryPoint = "futimens", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int FutimensNative(int fd, ref TimeSpecPair times);
+
+    /// <summary>struct timespec[2] { atime, mtime } with 64-bit tv_sec / tv_nsec.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpecPair
+    {
+        public long AccessSeconds;
+        public long AccessNanoseconds;
+        public long ModifySeconds;
+        public long ModifyNanoseconds;
+    }
+
+    private const long UtimeOmit = (1L << 30) - 2;
+
     public const int ENOENT = 2;
     public const int EEXIST = 17;
 
@@ -59,6 +75,25 @@ internal static class NativeMethods
     {
         string self = "/proc/self/fd/" + handle.DangerousGetHandle().ToInt32().ToString(System.Globalization.CultureInfo.InvariantCulture);
         return LinkAtNative(AtFdCwd, self, AtFdCwd, destination, AtSymlinkFollow) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>
+    /// Sets only the mtime (atime left alone, UTIME_OMIT) with one futimens(2); <see cref="File.SetLastWriteTimeUtc(SafeFileHandle, DateTime)"/>
+    /// reads the times first to keep the atime. Replicas take the source's timestamp this way on every synced file.
+    /// </summary>
+    public static void SetModificationTime(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long unixSeconds)
+    {
+        if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.Arm64))
+        {
+            File.SetLastWriteTimeUtc(handle, DateTimeOffset.FromUnixTimeSeconds(unixSeconds).UtcDateTime);
+            return;
+        }
+
+        var times = new TimeSpecPair { AccessNanoseconds = UtimeOmit, ModifySeconds = unixSeconds };
+        if (FutimensNative(handle.DangerousGetHandle().ToInt32(), ref times) != 0)
+        {
+            throw new IOException($"futimens failed: errno {Marshal.GetLastPInvokeError()}");
+        }
     }
 
     /// <summary>Deletes with one syscall on Linux: 0 when done, else the errno; -1 when not on Linux.</summary>

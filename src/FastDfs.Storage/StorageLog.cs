@@ -57,4 +57,49 @@ internal static partial class StorageLog
 
     [LoggerMessage(EventId = 3035, Level = LogLevel.Warning, Message = "no tracker_server configured: running stand-alone")]
     public static partial void NoTrackers(ILogger logger);
+
+    [LoggerMessage(EventId = 3040, Level = LogLevel.Information, Message = "sync: peer {PeerIp}:{PeerPort} added (status {Status})")]
+    public static partial void PeerAdded(ILogger logger, string peerIp, int peerPort, string status);
+
+    [LoggerMessage(EventId = 3041, Level = LogLevel.Information, Message = "sync: peer {PeerIp}:{PeerPort} removed")]
+    public static partial void PeerRemoved(ILogger logger, string peerIp, int peerPort);
+
+    [LoggerMessage(EventId = 3042, Level = LogLevel.Warning, Message = "sync to {PeerIp}:{PeerPort}: {Reason}; retrying in {DelaySeconds} s")]
+    public static partial void SyncPeerFailed(ILogger logger, string peerIp, int peerPort, string reason, double delaySeconds);
+
+    [LoggerMessage(EventId = 3043, Level = LogLevel.Information, Message = "sync to {PeerIp}:{PeerPort}: mark created, need_sync_old={NeedSyncOld}, until_timestamp={Until}")]
+    public static partial void SyncMarkCreated(ILogger logger, string peerIp, int peerPort, bool needSyncOld, long until);
+
+    [LoggerMessage(EventId = 3044, Level = LogLevel.Information, Message = "sync to {PeerIp}:{PeerPort}: connected, resuming at binlog.{Index:D3} offset {Offset}")]
+    public static partial void SyncPeerConnected(ILogger logger, string peerIp, int peerPort, int index, long offset);
+
+    [LoggerMessage(EventId = 3045, Level = LogLevel.Information, Message = "sync to {PeerIp}:{PeerPort}: full copy done ({Rows} records)")]
+    public static partial void FullSyncDone(ILogger logger, string peerIp, int peerPort, long rows);
+
+    [LoggerMessage(EventId = 3046, Level = LogLevel.Warning, Message = "sync to {PeerIp}:{PeerPort}: record {Op} {RemoteName} refused with {Errno}, skipped")]
+    public static partial void SyncRecordRefused(ILogger logger, string peerIp, int peerPort, char op, string remoteName, string errno);
+
+    [LoggerMessage(EventId = 3047, Level = LogLevel.Information, Message = "reported peer {PeerIp}:{PeerPort} as {Status} (accepted: {Accepted})")]
+    public static partial void PeerStatusReported(ILogger logger, string peerIp, int peerPort, string status, bool accepted);
+
+    [LoggerMessage(EventId = 3048, Level = LogLevel.Information, Message = "the tracker lists this storage as {Status}: joining again")]
+    public static partial void Rejoining(ILogger logger, string status);
+
+    [LoggerMessage(EventId = 3050, Level = LogLevel.Warning, Message = "store path {Index} ({Path}) has no data directory: recovering it from a peer (RECOVERY)")]
+    public static partial void RecoveryNeeded(ILogger logger, int index, string path);
+
+    [LoggerMessage(EventId = 3051, Level = LogLevel.Information, Message = "store path {Index} recovered from {Peer}: {Files} file(s)")]
+    public static partial void RecoveryDone(ILogger logger, int index, string peer, int files);
+
+    [LoggerMessage(EventId = 3052, Level = LogLevel.Warning, Message = "recovery of store path {Index} from {Peer} failed: {Reason}; retrying")]
+    public static partial void RecoveryFailed(ILogger logger, int index, string peer, string reason);
+
+    [LoggerMessage(EventId = 3095, Level = LogLevel.Information, Message = "tracker {Tracker}: the tracker leader is {Leader}")]
+    public static partial void TrackerLeader(ILogger logger, string tracker, string leader);
+
+    [LoggerMessage(EventId = 3096, Level = LogLevel.Warning, Message = "two tracker leaders ({Old} and {New}): asking both to elect again")]
+    public static partial void TwoTrackerLeaders(ILogger logger, string old, string @new);
+
+    [LoggerMessage(EventId = 3053, Level = LogLevel.Warning, Message = "no other storage in the group: {Count} store path(s) cannot be recovered and stay empty")]
+    public static partial void RecoveryWithoutPeers(ILogger logger, int count);
 }

@@ -84,7 +84,7 @@ internal sealed partial class StorageRequestHandler
                 await ReceiveIntoAsync(connection, state, handle, offset, contentStart, have, hash: false, cancellationToken);
             }
 
-            _binlog.Write(Now(), modify ? BinlogOp.Modify : BinlogOp.Append, remote,
+            await _binlog.AppendAsync(Now(), modify ? BinlogOp.Modify : BinlogOp.Append, remote,
                 string.Create(CultureInfo.InvariantCulture, $"{offset} {request.Size}"));
         }
         finally
@@ -124,7 +124,7 @@ internal sealed partial class StorageRequestHandler
             if (old != request.Size)
             {
                 RandomAccess.SetLength(handle, request.Size);
-                _binlog.Write(Now(), BinlogOp.Truncate, remote, string.Create(CultureInfo.InvariantCulture, $"{old} {request.Size}"));
+                await _binlog.AppendAsync(Now(), BinlogOp.Truncate, remote, string.Create(CultureInfo.InvariantCulture, $"{old} {request.Size}"));
                 _stats[StatCounter.LastSourceUpdate] = Now();
             }
         }
@@ -180,7 +180,7 @@ internal sealed partial class StorageRequestHandler
                 File.Move(local + MetaSuffix, newLocal + MetaSuffix, overwrite: false);
             }
 
-            _binlog.Write(now, BinlogOp.Rename, newRemote, remote);
+            await _binlog.AppendAsync(now, BinlogOp.Rename, newRemote, remote);
             _stats[StatCounter.LastSourceUpdate] = now;
         }
         finally

@@ -193,10 +193,10 @@ internal sealed partial class StorageRequestHandler
             if (deleted)
             {
                 long now = Now();
-                _binlog.Write(now, BinlogOp.Delete, remote);
+                await _binlog.AppendAsync(now, BinlogOp.Delete, remote);
                 if (DeleteIfExists(local + MetaSuffix))
                 {
-                    _binlog.Write(now, BinlogOp.Delete, remote + MetaSuffix);
+                    await _binlog.AppendAsync(now, BinlogOp.Delete, remote + MetaSuffix);
                 }
 
                 _stats[StatCounter.LastSourceUpdate] = now;

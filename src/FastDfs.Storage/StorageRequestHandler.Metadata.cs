@@ -46,20 +46,20 @@ internal sealed partial class StorageRequestHandler
                     if (existed)
                     {
                         File.Delete(metaLocal);
-                        _binlog.Write(now, BinlogOp.Delete, metaRemote);
+                        await _binlog.AppendAsync(now, BinlogOp.Delete, metaRemote);
                     }
                 }
                 else
                 {
                     WriteMetadata(path, metaLocal, MetadataCodec.Normalize(items));
-                    _binlog.Write(now, existed ? BinlogOp.Update : BinlogOp.Create, metaRemote);
+                    await _binlog.AppendAsync(now, existed ? BinlogOp.Update : BinlogOp.Create, metaRemote);
                 }
             }
             else if (items.Count > 0)
             {
                 var current = existed ? MetadataCodec.Decode(File.ReadAllBytes(metaLocal)) : [];
                 WriteMetadata(path, metaLocal, MetadataCodec.Merge(current, items));
-                _binlog.Write(now, existed ? BinlogOp.Update : BinlogOp.Create, metaRemote);
+                await _binlog.AppendAsync(now, existed ? BinlogOp.Update : BinlogOp.Create, metaRemote);
             }
 
             _stats[StatCounter.LastSourceUpdate] = now;

@@ -79,7 +79,7 @@ internal sealed partial class StorageRequestHandler
             }
         }
 
-        _binlog.Write(timestamp, BinlogOp.Create, remote);
+        await _binlog.AppendAsync(timestamp, BinlogOp.Create, remote);
 
         path!.Consumed(request.FileSize);
         Count(StatCounter.SuccessUploadCount);
@@ -163,7 +163,7 @@ internal sealed partial class StorageRequestHandler
         }
 
         long now = Now();
-        _binlog.Write(now, BinlogOp.Create, slave);
+        await _binlog.AppendAsync(now, BinlogOp.Create, slave);
         path.Consumed(request.FileSize);
         Count(StatCounter.SuccessUploadCount);
         Count(StatCounter.SuccessUploadBytes, request.FileSize);

@@ -21,6 +21,9 @@ internal sealed class StorageConnectionState
     /// <summary>Body bytes of the current request not read yet; drained before a non-EINVAL error reply.</summary>
     public long Unread;
 
+    /// <summary>The peer's storage ID from REPORT_SERVER_ID; empty on client connections.</summary>
+    public string SyncSourceId = string.Empty;
+
     public void Release()
     {
         var buffer = Buffer;
@@ -97,6 +100,16 @@ internal sealed partial class StorageRequestHandler : IFdfsRequestHandler
                 StorageCommand.ModifyFile => await AppendOrModifyAsync(connection, header, state, modify: true, cancellationToken),
                 StorageCommand.TruncateFile => await TruncateAsync(connection, header, state, cancellationToken),
                 StorageCommand.RegenerateAppenderFileName => await RegenerateAsync(connection, header, state, cancellationToken),
+                StorageCommand.ReportServerId => await ReportServerIdAsync(connection, header, state, cancellationToken),
+                StorageCommand.SyncCreateFile => await SyncCopyFileAsync(connection, header, state, update: false, cancellationToken),
+                StorageCommand.SyncUpdateFile => await SyncCopyFileAsync(connection, header, state, update: true, cancellationToken),
+                StorageCommand.SyncDeleteFile => await SyncDeleteAsync(connection, header, state, cancellationToken),
+                StorageCommand.SyncAppendFile => await SyncAppendOrModifyAsync(connection, header, state, modify: false, cancellationToken),
+                StorageCommand.SyncModifyFile => await SyncAppendOrModifyAsync(connection, header, state, modify: true, cancellationToken),
+                StorageCommand.SyncTruncateFile => await SyncTruncateAsync(connection, header, state, cancellationToken),
+                StorageCommand.SyncRenameFile => await SyncRenameAsync(connection, header, state, cancellationToken),
+                StorageCommand.SyncCreateLink => await SyncCreateLinkAsync(connection, header, state, cancellationToken),
+                StorageCommand.FetchOnePathBinlog => await FetchOnePathBinlogAsync(connection, header, state, cancellationToken),
                 _ => await RefuseAsync(connection, header, state, FdfsErrno.EINVAL, "unknown command", cancellationToken),
             };
         }

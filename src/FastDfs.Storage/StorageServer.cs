@@ -19,6 +19,9 @@ public sealed class StorageServer : IAsyncDisposable
     private StorageRequestHandler? _handler;
     private FdfsServer? _server;
     private TrackerReporter? _reporter;
+    private GroupPeers? _peers;
+    private DiskRecovery? _recovery;
+    private Task _recoveryTask = Task.CompletedTask;
     private readonly CancellationTokenSource _layoutCancel = new();
     private Task _layoutTask = Task.CompletedTask;
     private int _stopped;
@@ -50,6 +53,10 @@ public sealed class StorageServer : IAsyncDisposable
         }
 
         Directory.CreateDirectory(Path.Combine(Options.BasePath, "data"));
+
+        // Before the data directories are (re)created: a path without them on a storage that ran before is a new disk.
+        var initFlag = DataInitFlag.Load(Options.BasePath);
+        _recovery = DiskRecovery.Detect(Options, initFlag, _logger);
         _paths = new StorePaths(
             Options.StorePaths, Options.ReadOnlyStorePaths, Options.SubdirCountPerPath, (int)Options.FileDistributePathMode,
             Options.FileDistributeRotateCount, Options.StorePathLoadBalance, Options.ReservedStorageSpace);
@@ -59,7 +66,6 @@ public sealed class StorageServer : IAsyncDisposable
             CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         cancellationToken.ThrowIfCancellationRequested();
 
-        var initFlag = DataInitFlag.Load(Options.BasePath);
         _binlog = new Binlog(Options.BasePath, Options.SyncBinlogBuffInterval, _logger);
         _handler = new StorageRequestHandler(Options, _paths, _binlog, Stats, _logger);
 
@@ -70,8 +76,14 @@ public sealed class StorageServer : IAsyncDisposable
         _server.Start();
         StorageLog.Listening(_logger, _server.EndPoint.Address.ToString(), _server.EndPoint.Port);
 
-        _reporter = new TrackerReporter(Options, _paths, Stats, _handler, initFlag, _logger);
+        _peers = new GroupPeers(Options, _paths, _binlog, _logger);
+        _reporter = new TrackerReporter(Options, _paths, Stats, _handler, initFlag, _peers, _recovery, _logger);
         _reporter.Start(_server.EndPoint.Port);
+        var recovery = _recovery;
+        var peers = _peers;
+        var paths = _paths;
+        var layout = _layoutTask;
+        _recoveryTask = Task.Run(() => recovery.RunAsync(peers, paths, layout, _layoutCancel.Token));
         return Task.CompletedTask;
     }
 
@@ -95,6 +107,12 @@ public sealed class StorageServer : IAsyncDisposable
             await _reporter.DisposeAsync();
         }
 
+        await _recoveryTask.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        if (_peers is not null)
+        {
+            await _peers.DisposeAsync();
+        }
+
         if (_binlog is not null)
         {
             await _binlog.DisposeAsync();
@@ -106,6 +124,10 @@ public sealed class StorageServer : IAsyncDisposable
 
     /// <summary>Completes when the <c>data/HH/HH</c> tree of every store path exists.</summary>
     public Task LayoutReady => _layoutTask;
+
+    /// <summary>Newest source timestamp applied from <paramref name="sourceId"/> by replication; 0 when none.</summary>
+    public long SyncProgressFor(string sourceId) =>
+        _handler is not null && _handler.Progress.Snapshot().TryGetValue(sourceId, out long ts) ? ts : 0;
 
     /// <summary>Waits until every binlog record written so far is in the file (tests, shutdown).</summary>
     public Task FlushBinlogAsync() => _binlog?.FlushAsync() ?? Task.CompletedTask;

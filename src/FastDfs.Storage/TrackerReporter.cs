@@ -24,6 +24,8 @@ internal sealed class TrackerReporter : IAsyncDisposable
     private readonly StorageStats _stats;
     private readonly StorageRequestHandler _handler;
     private readonly DataInitFlag _initFlag;
+    private readonly GroupPeers _peers;
+    private readonly DiskRecovery _recovery;
     private readonly ILogger _logger;
     private readonly long _upTime;
     private readonly CancellationTokenSource _stopping = new();
@@ -31,12 +33,22 @@ internal sealed class TrackerReporter : IAsyncDisposable
     private readonly IPAddress? _bindAddress;
     private int _port;
     private int _syncHandshakeClaimed;
+
+    // Bumped when one tracker session learns the storage must join again; the other sessions follow, since only
+    // the leader tracker sends change notifications but every tracker must see the re-join.
+    private int _rejoinGeneration;
+
+    // The tracker leader as last announced (change notification bit 1).
+    private readonly Lock _leaderGate = new();
+    private ServerAddress? _trackerLeader;
     private int _sourceClaim;
     private StorageStatus _myStatus = StorageStatus.Init;
 
     public TrackerReporter(
-        StorageOptions options, StorePaths paths, StorageStats stats, StorageRequestHandler handler, DataInitFlag initFlag, ILogger logger)
+        StorageOptions options, StorePaths paths, StorageStats stats, StorageRequestHandler handler, DataInitFlag initFlag, GroupPeers peers, DiskRecovery recovery, ILogger logger)
     {
+        _peers = peers;
+        _recovery = recovery;
         _options = options;
         _paths = paths;
         _stats = stats;
@@ -85,6 +97,11 @@ internal sealed class TrackerReporter : IAsyncDisposable
             {
                 break;
             }
+            catch (RejoinRequiredException)
+            {
+                // The tracker lists us OFFLINE (e.g. a peer finished our full copy): join again at once.
+                continue;
+            }
             catch (Exception e)
             {
                 StorageLog.TrackerFailed(_logger, Describe(tracker), e.Message, delay.TotalSeconds);
@@ -99,7 +116,9 @@ internal sealed class TrackerReporter : IAsyncDisposable
                 break;
             }
 
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxBackoff.Ticks));
+            // Like FastDFS, retry a dead tracker at least every heart_beat_interval so it is back in use soon after it returns.
+            long cap = Math.Min(MaxBackoff.Ticks, Math.Max(TimeSpan.TicksPerSecond, _options.HeartBeatInterval.Ticks));
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, cap));
         }
     }
 
@@ -125,6 +144,7 @@ internal sealed class TrackerReporter : IAsyncDisposable
     private async Task SessionAsync(FdfsConnection connection, TrackerEndpoint tracker, Action joined, CancellationToken cancellationToken)
     {
         string name = Describe(tracker);
+        int rejoinGeneration = Volatile.Read(ref _rejoinGeneration);
         var join = new StorageJoinRequest
         {
             Group = _options.GroupName!,
@@ -156,6 +176,10 @@ internal sealed class TrackerReporter : IAsyncDisposable
 
         joined();
         StorageLog.Joined(_logger, name, response.Status.ToString(), response.SyncSourceId);
+        var me = _bindAddress ?? connection.LocalEndPoint.Address;
+        me = me.IsIPv4MappedToIPv6 ? me.MapToIPv4() : me;
+        _peers.MyId = me.ToString();
+        _handler.Progress.Resend();
         if (_bindAddress is null && _handler.SourceAddress == 0)
         {
             var local = connection.LocalEndPoint.Address;
@@ -168,23 +192,58 @@ internal sealed class TrackerReporter : IAsyncDisposable
             }
         }
 
-        if (!_initFlag.SyncOldDone && Interlocked.CompareExchange(ref _syncHandshakeClaimed, 1, 0) == 0)
+        // One tracker session asks where to copy old files from; the others wait for that answer and pass it on
+        // with SYNC_NOTIFY, as FastDFS does, or their tracker would keep this storage at INIT.
+        bool handshook = false;
+        while (!_initFlag.SyncOldDone)
         {
-            try
+            if (Interlocked.CompareExchange(ref _syncHandshakeClaimed, 1, 0) == 0)
             {
-                await SyncHandshakeAsync(connection, name, cancellationToken);
+                try
+                {
+                    await SyncHandshakeAsync(connection, name, cancellationToken);
+                    handshook = true;
+                }
+                catch
+                {
+                    Volatile.Write(ref _syncHandshakeClaimed, 0);
+                    throw;
+                }
+
+                break;
             }
-            catch
-            {
-                Volatile.Write(ref _syncHandshakeClaimed, 0);
-                throw;
-            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+
+        if (!handshook && response.Status == StorageStatus.Init)
+        {
+            await SyncNotifyAsync(connection, name, _initFlag.SyncSourceServer, _initFlag.SyncUntilTimestamp, cancellationToken);
+        }
+
+        bool toldRecovery = false;
+        if (_recovery.Pending)
+        {
+            // 9.6: out of the active lists until the lost store path is rebuilt.
+            var (changeStatus, _) = await RoundTripAsync(connection, TrackerCommand.StorageChangeStatus, new[] { (byte)StorageStatus.Recovery }, cancellationToken);
+            toldRecovery = changeStatus == 0;
         }
 
         long nextBeat = 0;
         long nextDisk = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
+            if (Volatile.Read(ref _rejoinGeneration) != rejoinGeneration)
+            {
+                throw new RejoinRequiredException();
+            }
+
+            if (toldRecovery && !_recovery.Pending)
+            {
+                // Join again: the tracker moves RECOVERY to ONLINE on a join, then ACTIVE on the next beat.
+                throw new RejoinRequiredException();
+            }
+
             long now = Environment.TickCount64;
             if (now >= nextDisk)
             {
@@ -195,6 +254,11 @@ internal sealed class TrackerReporter : IAsyncDisposable
             if (now >= nextBeat)
             {
                 await BeatAsync(connection, name, cancellationToken);
+                if (_handler.Progress.TakeChanges() is { } progress)
+                {
+                    await SyncReportAsync(connection, name, progress, cancellationToken);
+                }
+
                 nextBeat = Environment.TickCount64 + (long)_options.HeartBeatInterval.TotalMilliseconds;
             }
 
@@ -221,18 +285,22 @@ internal sealed class TrackerReporter : IAsyncDisposable
             until = BinaryPrimitives.ReadInt64BigEndian(body.AsSpan(FdfsConstants.StorageIdMaxSize));
         }
 
+        await SyncNotifyAsync(connection, name, source, until, cancellationToken);
+        _initFlag.MarkSyncDone(source, until);
+    }
+
+    private async Task SyncNotifyAsync(FdfsConnection connection, string name, string source, long until, CancellationToken cancellationToken)
+    {
         var notify = new byte[FdfsConstants.StorageIdMaxSize + 8];
         var w = new WireWriter(notify);
         w.WriteFixed(source, FdfsConstants.StorageIdMaxSize);
         w.WriteInt64(until);
-        (status, _) = await RoundTripAsync(connection, TrackerCommand.StorageSyncNotify, notify, cancellationToken);
+        var (status, _) = await RoundTripAsync(connection, TrackerCommand.StorageSyncNotify, notify, cancellationToken);
         if (status != 0)
         {
             StorageLog.TrackerRefused(_logger, name, "STORAGE_SYNC_NOTIFY", FdfsErrno.Name(status));
             throw new IOException($"sync notify refused with {FdfsErrno.Name(status)}");
         }
-
-        _initFlag.MarkSyncDone(source, until);
     }
 
     private async Task BeatAsync(FdfsConnection connection, string name, CancellationToken cancellationToken)
@@ -240,6 +308,13 @@ internal sealed class TrackerReporter : IAsyncDisposable
         _stats[StatCounter.LastHeartBeatTime] = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var (status, body) = await RoundTripAsync(connection, TrackerCommand.StorageBeat, _stats.ToArray(), cancellationToken);
         HandleReply(name, "STORAGE_BEAT", status, body);
+    }
+
+    /// <summary>STORAGE_SYNC_REPORT: per source storage, the source timestamp applied here (8.3).</summary>
+    private async Task SyncReportAsync(FdfsConnection connection, string name, List<(string SourceId, long Timestamp)> progress, CancellationToken cancellationToken)
+    {
+        var (status, body) = await RoundTripAsync(connection, TrackerCommand.StorageSyncReport, SyncReportBody.Encode(progress), cancellationToken);
+        HandleReply(name, "STORAGE_SYNC_REPORT", status, body);
     }
 
     private async Task ReportDiskUsageAsync(FdfsConnection connection, string name, CancellationToken cancellationToken)
@@ -258,10 +333,105 @@ internal sealed class TrackerReporter : IAsyncDisposable
         }
 
         var notification = ChangeNotification.Read(body);
-        if (!notification.IsEmpty)
+        if (notification.IsEmpty)
         {
-            StorageLog.Notification(_logger, name, notification.ToString());
+            return;
         }
+
+        StorageLog.Notification(_logger, name, notification.ToString());
+        if (notification.Leader is { } leader)
+        {
+            OnLeaderAnnounced(name, leader);
+        }
+
+        if (notification.GroupStorages is not { } storages)
+        {
+            return;
+        }
+
+        _peers.Update(storages);
+        string me = _peers.MyId;
+        foreach (var brief in storages)
+        {
+            if ((brief.Ip.Length > 0 ? brief.Ip : brief.Id) == me && brief.Port == _port)
+            {
+                if (brief.Status == StorageStatus.Offline && _myStatus != StorageStatus.Offline)
+                {
+                    _myStatus = StorageStatus.Offline;
+                    StorageLog.Rejoining(_logger, brief.Status.ToString());
+                    Interlocked.Increment(ref _rejoinGeneration);
+                    throw new RejoinRequiredException();
+                }
+
+                if (Enum.IsDefined(brief.Status))
+                {
+                    _myStatus = brief.Status;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Only a leader announces the leader. When a different one is announced while the previous one still claims to
+    /// lead, there are two leaders (as FastDFS checks): both are told to elect again (NOTIFY_RESELECT_LEADER).
+    /// </summary>
+    private void OnLeaderAnnounced(string name, StorageBrief leader)
+    {
+        ServerAddress? announced = leader.Ip.Length > 0 ? new ServerAddress(leader.Ip, leader.Port) : null;
+        ServerAddress? previous;
+        lock (_leaderGate)
+        {
+            previous = _trackerLeader;
+            _trackerLeader = announced;
+        }
+
+        if (announced is not { } current)
+        {
+            return;
+        }
+
+        StorageLog.TrackerLeader(_logger, name, current.ToString());
+        if (previous is { } old && old != current)
+        {
+            _ = Task.Run(() => CheckTwoLeadersAsync(old, current, _stopping.Token));
+        }
+    }
+
+    private async Task CheckTwoLeadersAsync(ServerAddress old, ServerAddress current, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (status, body) = await OneShotAsync(old, TrackerCommand.TrackerGetStatus, cancellationToken);
+            if (status != 0 || body.Length != TrackerStatus.Size || !TrackerStatus.Read(body).IsLeader)
+            {
+                return;
+            }
+
+            StorageLog.TwoTrackerLeaders(_logger, old.ToString(), current.ToString());
+            lock (_leaderGate)
+            {
+                _trackerLeader = null;
+            }
+
+            await OneShotAsync(old, TrackerCommand.TrackerNotifyReselectLeader, cancellationToken);
+            await OneShotAsync(current, TrackerCommand.TrackerNotifyReselectLeader, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Best effort: the old leader being unreachable means it no longer leads.
+        }
+    }
+
+    private async Task<(byte Status, byte[] Body)> OneShotAsync(ServerAddress tracker, TrackerCommand command, CancellationToken cancellationToken)
+    {
+        await using var connection = await FdfsConnection.ConnectAsync(
+            tracker.Ip, tracker.Port, _options.ConnectTimeout, _options.ClientBind ? _bindAddress : null, cancellationToken);
+        return await RoundTripAsync(connection, command, ReadOnlyMemory<byte>.Empty, cancellationToken);
+    }
+
+    /// <summary>Ends the tracker session so the storage joins again without the back-off of a failure.</summary>
+    private sealed class RejoinRequiredException : Exception
+    {
     }
 
     private async Task<(byte Status, byte[] Body)> RoundTripAsync(FdfsConnection connection, TrackerCommand command, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)

@@ -1,0 +1,755 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using FastDfs.Net;
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace FastDfs.Storage;
+
+/// <summary>
+/// Replays this storage's binlog to one peer of the group (protocol notes 9.3, 9.4). Records are read in batches
+/// from the position in the peer's mark file; a batch is spread over a few connections by file name (records of
+/// one file stay in order on one connection), and the mark moves past the batch only once the peer has answered
+/// every record of it, so a restart of either side neither skips nor repeats anything. Renames and links are
+/// barriers: they involve two names, so everything before them completes first.
+/// </summary>
+internal sealed class SyncWorker : IAsyncDisposable
+{
+    private const int BatchSize = 512;
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan IdleWait = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan MarkSaveInterval = TimeSpan.FromMilliseconds(200);
+
+    private readonly GroupPeers _peers;
+    private readonly StorageOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SyncMark _mark;
+    private Task _loop = Task.CompletedTask;
+    private int _peerStatus;
+    private bool _reportedSyncing;
+
+    public SyncWorker(GroupPeers peers, string peerIp, int peerPort, StorageStatus status)
+    {
+        _peers = peers;
+        _options = peers.Options;
+        _logger = peers.Logger;
+        PeerIp = peerIp;
+        PeerPort = peerPort;
+        _peerStatus = (int)status;
+        _mark = SyncMark.Load(peers.Binlog.FolderPath, peerIp, peerPort);
+    }
+
+    public string PeerIp { get; }
+
+    public int PeerPort { get; }
+
+    /// <summary>The peer's status as the tracker last reported it.</summary>
+    public StorageStatus PeerStatus
+    {
+        get => (StorageStatus)Volatile.Read(ref _peerStatus);
+        set => Volatile.Write(ref _peerStatus, (int)value);
+    }
+
+    /// <summary>Records acknowledged by the peer since the mark was created (the mark's sync_row_count).</summary>
+    public long SyncedRows => Interlocked.Read(ref _syncedRows);
+
+    private long _syncedRows;
+
+    public void Start() => _loop = Task.Run(() => RunAsync(_stopping.Token));
+
+    private int LaneCount => Math.Max(_options.SyncMinThreads, _options.SyncMaxThreads ?? Math.Max(4, 2 * _peers.Paths.Count));
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (!_mark.Exists && !await InitializeMarkAsync(cancellationToken))
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+                    continue;
+                }
+
+                _syncedRows = _mark.SyncRowCount;
+                await SyncAsync(() => delay = TimeSpan.FromMilliseconds(200), cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                StorageLog.SyncPeerFailed(_logger, PeerIp, PeerPort, e.Message, delay.TotalSeconds);
+            }
+
+            try
+            {
+                await Task.Delay(delay, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxBackoff.Ticks));
+        }
+    }
+
+    /// <summary>
+    /// First contact with this peer. A new peer (WAIT_SYNC / SYNCING) gets a full copy from the source the tracker
+    /// chose; other storages only send their records from until_timestamp on (9.4). A peer still in INIT has not
+    /// been told yet: wait.
+    /// </summary>
+    private async Task<bool> InitializeMarkAsync(CancellationToken cancellationToken)
+    {
+        var status = PeerStatus;
+        if (status is StorageStatus.Init or StorageStatus.None)
+        {
+            return false;
+        }
+
+        if (status is StorageStatus.WaitSync or StorageStatus.Syncing)
+        {
+            var answer = await _peers.QuerySyncSourceAsync(PeerIp, cancellationToken);
+            if (answer is not { } found)
+            {
+                return false;
+            }
+
+            _mark.NeedSyncOld = found.Source == _peers.MyId;
+            _mark.UntilTimestamp = found.Until;
+        }
+
+        _mark.BinlogIndex = 0;
+        _mark.BinlogOffset = 0;
+        _mark.Save();
+        StorageLog.SyncMarkCreated(_logger, PeerIp, PeerPort, _mark.NeedSyncOld, _mark.UntilTimestamp);
+        return true;
+    }
+
+    private bool FullCopyPending => _mark.NeedSyncOld && !_mark.SyncOldDone;
+
+    private async Task SyncAsync(Action connected, CancellationToken cancellationToken)
+    {
+        var lanes = new SyncLane[LaneCount];
+        var buckets = new List<BinlogEntry>[lanes.Length];
+        var runs = new Task[lanes.Length];
+        using var reader = new BinlogReader(_peers.Binlog, _mark.BinlogIndex, _mark.BinlogOffset);
+        var entries = new List<BinlogEntry>(BatchSize);
+        bool markDirty = false;
+        try
+        {
+            for (int i = 0; i < lanes.Length; i++)
+            {
+                lanes[i] = new SyncLane(this, _peers);
+                buckets[i] = new List<BinlogEntry>();
+            }
+
+            // One connection first: a peer that is down fails here, before any record is taken.
+            await lanes[0].EnsureConnectedAsync(cancellationToken);
+            connected();
+            StorageLog.SyncPeerConnected(_logger, PeerIp, PeerPort, _mark.BinlogIndex, _mark.BinlogOffset);
+            if (FullCopyPending && !_reportedSyncing && PeerStatus == StorageStatus.WaitSync)
+            {
+                await _peers.ReportPeerStatusAsync(PeerIp, PeerPort, StorageStatus.Syncing, cancellationToken);
+                _reportedSyncing = true;
+            }
+
+            long lastSend = Environment.TickCount64;
+            long lastSave = lastSend;
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var commit = _peers.Binlog.NextCommit;
+                entries.Clear();
+                reader.Read(entries, BatchSize);
+                if (entries.Count == 0)
+                {
+                    await OnCaughtUpAsync(cancellationToken);
+                    if (Environment.TickCount64 - lastSend > _options.HeartBeatInterval.TotalMilliseconds)
+                    {
+                        await lanes[0].ActiveTestAsync(cancellationToken);
+                        lastSend = Environment.TickCount64;
+                    }
+
+                    if (await Task.WhenAny(commit, Task.Delay(markDirty ? MarkSaveInterval : IdleWait, cancellationToken)) == commit)
+                    {
+                        // Let a burst of uploads gather: a few records per round over several connections cost
+                        // far less per record than one wake-up and one round trip each.
+                        await Task.Delay(CoalesceDelay, cancellationToken);
+                    }
+                    else if (markDirty)
+                    {
+                        // Idle: the file catches up with the in-memory mark.
+                        _mark.Save();
+                        markDirty = false;
+                        lastSave = Environment.TickCount64;
+                    }
+
+                    cancellationToken.ThrowIfCancellationRequested();
+                    continue;
+                }
+
+                lastSend = Environment.TickCount64;
+                int start = 0;
+                while (start < entries.Count)
+                {
+                    // A segment ends after a rename or link (two names: no lane owns both).
+                    int end = start;
+                    while (end < entries.Count && !IsBarrier(entries[end].Op))
+                    {
+                        end++;
+                    }
+
+                    if (end == start)
+                    {
+                        end++;
+                    }
+
+                    long sent = await RunSegmentAsync(entries, start, end, lanes, buckets, runs, cancellationToken);
+                    var last = entries[end - 1];
+                    _mark.BinlogIndex = last.EndIndex;
+                    _mark.BinlogOffset = last.EndOffset;
+                    _mark.ScanRowCount += end - start;
+                    _mark.SyncRowCount += sent;
+                    Interlocked.Add(ref _syncedRows, sent);
+                    start = end;
+                }
+
+                // The in-memory mark is exact (a reconnect resumes from it); the file follows at most MarkSaveInterval
+                // behind and on every stop, so only a kill -9 of this storage can repeat a few records, which the
+                // peer takes as no-ops (EEXIST, ENOENT, writes at the same offsets).
+                markDirty = true;
+                if (Environment.TickCount64 - lastSave >= MarkSaveInterval.TotalMilliseconds)
+                {
+                    _mark.Save();
+                    markDirty = false;
+                    lastSave = Environment.TickCount64;
+                }
+            }
+        }
+        finally
+        {
+            if (markDirty)
+            {
+                _mark.Save();
+            }
+
+            foreach (var lane in lanes)
+            {
+                if (lane is not null)
+                {
+                    await lane.DisposeAsync();
+                }
+            }
+        }
+    }
+
+    private static bool IsBarrier(char op) => char.ToUpperInvariant(op) is BinlogOp.Rename or BinlogOp.Link;
+
+    private async Task<long> RunSegmentAsync(
+        List<BinlogEntry> entries, int start, int end, SyncLane[] lanes, List<BinlogEntry>[] buckets, Task[] runs, CancellationToken cancellationToken)
+    {
+        long count = 0;
+        foreach (var bucket in buckets)
+        {
+            bucket.Clear();
+        }
+
+        for (int i = start; i < end; i++)
+        {
+            var entry = entries[i];
+            if (!ShouldSend(entry))
+            {
+                continue;
+            }
+
+            buckets[(int)((uint)StringComparer.Ordinal.GetHashCode(entry.RemoteName) % (uint)lanes.Length)].Add(entry);
+            count++;
+        }
+
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        for (int i = 0; i < lanes.Length; i++)
+        {
+            runs[i] = buckets[i].Count == 0 ? Task.CompletedTask : lanes[i].RunAsync(buckets[i], cancellationToken);
+        }
+
+        await Task.WhenAll(runs);
+        return count;
+    }
+
+    /// <summary>The forwarding rule of 9.3.</summary>
+    private bool ShouldSend(in BinlogEntry entry)
+    {
+        if (BinlogOp.IsSource(entry.Op))
+        {
+            // Another storage was chosen to copy what is older than until_timestamp to the new peer.
+            return _mark.NeedSyncOld || _mark.UntilTimestamp == 0 || entry.Timestamp >= _mark.UntilTimestamp;
+        }
+
+        // Replica records only during a full copy, up to until_timestamp; a/m/t never (the c record sends the whole file).
+        return FullCopyPending && entry.Timestamp <= _mark.UntilTimestamp
+            && char.ToUpperInvariant(entry.Op) is not (BinlogOp.Append or BinlogOp.Modify or BinlogOp.Truncate);
+    }
+
+    /// <summary>End of the binlog reached: a full copy is complete, so the peer may come into service (9.4 step 3).</summary>
+    private async Task OnCaughtUpAsync(CancellationToken cancellationToken)
+    {
+        if (!FullCopyPending)
+        {
+            return;
+        }
+
+        _mark.SyncOldDone = true;
+        _mark.Save();
+        StorageLog.FullSyncDone(_logger, PeerIp, PeerPort, _mark.SyncRowCount);
+        if (PeerStatus is StorageStatus.WaitSync or StorageStatus.Syncing)
+        {
+            await _peers.ReportPeerStatusAsync(PeerIp, PeerPort, StorageStatus.Offline, cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        await _loop.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _stopping.Dispose();
+    }
+
+    /// <summary>One connection to the peer and the records of a batch that hash to it, sent one after the other.</summary>
+    private sealed class SyncLane(SyncWorker worker, GroupPeers peers) : IAsyncDisposable
+    {
+        private readonly byte[] _buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
+        private FdfsConnection? _connection;
+        private CancellationTokenSource? _timeout;
+
+        private string Group => peers.Options.GroupName!;
+
+        public async Task EnsureConnectedAsync(CancellationToken cancellationToken)
+        {
+            if (_connection is { IsDisposed: false })
+            {
+                return;
+            }
+
+            _connection?.Dispose();
+            _timeout?.Dispose();
+            _connection = null;
+            _timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var connection = await FdfsConnection.ConnectAsync(
+                worker.PeerIp, worker.PeerPort, peers.Options.ConnectTimeout, peers.BindAddress, cancellationToken);
+            try
+            {
+                int length = FdfsConstants.HeaderSize + ReportServerIdRequest.Size;
+                PacketHeader.Request(StorageCommand.ReportServerId, ReportServerIdRequest.Size).Write(_buffer);
+                new ReportServerIdRequest(peers.MyId).Write(_buffer.AsSpan(FdfsConstants.HeaderSize));
+                _connection = connection;
+                byte status = await ExchangeAsync(length, cancellationToken);
+                if (status != 0)
+                {
+                    throw new IOException($"peer refused REPORT_SERVER_ID with {FdfsErrno.Name(status)}");
+                }
+            }
+            catch
+            {
+                _connection = null;
+                connection.Dispose();
+                throw;
+            }
+        }
+
+        public async Task ActiveTestAsync(CancellationToken cancellationToken)
+        {
+            await EnsureConnectedAsync(cancellationToken);
+            PacketHeader.Request(StorageCommand.ActiveTest, 0).Write(_buffer);
+            await ExchangeAsync(FdfsConstants.HeaderSize, cancellationToken);
+        }
+
+        public async Task RunAsync(List<BinlogEntry> entries, CancellationToken cancellationToken)
+        {
+            int i = 0;
+            while (i < entries.Count)
+            {
+                await EnsureConnectedAsync(cancellationToken);
+                i = IsPipelined(entries[i].Op)
+                    ? await PipelineAsync(entries, i, cancellationToken)
+                    : await SendOneAsync(entries, i, cancellationToken);
+            }
+        }
+
+        private async Task<int> SendOneAsync(List<BinlogEntry> entries, int index, CancellationToken cancellationToken)
+        {
+            await SendAsync(entries[index], cancellationToken);
+            return index + 1;
+        }
+
+        /// <summary>Whole-file copies and deletes need no follow-up request, so they can be pipelined.</summary>
+        private static bool IsPipelined(char op) => char.ToUpperInvariant(op) is BinlogOp.Create or BinlogOp.Update or BinlogOp.Delete;
+
+        /// <summary>
+        /// Sends consecutive small copies and deletes back to back (several per send), then reads their answers: the
+        /// peer handles one request after the other from its socket buffer, so a burst of small files costs a few
+        /// round trips instead of one each. Stops before anything else and before a file that does not fit in the
+        /// buffer (those go one by one, streamed). Returns the index of the first entry not handled.
+        /// </summary>
+        private async Task<int> PipelineAsync(List<BinlogEntry> entries, int start, CancellationToken cancellationToken)
+        {
+            var connection = _connection!;
+            _timeout!.CancelAfter(peers.Options.NetworkTimeout);
+            int filled = 0;
+            int pending = 0;
+            int i = start;
+            for (; i < entries.Count && IsPipelined(entries[i].Op) && pending < MaxPipelined; i++)
+            {
+                var entry = entries[i];
+                if (!peers.Paths.TryResolve(entry.RemoteName, out var path, out _))
+                {
+                    continue;
+                }
+
+                if (_buffer.Length - filled < RequestRoom)
+                {
+                    await connection.SendAsync(_buffer.AsMemory(0, filled), _timeout.Token);
+                    filled = 0;
+                }
+
+                int nameLength;
+                if (char.ToUpperInvariant(entry.Op) == BinlogOp.Delete)
+                {
+                    nameLength = Encoding.UTF8.GetBytes(entry.RemoteName, _buffer.AsSpan(filled + FdfsConstants.HeaderSize + SyncDeleteHeader.Size));
+                    PacketHeader.Request(StorageCommand.SyncDeleteFile, SyncDeleteHeader.Size + nameLength).Write(_buffer.AsSpan(filled));
+                    new SyncDeleteHeader((int)entry.Timestamp, Group).Write(_buffer.AsSpan(filled + FdfsConstants.HeaderSize));
+                    filled += FdfsConstants.HeaderSize + SyncDeleteHeader.Size + nameLength;
+                    pending++;
+                    continue;
+                }
+
+                SafeFileHandle handle;
+                try
+                {
+                    handle = File.OpenHandle(peers.Paths.LocalPath(path, entry.RemoteName), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                }
+                catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+                {
+                    continue; // 9.3: the source file is gone (deleted since); the later D record says so.
+                }
+
+                using (handle)
+                {
+                    long size = RandomAccess.GetLength(handle);
+                    int fixedLength = FdfsConstants.HeaderSize + SyncFileHeader.Size + Encoding.UTF8.GetByteCount(entry.RemoteName);
+                    if (fixedLength + size > _buffer.Length - filled)
+                    {
+                        if (fixedLength + size > _buffer.Length || pending == 0)
+                        {
+                            break; // too big to pipeline: sent on its own, streamed
+                        }
+
+                        await connection.SendAsync(_buffer.AsMemory(0, filled), _timeout.Token);
+                        filled = 0;
+                    }
+
+                    var command = char.ToUpperInvariant(entry.Op) == BinlogOp.Create ? StorageCommand.SyncCreateFile : StorageCommand.SyncUpdateFile;
+                    nameLength = Encoding.UTF8.GetBytes(entry.RemoteName, _buffer.AsSpan(filled + FdfsConstants.HeaderSize + SyncFileHeader.Size));
+                    PacketHeader.Request(command, SyncFileHeader.Size + nameLength + size).Write(_buffer.AsSpan(filled));
+                    new SyncFileHeader(nameLength, size, (int)entry.Timestamp, Group).Write(_buffer.AsSpan(filled + FdfsConstants.HeaderSize));
+                    int contentAt = filled + fixedLength;
+                    int read = 0;
+                    while (read < size)
+                    {
+                        int n = RandomAccess.Read(handle, _buffer.AsSpan(contentAt + read, (int)size - read), read);
+                        if (n <= 0)
+                        {
+                            connection.Dispose();
+                            throw new IOException("source file shrank while being sent");
+                        }
+
+                        read += n;
+                    }
+
+                    filled = contentAt + (int)size;
+                    pending++;
+                }
+            }
+
+            if (filled > 0)
+            {
+                await connection.SendAsync(_buffer.AsMemory(0, filled), _timeout.Token);
+            }
+
+            bool refused = false;
+            for (int k = 0; k < pending && !refused; k++)
+            {
+                var (status, _) = await connection.ReadResponseAsync(1024, _timeout.Token);
+                refused = status == FdfsErrno.EINVAL;
+                if (status is not (0 or FdfsErrno.EEXIST or FdfsErrno.ENOENT or FdfsErrno.EINVAL))
+                {
+                    StorageLog.SyncRecordRefused(peers.Logger, worker.PeerIp, worker.PeerPort, '?', "(pipelined)", FdfsErrno.Name(status));
+                }
+            }
+
+            _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            if (refused)
+            {
+                // The peer closed the connection after an EINVAL and the answers after it are lost: redo these records
+                // one by one on a new connection (replays are no-ops), where the refused one is logged and skipped.
+                connection.Dispose();
+                for (int k = start; k < i; k++)
+                {
+                    await EnsureConnectedAsync(cancellationToken);
+                    await SendAsync(entries[k], cancellationToken);
+                }
+            }
+
+            return i == start ? await SendOneAsync(entries, i, cancellationToken) : i;
+        }
+
+        private async Task SendAsync(BinlogEntry entry, CancellationToken cancellationToken)
+        {
+            if (!peers.Paths.TryResolve(entry.RemoteName, out var path, out _))
+            {
+                return;
+            }
+
+            string local = peers.Paths.LocalPath(path, entry.RemoteName);
+            int ts = (int)entry.Timestamp;
+            byte status;
+            switch (char.ToUpperInvariant(entry.Op))
+            {
+                case BinlogOp.Create:
+                    status = await CopyFileAsync(StorageCommand.SyncCreateFile, entry.RemoteName, local, ts, cancellationToken);
+                    break;
+                case BinlogOp.Update:
+                    status = await CopyFileAsync(StorageCommand.SyncUpdateFile, entry.RemoteName, local, ts, cancellationToken);
+                    break;
+                case BinlogOp.Delete:
+                    status = await DeleteAsync(entry.RemoteName, ts, cancellationToken);
+                    break;
+                case BinlogOp.Append:
+                case BinlogOp.Modify:
+                    status = await RangeAsync(entry, local, ts, cancellationToken);
+                    break;
+                case BinlogOp.Truncate:
+                    status = await TruncateAsync(entry, ts, cancellationToken);
+                    if (status == FdfsErrno.ENOENT)
+                    {
+                        status = await CopyFileAsync(StorageCommand.SyncUpdateFile, entry.RemoteName, local, ts, cancellationToken);
+                    }
+
+                    break;
+                case BinlogOp.Rename:
+                    status = await TwoNamesAsync(StorageCommand.SyncRenameFile, entry.RemoteName, entry.Extra, ts, cancellationToken);
+                    if (status == FdfsErrno.ENOENT)
+                    {
+                        // The peer never got the old name: send the file under its new one.
+                        status = await CopyFileAsync(StorageCommand.SyncCreateFile, entry.RemoteName, local, ts, cancellationToken);
+                    }
+
+                    break;
+                case BinlogOp.Link:
+                    status = await TwoNamesAsync(StorageCommand.SyncCreateLink, entry.RemoteName, entry.Extra, ts, cancellationToken);
+                    break;
+                default:
+                    return;
+            }
+
+            // EEXIST: already there (a replay); ENOENT on delete: already gone. Anything else is logged and passed
+            // over, as FastDFS does, so one bad record cannot stop replication for good.
+            if (status is not (0 or FdfsErrno.EEXIST or FdfsErrno.ENOENT or SkippedStatus))
+            {
+                StorageLog.SyncRecordRefused(peers.Logger, worker.PeerIp, worker.PeerPort, entry.Op, entry.RemoteName, FdfsErrno.Name(status));
+                if (status == FdfsErrno.EINVAL)
+                {
+                    // The peer closes the connection after EINVAL.
+                    _connection?.Dispose();
+                }
+            }
+        }
+
+        /// <summary>Status for "source file gone, nothing sent" (9.3: skipped silently).</summary>
+        private const byte SkippedStatus = 255;
+
+        /// <summary>Most requests in flight on one connection; bounds what a lost connection makes us redo.</summary>
+        private const int MaxPipelined = 64;
+
+        /// <summary>Room a pipelined request needs besides its content (header, fixed part, name).</summary>
+        private const int RequestRoom = FdfsConstants.HeaderSize + SyncFileHeader.Size + FdfsConstants.RemoteFileNameMaxLength;
+
+        private async Task<byte> CopyFileAsync(StorageCommand command, string remote, string local, int ts, CancellationToken cancellationToken)
+        {
+            SafeFileHandle handle;
+            try
+            {
+                handle = File.OpenHandle(local, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                return SkippedStatus;
+            }
+
+            using (handle)
+            {
+                long size = RandomAccess.GetLength(handle);
+                int nameLength = Encoding.UTF8.GetBytes(remote, _buffer.AsSpan(FdfsConstants.HeaderSize + SyncFileHeader.Size));
+                PacketHeader.Request(command, SyncFileHeader.Size + nameLength + size).Write(_buffer);
+                new SyncFileHeader(nameLength, size, ts, Group).Write(_buffer.AsSpan(FdfsConstants.HeaderSize));
+                int used = FdfsConstants.HeaderSize + SyncFileHeader.Size + nameLength;
+                return await SendWithContentAsync(handle, used, 0, size, cancellationToken);
+            }
+        }
+
+        private async Task<byte> RangeAsync(BinlogEntry entry, string local, int ts, CancellationToken cancellationToken)
+        {
+            var command = char.ToUpperInvariant(entry.Op) == BinlogOp.Append ? StorageCommand.SyncAppendFile : StorageCommand.SyncModifyFile;
+            if (!TryParsePair(entry.Extra, out long offset, out long length))
+            {
+                return SkippedStatus;
+            }
+
+            SafeFileHandle handle;
+            try
+            {
+                handle = File.OpenHandle(local, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                return SkippedStatus;
+            }
+
+            byte status;
+            using (handle)
+            {
+                if (RandomAccess.GetLength(handle) < offset + length)
+                {
+                    // Truncated since: the bytes of this record are gone; the whole current file is the answer.
+                    status = FdfsErrno.ENOENT;
+                }
+                else
+                {
+                    int nameLength = Encoding.UTF8.GetBytes(entry.RemoteName, _buffer.AsSpan(FdfsConstants.HeaderSize + SyncRangeHeader.Size));
+                    PacketHeader.Request(command, SyncRangeHeader.Size + nameLength + length).Write(_buffer);
+                    new SyncRangeHeader(nameLength, offset, length, ts, Group).Write(_buffer.AsSpan(FdfsConstants.HeaderSize));
+                    status = await SendWithContentAsync(handle, FdfsConstants.HeaderSize + SyncRangeHeader.Size + nameLength, offset, length, cancellationToken);
+                }
+            }
+
+            return status == FdfsErrno.ENOENT
+                ? await CopyFileAsync(StorageCommand.SyncUpdateFile, entry.RemoteName, local, ts, cancellationToken)
+                : status;
+        }
+
+        private async Task<byte> TruncateAsync(BinlogEntry entry, int ts, CancellationToken cancellationToken)
+        {
+            if (!TryParsePair(entry.Extra, out long oldSize, out long newSize))
+            {
+                return SkippedStatus;
+            }
+
+            int nameLength = Encoding.UTF8.GetBytes(entry.RemoteName, _buffer.AsSpan(FdfsConstants.HeaderSize + SyncRangeHeader.Size));
+            PacketHeader.Request(StorageCommand.SyncTruncateFile, SyncRangeHeader.Size + nameLength).Write(_buffer);
+            new SyncRangeHeader(nameLength, oldSize, newSize, ts, Group).Write(_buffer.AsSpan(FdfsConstants.HeaderSize));
+            return await ExchangeAsync(FdfsConstants.HeaderSize + SyncRangeHeader.Size + nameLength, cancellationToken);
+        }
+
+        private async Task<byte> DeleteAsync(string remote, int ts, CancellationToken cancellationToken)
+        {
+            int nameLength = Encoding.UTF8.GetBytes(remote, _buffer.AsSpan(FdfsConstants.HeaderSize + SyncDeleteHeader.Size));
+            PacketHeader.Request(StorageCommand.SyncDeleteFile, SyncDeleteHeader.Size + nameLength).Write(_buffer);
+            new SyncDeleteHeader(ts, Group).Write(_buffer.AsSpan(FdfsConstants.HeaderSize));
+            return await ExchangeAsync(FdfsConstants.HeaderSize + SyncDeleteHeader.Size + nameLength, cancellationToken);
+        }
+
+        private async Task<byte> TwoNamesAsync(StorageCommand command, string first, string? second, int ts, CancellationToken cancellationToken)
+        {
+            if (string.IsNullOrEmpty(second))
+            {
+                return SkippedStatus;
+            }
+
+            int at = FdfsConstants.HeaderSize + SyncTwoNamesHeader.Size;
+            int firstLength = Encoding.UTF8.GetBytes(first, _buffer.AsSpan(at));
+            int secondLength = Encoding.UTF8.GetBytes(second, _buffer.AsSpan(at + firstLength));
+            PacketHeader.Request(command, SyncTwoNamesHeader.Size + firstLength + secondLength).Write(_buffer);
+            new SyncTwoNamesHeader(firstLength, secondLength, ts, Group).Write(_buffer.AsSpan(FdfsConstants.HeaderSize));
+            return await ExchangeAsync(at + firstLength + secondLength, cancellationToken);
+        }
+
+        private static bool TryParsePair(string? extra, out long first, out long second)
+        {
+            first = second = 0;
+            int space = extra?.IndexOf(' ', StringComparison.Ordinal) ?? -1;
+            return space > 0
+                && long.TryParse(extra.AsSpan(0, space), NumberStyles.None, CultureInfo.InvariantCulture, out first)
+                && long.TryParse(extra.AsSpan(space + 1), NumberStyles.None, CultureInfo.InvariantCulture, out second);
+        }
+
+        /// <summary>
+        /// Sends the request prepared in the buffer (<paramref name="used"/> bytes) followed by <paramref name="length"/>
+        /// bytes of the file from <paramref name="offset"/>; small files go out in the same segment as the header.
+        /// </summary>
+        private async Task<byte> SendWithContentAsync(SafeFileHandle handle, int used, long offset, long length, CancellationToken cancellationToken)
+        {
+            var connection = _connection!;
+            _timeout!.CancelAfter(peers.Options.NetworkTimeout);
+            long remaining = length;
+            int filled = used;
+            while (true)
+            {
+                int want = (int)Math.Min(_buffer.Length - filled, remaining);
+                if (want > 0)
+                {
+                    int n = RandomAccess.Read(handle, _buffer.AsSpan(filled, want), offset);
+                    if (n <= 0)
+                    {
+                        // The file shrank under us; the packet length is already promised: drop the connection.
+                        connection.Dispose();
+                        throw new IOException("source file shrank while being sent");
+                    }
+
+                    filled += n;
+                    offset += n;
+                    remaining -= n;
+                }
+
+                await connection.SendAsync(_buffer.AsMemory(0, filled), _timeout.Token);
+                filled = 0;
+                if (remaining == 0)
+                {
+                    break;
+                }
+            }
+
+            var (status, _) = await connection.ReadResponseAsync(1024, _timeout.Token);
+            _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            return status;
+        }
+
+        private async Task<byte> ExchangeAsync(int length, CancellationToken cancellationToken)
+        {
+            var connection = _connection!;
+            _timeout!.CancelAfter(peers.Options.NetworkTimeout);
+            await connection.SendAsync(_buffer.AsMemory(0, length), _timeout.Token);
+            var (status, _) = await connection.ReadResponseAsync(1024, _timeout.Token);
+            _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            return status;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _connection?.Dispose();
+            _timeout?.Dispose();
+            ArrayPool<byte>.Shared.Return(_buffer);
+            return ValueTask.CompletedTask;
+        }
+    }
+}
