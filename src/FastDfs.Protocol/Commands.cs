@@ -3,6 +3,7 @@ namespace FastDfs.Protocol;
 /// <summary>Tracker command codes (protocol notes sections 1.2, 3). Values are frozen by the wire format.</summary>
 public enum TrackerCommand : byte
 {
+    TrackerJoinLeader = 58,
     StorageChangeStatus = 59,
     StorageGetMyIp = 60,
     GetSysFilesStart = 61,

@@ -171,30 +171,7 @@ public sealed partial class ClusterRegistry
                         continue;
                     }
 
-                    var s = new StorageNode(sr.Ip, g)
-                    {
-                        Status = sr.Status is StorageStatus.Online or StorageStatus.Active ? StorageStatus.Offline : sr.Status,
-                        Port = sr.Port,
-                        JoinTime = sr.JoinTime,
-                        UpTime = sr.UpTime,
-                        Version = sr.Version ?? FdfsConstants.ServerVersion,
-                        StorePathCount = sr.StorePathCount,
-                        SubdirCountPerPath = sr.SubdirCountPerPath,
-                        UploadPriority = sr.UploadPriority,
-                        SyncSource = sr.SyncSource ?? string.Empty,
-                        SyncUntilTimestamp = sr.SyncUntilTimestamp,
-                        LastSyncedTimestamp = sr.LastSyncedTimestamp,
-                        LastHeartbeat = sr.LastHeartbeat,
-                    };
-                    if (sr.SyncedFrom is not null)
-                    {
-                        foreach (var (k, v) in sr.SyncedFrom)
-                        {
-                            s.SyncedFrom[k] = v;
-                        }
-                    }
-
-                    g.Storages.Add(s);
+                    g.Storages.Add(NodeFromRecord(sr, g));
                 }
 
                 _groups.Add(g.Name, g);
@@ -202,5 +179,94 @@ public sealed partial class ClusterRegistry
 
             Publish();
         }
+    }
+
+    /// <summary>
+    /// Adds the groups and storages of another tracker's state (the leader's, copied by a tracker that started
+    /// empty) that this tracker does not know yet; what storages already reported here wins. Returns how many
+    /// storages were added.
+    /// </summary>
+    internal int MergeState(ClusterState state)
+    {
+        int added = 0;
+        lock (_gate)
+        {
+            foreach (var gr in state.Groups)
+            {
+                if (!GroupName.IsValid(gr.Name))
+                {
+                    continue;
+                }
+
+                if (!_groups.TryGetValue(gr.Name, out var g))
+                {
+                    if (_groups.Count >= FdfsConstants.MaxGroups)
+                    {
+                        continue;
+                    }
+
+                    g = new GroupState(gr.Name)
+                    {
+                        StoragePort = gr.StoragePort,
+                        StorePathCount = gr.StorePathCount,
+                        SubdirCountPerPath = gr.SubdirCountPerPath,
+                    };
+                    _groups.Add(g.Name, g);
+                }
+
+                foreach (var sr in gr.Storages)
+                {
+                    if (string.IsNullOrEmpty(sr.Ip) || sr.Ip.Length > FdfsConstants.QueryIpSize || g.Find(sr.Ip) is not null
+                        || g.Storages.Count >= FdfsConstants.MaxServersPerGroup)
+                    {
+                        continue;
+                    }
+
+                    var s = NodeFromRecord(sr, g);
+                    int at = g.Storages.FindIndex(x => string.CompareOrdinal(x.Ip, s.Ip) > 0);
+                    g.Storages.Insert(at < 0 ? g.Storages.Count : at, s);
+                    g.Version++;
+                    added++;
+                }
+            }
+
+            Publish();
+        }
+
+        if (added > 0)
+        {
+            RaiseChanged();
+        }
+
+        return added;
+    }
+
+    /// <summary>A storage from saved state: one that was in service is OFFLINE until it reports to this tracker.</summary>
+    private static StorageNode NodeFromRecord(StorageRecord sr, GroupState g)
+    {
+        var s = new StorageNode(sr.Ip, g)
+        {
+            Status = sr.Status is StorageStatus.Online or StorageStatus.Active ? StorageStatus.Offline : sr.Status,
+            Port = sr.Port,
+            JoinTime = sr.JoinTime,
+            UpTime = sr.UpTime,
+            Version = sr.Version ?? FdfsConstants.ServerVersion,
+            StorePathCount = sr.StorePathCount,
+            SubdirCountPerPath = sr.SubdirCountPerPath,
+            UploadPriority = sr.UploadPriority,
+            SyncSource = sr.SyncSource ?? string.Empty,
+            SyncUntilTimestamp = sr.SyncUntilTimestamp,
+            LastSyncedTimestamp = sr.LastSyncedTimestamp,
+            LastHeartbeat = sr.LastHeartbeat,
+        };
+        if (sr.SyncedFrom is not null)
+        {
+            foreach (var (k, v) in sr.SyncedFrom)
+            {
+                s.SyncedFrom[k] = v;
+            }
+        }
+
+        return s;
     }
 }

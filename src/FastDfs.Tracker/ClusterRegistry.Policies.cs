@@ -29,10 +29,18 @@ public sealed partial class ClusterRegistry
             case StoreLookup.SpecifiedGroup:
                 return CheckGroup(snapshot.Find(_options.StoreGroup), ref group);
             case StoreLookup.LoadBalance:
-                return FirstUsable(snapshot.ByFreeDesc, 0, out group);
+                return FirstUsable(snapshot.ByFreeDesc, 0, out group, out _);
             default:
-                int start = (int)((uint)Interlocked.Increment(ref _groupCursor) % (uint)groups.Length);
-                return FirstUsable(groups, start, out group);
+                int cursor = Interlocked.Increment(ref _groupCursor);
+                byte errno = FirstUsable(groups, (int)((uint)cursor % (uint)groups.Length), out group, out int skipped);
+                if (skipped > 0)
+                {
+                    // As FastDFS does, the rotation continues after the group that took the upload; otherwise the
+                    // group after a full one would also get the full one's turn (two uploads per round).
+                    Interlocked.CompareExchange(ref _groupCursor, cursor + skipped, cursor);
+                }
+
+                return errno;
         }
     }
 
@@ -52,7 +60,8 @@ public sealed partial class ClusterRegistry
         return FdfsErrno.Success;
     }
 
-    private static byte FirstUsable(GroupView[] groups, int start, out GroupView? group)
+    /// <summary>The first group from <paramref name="start"/> on that can take an upload; <paramref name="skipped"/> counts those passed over.</summary>
+    private static byte FirstUsable(GroupView[] groups, int start, out GroupView? group, out int skipped)
     {
         bool anyWritable = false;
         for (int i = 0; i < groups.Length; i++)
@@ -67,11 +76,13 @@ public sealed partial class ClusterRegistry
             if (!candidate.Full)
             {
                 group = candidate;
+                skipped = i;
                 return FdfsErrno.Success;
             }
         }
 
         group = null;
+        skipped = 0;
         return anyWritable ? FdfsErrno.ENOSPC : FdfsErrno.ENOENT;
     }
 
@@ -94,9 +105,9 @@ public sealed partial class ClusterRegistry
     {
         int count = Math.Max(1, storage.StorePathCount);
         var disk = storage.Disk;
-        int start = _options.StorePath == StorePathPolicy.LoadBalance && disk is not null
-            ? disk.MostFreePath
-            : (int)((uint)(Interlocked.Increment(ref storage.PathCursor) - 1) % (uint)count);
+        bool roundRobin = _options.StorePath != StorePathPolicy.LoadBalance || disk is null;
+        int cursor = roundRobin ? Interlocked.Increment(ref storage.PathCursor) : 0;
+        int start = roundRobin ? (int)((uint)(cursor - 1) % (uint)count) : disk!.MostFreePath;
         if (disk is null)
         {
             pathIndex = (byte)start;
@@ -109,6 +120,13 @@ public sealed partial class ClusterRegistry
             int p = (start + i) % paths;
             if (!ReserveRules.PathIsFull(_options.ReservedStorageSpace, disk.TotalMb[p], disk.FreeMb[p], paths))
             {
+                if (roundRobin && i > 0)
+                {
+                    // Continue the rotation after the path taken, as for groups: a full path's turn is not given
+                    // to its neighbour.
+                    Interlocked.CompareExchange(ref storage.PathCursor, cursor + i, cursor);
+                }
+
                 pathIndex = (byte)p;
                 return FdfsErrno.Success;
             }

@@ -20,6 +20,11 @@ public sealed partial class ClusterRegistry
     private ClusterSnapshot _snapshot = ClusterSnapshot.Empty;
     private int _groupCursor = -1;
 
+    // Tracker leadership (protocol notes 8.7): only the leader appends change notifications; a lone tracker is its own.
+    private bool _isLeader = true;
+    private StorageBrief? _leaderBrief;
+    private int _leaderVersion;
+
     public ClusterRegistry(TrackerOptions options, TimeProvider? timeProvider = null)
     {
         _options = options;
@@ -175,8 +180,9 @@ public sealed partial class ClusterRegistry
             existing.LastHeartbeat = Now;
             existing.SessionId = sessionId;
 
-            // A new session must learn the current members on its first report.
+            // A new session must learn the current members (and the leader) on its first report.
             existing.NotifiedVersion = -1;
+            existing.NotifiedLeaderVersion = -1;
             changed = oldStatus != existing.Status;
             if (changed)
             {
@@ -556,13 +562,53 @@ public sealed partial class ClusterRegistry
         node.Group.Version++;
     }
 
-    /// <summary>The group's member list when it changed since this storage last heard, else nothing. Under the lock.</summary>
-    private static ChangeNotification TakeNotification(StorageNode node)
+    /// <summary>
+    /// Records who leads the tracker cluster. A new leader owes every storage the leader record and the full member
+    /// list (a follower kept no account of what it would have sent); a follower sends no notifications at all.
+    /// </summary>
+    internal void SetLeader(bool self, ServerAddress? leader)
     {
+        lock (_gate)
+        {
+            _isLeader = self;
+            _leaderBrief = leader is { } l ? new StorageBrief(0, l.Port, l.Ip, l.Ip) : new StorageBrief(0, 0, string.Empty, string.Empty);
+            _leaderVersion++;
+            if (self)
+            {
+                foreach (var g in _groups.Values)
+                {
+                    foreach (var s in g.Storages)
+                    {
+                        s.NotifiedVersion = -1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The change notification owed to this storage (protocol notes 3.3): the leader record when the leader changed
+    /// since it last heard, the group's member list when the group changed. Nothing unless this tracker leads.
+    /// Under the lock.
+    /// </summary>
+    private ChangeNotification TakeNotification(StorageNode node)
+    {
+        if (!_isLeader)
+        {
+            return ChangeNotification.Nothing;
+        }
+
+        StorageBrief? leader = null;
+        if (_leaderBrief is { } brief && node.NotifiedLeaderVersion != _leaderVersion)
+        {
+            node.NotifiedLeaderVersion = _leaderVersion;
+            leader = brief;
+        }
+
         var group = node.Group;
         if (node.NotifiedVersion == group.Version)
         {
-            return ChangeNotification.Nothing;
+            return leader is null ? ChangeNotification.Nothing : new ChangeNotification(leader, null, null);
         }
 
         node.NotifiedVersion = group.Version;
@@ -572,7 +618,7 @@ public sealed partial class ClusterRegistry
             briefs[i] = group.Storages[i].ToBrief();
         }
 
-        return new ChangeNotification(null, null, briefs);
+        return new ChangeNotification(leader, null, briefs);
     }
 
     /// <summary>Rebuilds the query snapshot. Under the lock.</summary>

@@ -115,6 +115,9 @@ internal sealed class StorageNode
     /// <summary>The group change version last sent to this storage in a change notification.</summary>
     public int NotifiedVersion = -1;
 
+    /// <summary>The registry's leader version last sent to this storage (change notification bit 1).</summary>
+    public int NotifiedLeaderVersion = -1;
+
     /// <summary>The connection of the storage's current tracker session; only that one's close marks it OFFLINE.</summary>
     public long SessionId { get; set; }
 

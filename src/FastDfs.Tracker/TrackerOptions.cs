@@ -218,6 +218,18 @@ public sealed record TrackerOptions
     /// <summary>Directory of the config file these options came from (null when built in code).</summary>
     public string? ConfigDirectory { get; init; }
 
+    /// <summary><c>namespace_enabled</c> (ours): serve the directory service (names for the mount). Default true.</summary>
+    public bool NamespaceEnabled { get; init; } = true;
+
+    /// <summary>
+    /// <c>namespace_store</c> (ours): empty for SQLite in base_path/data; a PostgreSQL connection string
+    /// (<c>Host=...;Database=...</c> or <c>postgresql://...</c>) when several trackers share one namespace.
+    /// </summary>
+    public string NamespaceStore { get; init; } = "";
+
+    /// <summary><c>namespace_orphan_delay</c> (ours, seconds): how long content stays after losing its last name.</summary>
+    public TimeSpan NamespaceOrphanDelay { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>True when <paramref name="address"/> passes <see cref="AllowHosts"/>.</summary>
     public bool IsAllowed(IPAddress address) => HostAccess.IsAllowed(address);
 
@@ -304,6 +316,9 @@ public sealed record TrackerOptions
             RunByGroup = config.GetString("run_by_group", d.RunByGroup),
             RunByUser = config.GetString("run_by_user", d.RunByUser),
             ConfigDirectory = config.SourcePath is null ? null : Path.GetDirectoryName(config.SourcePath),
+            NamespaceEnabled = config.GetBool("namespace_enabled", d.NamespaceEnabled),
+            NamespaceStore = config.GetString("namespace_store", d.NamespaceStore),
+            NamespaceOrphanDelay = config.GetSeconds("namespace_orphan_delay", d.NamespaceOrphanDelay, 0),
         };
 
         options.Validate(config);

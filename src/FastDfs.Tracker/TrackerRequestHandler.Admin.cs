@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using FastDfs.Net;
@@ -19,8 +18,6 @@ public sealed partial class TrackerRequestHandler
         Register(TrackerCommand.ListStorage, ListStorageAsync);
         Register(TrackerCommand.DeleteStorage, DeleteStorageAsync);
         Register(TrackerCommand.DeleteGroup, DeleteGroupAsync);
-        Register(TrackerCommand.GetLeader, GetLeaderAsync);
-        Register(TrackerCommand.TrackerGetStatus, TrackerGetStatusAsync);
     }
 
     private async ValueTask<bool> ListOneGroupAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
@@ -102,35 +99,6 @@ public sealed partial class TrackerRequestHandler
         return errno != FdfsErrno.Success
             ? await ErrorAsync(connection, header, errno, $"cannot delete group {group}", cancellationToken)
             : await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
-    }
-
-    /// <summary>95: a single tracker is its own leader; answers with the address the caller reached.</summary>
-    private async ValueTask<bool> GetLeaderAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
-    {
-        if (header.BodyLength != 0)
-        {
-            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
-        }
-
-        var local = connection.LocalEndPoint;
-        var address = local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address;
-        string text = new ServerAddress(address.ToString(), local.Port).ToString();
-        return await SendAsync(connection, Encoding.ASCII.GetBytes(text), cancellationToken);
-    }
-
-    /// <summary>64: is_leader (1) + running time L8 + restart interval L8, for tools probing trackers.</summary>
-    private async ValueTask<bool> TrackerGetStatusAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
-    {
-        if (header.BodyLength != 0)
-        {
-            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
-        }
-
-        var o = OutBody(session, 17);
-        o[0] = 1;
-        BinaryPrimitives.WriteInt64BigEndian(o[1..], _registry.Now - _registry.StartTime);
-        BinaryPrimitives.WriteInt64BigEndian(o[9..], 0);
-        return await SendOutAsync(connection, session, 17, cancellationToken);
     }
 
     /// <summary>STORAGE_PARAMETER_REQ body: the cluster-wide settings storages must follow, as key=value lines.</summary>

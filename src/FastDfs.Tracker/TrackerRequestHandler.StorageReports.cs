@@ -62,6 +62,7 @@ public sealed partial class TrackerRequestHandler
         }
 
         session.Storage = node;
+        Election?.Learn(request.Trackers);
         var status = node!.Status;
         string source = node.SyncSource;
         TrackerLog.StorageJoined(_logger, node.Ip, node.Port, node.Group.Name, status.ToString(), source);

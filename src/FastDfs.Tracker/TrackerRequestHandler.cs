@@ -27,6 +27,9 @@ internal sealed class TrackerSession
 
     public StorageNode? Storage { get; set; }
 
+    /// <summary>The state snapshot a copying follower reads with GET_ONE_SYS_FILE (between START and END).</summary>
+    public byte[]? SysFile { get; set; }
+
     public byte[] In(int size)
     {
         if (_in.Length < size)
@@ -64,6 +67,7 @@ public sealed partial class TrackerRequestHandler : IFdfsRequestHandler
     private delegate ValueTask<bool> CommandHandler(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken);
 
     private readonly CommandHandler?[] _table = new CommandHandler?[256];
+    private IFdfsRequestHandler?[]? _extensions;
     private readonly ClusterRegistry _registry;
     private readonly TrackerOptions _options;
     private readonly ILogger _logger;
@@ -76,11 +80,26 @@ public sealed partial class TrackerRequestHandler : IFdfsRequestHandler
         RegisterClientQueries();
         RegisterAdmin();
         RegisterStorageReports();
+        RegisterTrackers();
     }
 
     public ClusterRegistry Registry => _registry;
 
     private void Register(TrackerCommand command, CommandHandler handler) => _table[(byte)command] = handler;
+
+    /// <summary>
+    /// Serves <paramref name="command"/> with another handler (e.g. the directory service), which reads the body and
+    /// answers itself. Only codes the tracker does not use; call before the server starts.
+    /// </summary>
+    public void RegisterExtension(byte command, IFdfsRequestHandler handler)
+    {
+        if (_table[command] is not null)
+        {
+            throw new ArgumentException($"command {command} is a tracker command", nameof(command));
+        }
+
+        (_extensions ??= new IFdfsRequestHandler?[256])[command] = handler;
+    }
 
     public ValueTask<bool> HandleAsync(FdfsConnection connection, PacketHeader header, ConnectionContext context, CancellationToken cancellationToken)
     {
@@ -96,6 +115,11 @@ public sealed partial class TrackerRequestHandler : IFdfsRequestHandler
         }
 
         var handler = _table[header.Command];
+        if (handler is null && _extensions?[header.Command] is { } extension)
+        {
+            return extension.HandleAsync(connection, header, context, cancellationToken);
+        }
+
         return handler is null
             ? RefuseAsync(connection, header, FdfsErrno.EINVAL, "unknown command", cancellationToken)
             : handler(connection, header, session, cancellationToken);

@@ -21,6 +21,7 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
     private readonly Lock _saveLock = new();
     private readonly CancellationTokenSource _stopping = new();
     private FdfsServer? _server;
+    private LeaderElection? _election;
     private Task? _background;
     private int _dirty;
 
@@ -35,11 +36,17 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
 
     public ClusterRegistry Registry { get; }
 
+    /// <summary>Called with the request handler before the server starts, so a host can add extensions (the directory service).</summary>
+    public Action<TrackerRequestHandler>? ConfigureHandler { get; set; }
+
     /// <summary>The bound address (with the real port when <c>port = 0</c>); null before start.</summary>
     public IPEndPoint? EndPoint => _server?.EndPoint;
 
     /// <summary>Where the cluster state is saved.</summary>
     public string StateFilePath => _store.FilePath;
+
+    /// <summary>True while this tracker leads the tracker cluster (a lone tracker always does).</summary>
+    public bool IsLeader => _election?.IsLeader ?? false;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -48,14 +55,24 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
             (int)o.StoreLookup, o.StoreGroup, (int)o.StoreServer, (int)o.StorePath, (int)o.DownloadServer,
             o.ReservedStorageSpace.ToString(), (long)o.CheckActiveInterval.TotalSeconds, o.MaxConnections, string.Join(",", o.AllowHosts));
         Directory.CreateDirectory(_store.DataDirectory);
-        LoadState();
+        long savedAt = LoadState();
 
         var handler = new TrackerRequestHandler(Registry, _logger);
+        ConfigureHandler?.Invoke(handler);
+        var bindAddress = BindAddress();
+        var peers = new TrackerPeers(_store.DataDirectory, bindAddress);
+
+        // restart_interval (8.7): how long this tracker was down; a tracker that starts without state copies the leader's.
+        var election = new LeaderElection(o, Registry, peers, _logger, savedAt > 0 ? Registry.StartTime - savedAt : 0, needsStateCopy: savedAt == 0);
+        handler.Election = election;
+        _election = election;
         var access = o.HostAccess.HostNames.Count > 0 ? o.HostAccess.WithResolvedHostNames(Resolve) : o.HostAccess;
-        var server = new FdfsServer(new IPEndPoint(BindAddress(), o.Port), handler, _logger, o.MaxConnections,
+        var server = new FdfsServer(new IPEndPoint(bindAddress, o.Port), handler, _logger, o.MaxConnections,
             access.AllowsAll ? null : access.IsAllowed);
         server.Start();
         _server = server;
+        peers.Start(server.EndPoint.Port);
+        election.Start();
         TrackerLog.Listening(_logger, server.EndPoint.Address.ToString(), server.EndPoint.Port);
         _background = Task.WhenAll(LivenessLoopAsync(_stopping.Token), SaveLoopAsync(_stopping.Token));
         return Task.CompletedTask;
@@ -64,6 +81,11 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         TrackerLog.Stopping(_logger);
+        if (_election is not null)
+        {
+            await _election.DisposeAsync();
+        }
+
         if (_server is not null)
         {
             await _server.StopAsync(TimeSpan.FromSeconds(1));
@@ -117,7 +139,8 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
         }
     }
 
-    private void LoadState()
+    /// <summary>Loads the saved state; returns when it was saved (0 when there was none).</summary>
+    private long LoadState()
     {
         try
         {
@@ -125,6 +148,7 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
             {
                 Registry.ImportState(state);
                 TrackerLog.StateLoaded(_logger, state.Groups.Count, state.Groups.Sum(g => g.Storages.Count), _store.FilePath);
+                return Math.Max(1, state.SavedAt);
             }
         }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
@@ -141,6 +165,8 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
 
             TrackerLog.StateLoadFailed(_logger, _store.FilePath, aside, e);
         }
+
+        return 0;
     }
 
     private void OnStateChanged()

@@ -7,6 +7,7 @@ public class CommandCodeTests
 {
     public static TheoryData<TrackerCommand, byte> TrackerCodes => new()
     {
+        { TrackerCommand.TrackerJoinLeader, 58 },
         { TrackerCommand.StorageChangeStatus, 59 },
         { TrackerCommand.StorageGetMyIp, 60 },
         { TrackerCommand.GetSysFilesStart, 61 },

@@ -15,6 +15,7 @@ public sealed record StorageSpec(string Group = "group1", int StorePaths = 1, st
 public sealed class Cluster : IAsyncDisposable
 {
     private readonly List<StorageNode> _storages = [];
+    private readonly List<TrackerNode> _extraTrackers = [];
 
     private Cluster(string root) => Root = root;
 
@@ -27,6 +28,25 @@ public sealed class Cluster : IAsyncDisposable
     public string TrackerEndpoint => Tracker?.Endpoint ?? throw new InvalidOperationException("tracker not started");
 
     public IReadOnlyList<StorageNode> Storages => _storages;
+
+    /// <summary>Trackers besides <see cref="Tracker"/> (multi-tracker tests); storages added later list them all.</summary>
+    public IReadOnlyList<TrackerNode> ExtraTrackers => _extraTrackers;
+
+    /// <summary>Every tracker's endpoint, the first tracker's first.</summary>
+    public IReadOnlyList<string> AllTrackerEndpoints => [TrackerEndpoint, .. _extraTrackers.Select(t => t.Endpoint)];
+
+    /// <summary>Adds a tracker with its own address and a fixed port; started now unless <paramref name="start"/> is false.</summary>
+    public async Task<TrackerNode> AddTrackerAsync(bool start = true)
+    {
+        var node = new TrackerNode(Root, TrackerExtraConfig);
+        _extraTrackers.Add(node);
+        if (start)
+        {
+            await node.StartAsync();
+        }
+
+        return node;
+    }
 
     public string TrackerExtraConfig { get; init; } = string.Empty;
 
@@ -123,7 +143,11 @@ public sealed class Cluster : IAsyncDisposable
         }
 
         conf.AppendLine("subdir_count_per_path = 4");
-        conf.AppendLine(CultureInfo.InvariantCulture, $"tracker_server = {TrackerEndpoint}");
+        foreach (string tracker in AllTrackerEndpoints)
+        {
+            conf.AppendLine(CultureInfo.InvariantCulture, $"tracker_server = {tracker}");
+        }
+
         conf.AppendLine("heart_beat_interval = 1");
         conf.AppendLine("stat_report_interval = 1");
         conf.AppendLine(spec.Extra);
@@ -135,18 +159,21 @@ public sealed class Cluster : IAsyncDisposable
         return node;
     }
 
-    public FastDfsClient CreateClient(TimeSpan? timeout = null) =>
-        new(FastDfsClientOptions.FromTrackers(TrackerEndpoint) with
+    public FastDfsClient CreateClient(TimeSpan? timeout = null) => CreateClientFor(timeout, TrackerEndpoint);
+
+    /// <summary>A client of the given trackers (failover between them).</summary>
+    public static FastDfsClient CreateClientFor(TimeSpan? timeout, params string[] trackers) =>
+        new(FastDfsClientOptions.FromTrackers(trackers) with
         {
             NetworkTimeout = timeout ?? TimeSpan.FromSeconds(30),
             ConnectTimeout = TimeSpan.FromSeconds(5),
         });
 
     /// <summary>Waits until the tracker lists every running storage as ACTIVE.</summary>
-    public async Task WaitAllActiveAsync(TimeSpan? timeout = null)
+    public async Task WaitAllActiveAsync(TimeSpan? timeout = null, string? tracker = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
-        await using var client = CreateClient(TimeSpan.FromSeconds(5));
+        await using var client = CreateClientFor(TimeSpan.FromSeconds(5), tracker ?? TrackerEndpoint);
         string last = "no answer";
         while (DateTime.UtcNow < deadline)
         {
@@ -187,6 +214,11 @@ public sealed class Cluster : IAsyncDisposable
         foreach (var node in _storages)
         {
             await node.DisposeAsync();
+        }
+
+        foreach (var tracker in _extraTrackers)
+        {
+            await tracker.DisposeAsync();
         }
 
         if (Tracker is not null)
