@@ -2,14 +2,19 @@
 # Reproduces docs/benchmarks.md: starts one tracker and one storage (FastDFS defaults: one store path,
 # subdir_count_per_path 256) on loopback from artifacts/bin, runs `fdfs bench` for each case REPS times and
 # prints the medians (MiB/s, like the FastDFS baseline notes).
-#   scripts/bench.sh [REPS]          speed cases, default 5 repetitions
-#   scripts/bench.sh memory [GIB]    peak memory of storage and client while a GIB (default 4) GiB file goes up and down
-#   BIN=/other/bin scripts/bench.sh  benchmark another build (for A/B comparisons)
+#   scripts/bench.sh [REPS]             speed cases, default 5 repetitions
+#   scripts/bench.sh memory [GIB]       peak memory of storage and client while a GIB (default 4) GiB file goes up and down
+#   scripts/bench.sh replicated [REPS]  two storages in group1 (127.0.0.13 and .14, one port), so every upload is
+#                                       also copied to the peer: 4 KiB x 10,000 with 4 connections, 64 MiB with 1;
+#                                       also prints how long the peer took to catch up after each run
+#   BIN=/other/bin scripts/bench.sh     benchmark another build (for A/B comparisons)
 #   CASES="10000 4K 4" scripts/bench.sh 3   only the given cases
+#   WAIT=120 scripts/bench.sh replicated    seconds to wait for both storages to be ACTIVE (default 60);
+#                                           LAG_WAIT: seconds to wait for the peer to catch up after a run (60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=speed
-if [ "${1:-}" = memory ]; then mode=memory; shift; fi
+case "${1:-}" in memory | replicated) mode=$1; shift ;; esac
 reps=${1:-5}
 bin=${BIN:-$PWD/artifacts/bin}
 [ -x "$bin/fdfs" ] || bash scripts/build.sh >/dev/null
@@ -18,26 +23,105 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-tracker_ip=127.0.0.12 storage_ip=127.0.0.13
-mkdir -p "$work/tracker" "$work/storage/store0"
-printf 'bind_addr = %s\nport = 0\nbase_path = %s\n' "$tracker_ip" "$work/tracker" >"$work/tracker/tracker.conf"
-"$bin/fdfs-trackerd" "$work/tracker/tracker.conf" >"$work/tracker.log" 2>&1 & pids+=($!)
-for _ in $(seq 1 100); do grep -q "listening on" "$work/tracker.log" && break; sleep 0.1; done
-tracker=$(grep -o 'listening on [0-9.:]*' "$work/tracker.log" | head -1 | cut -d' ' -f3)
-cat >"$work/storage/storage.conf" <<CONF
+# A port that is free on every given address: storages of one group share their port in IP mode, and port = 0
+# would give each its own ephemeral one.
+free_port() {
+  python3 - "$@" <<'PY'
+import socket, sys
+for _ in range(100):
+    first = socket.socket(); first.bind((sys.argv[1], 0)); port = first.getsockname()[1]
+    held = [first]
+    try:
+        for ip in sys.argv[2:]:
+            s = socket.socket(); s.bind((ip, port)); held.append(s)
+        print(port); break
+    except OSError:
+        pass
+    finally:
+        for s in held: s.close()
+else:
+    sys.exit("no common free port")
+PY
+}
+
+# start_storage IP PORT: one store path under $work/storage-IP, logs in $work/storage-IP.log; appends the pid.
+start_storage() {
+  local ip=$1 port=$2 dir=$work/storage-$1
+  mkdir -p "$dir/store0"
+  cat >"$dir/storage.conf" <<CONF
 group_name = group1
-bind_addr = $storage_ip
-port = 0
-base_path = $work/storage
-store_path0 = $work/storage/store0
+bind_addr = $ip
+port = $port
+base_path = $dir
+store_path0 = $dir/store0
 tracker_server = $tracker
 heart_beat_interval = 1
 stat_report_interval = 1
 CONF
-"$bin/fdfs-storaged" "$work/storage/storage.conf" >"$work/storage.log" 2>&1 & pids+=($!)
+  "$bin/fdfs-storaged" "$dir/storage.conf" >"$work/storage-$ip.log" 2>&1 & pids+=($!)
+}
+
+# group1_state.py IP...: prints each IP's status in group1 (from `fdfs storages --json` on stdin); exit 0 when all are
+# ACTIVE. group1_state.py --caught-up: exit 0 when no storage of group1 is behind its peers.
+cat >"$work/group1_state.py" <<'PY'
+import json, sys
+groups = {g["name"]: g for g in json.load(sys.stdin)["groups"]}
+storages = {s["ip"]: s for s in groups.get("group1", {"storages": []})["storages"]}
+if sys.argv[1:] == ["--caught-up"]:
+    sys.exit(0 if storages and all(s["sync"]["behind_seconds"] == 0 for s in storages.values()) else 1)
+states = []
+for ip in sys.argv[1:]:
+    s = storages.get(ip)
+    src = f" (sync source {s['sync_source_id']})" if s and s["sync_source_id"] else ""
+    states.append(f"{ip}={s['status'] if s else 'ABSENT'}{src}")
+print(", ".join(states))
+sys.exit(0 if all(ip in storages and storages[ip]["status"] == "ACTIVE" for ip in sys.argv[1:]) else 1)
+PY
+
+# wait_active SECONDS IP...: until the tracker lists every IP in group1 as ACTIVE; on timeout explains and exits 3.
+wait_active() {
+  local timeout=$1; shift
+  local deadline=$((SECONDS + timeout)) state=""
+  while :; do
+    if state=$("$bin/fdfs" storages -g group1 --json 2>/dev/null | python3 "$work/group1_state.py" "$@" 2>/dev/null); then return 0; fi
+    if [ $SECONDS -ge $deadline ]; then
+      echo "bench: storages not ACTIVE after ${timeout}s: ${state:-no answer from the tracker at $tracker}" >&2
+      if [ "$#" -gt 1 ]; then
+        echo "bench: a new storage of a group becomes ACTIVE only after a peer has copied the group's files to it;" >&2
+        echo "bench: one stuck in WAIT_SYNC, SYNCING or OFFLINE means replication does not work in this build ($bin)." >&2
+      fi
+      for ip in "$@"; do echo "--- storage $ip log (last lines)" >&2; tail -n 5 "$work/storage-$ip.log" >&2 || true; done
+      echo "--- tracker log (last lines)" >&2; tail -n 10 "$work/tracker.log" >&2 || true
+      exit 3
+    fi
+    sleep 0.5
+  done
+}
+
+tracker_ip=127.0.0.12
+mkdir -p "$work/tracker"
+printf 'bind_addr = %s\nport = 0\nbase_path = %s\n' "$tracker_ip" "$work/tracker" >"$work/tracker/tracker.conf"
+"$bin/fdfs-trackerd" "$work/tracker/tracker.conf" >"$work/tracker.log" 2>&1 & pids+=($!)
+for _ in $(seq 1 100); do grep -qs "listening on" "$work/tracker.log" && break; sleep 0.1; done
+tracker=$(grep -o 'listening on [0-9.:]*' "$work/tracker.log" | head -1 | cut -d' ' -f3)
+if [ -z "$tracker" ]; then echo "bench: the tracker did not start; its log:" >&2; cat "$work/tracker.log" >&2; exit 3; fi
 export FDFS_TRACKERS=$tracker
-for _ in $(seq 1 100); do "$bin/fdfs" storages 2>/dev/null | grep -q ACTIVE && break; sleep 0.2; done
-sleep 2 # let the storage finish creating its 65,536 directories
+if [ "$mode" = replicated ]; then
+  storages=(127.0.0.13 127.0.0.14)
+  port=$(free_port "${storages[@]}")
+  # One after the other, as when a storage is added to a group: the second one is the new peer that gets a copy.
+  start_storage "${storages[0]}" "$port"
+  wait_active 30 "${storages[0]}"
+  joined=$SECONDS
+  start_storage "${storages[1]}" "$port"
+  wait_active "${WAIT:-60}" "${storages[@]}"
+  echo "group1: ${storages[*]} on port $port, both ACTIVE ($((SECONDS - joined)) s after the second one started)"
+else
+  storages=(127.0.0.13)
+  start_storage "${storages[0]}" 0
+  wait_active 30 "${storages[0]}"
+fi
+sleep 2 # let the storages finish creating their 65,536 directories
 
 if [ "$mode" = memory ]; then
   gib=${1:-4}
@@ -54,12 +138,27 @@ if [ "$mode" = memory ]; then
 fi
 
 # CASES="N SIZE CONNS;..." runs other cases, e.g. CASES="10000 4K 4" for a quick A/B of one row.
-IFS=';' read -r -a cases <<<"${CASES:-10000 4K 4;4000 64K 4;4 64M 1}"
+default_cases="10000 4K 4;4000 64K 4;4 64M 1"
+[ "$mode" = replicated ] && default_cases="10000 4K 4;4 64M 1"
+IFS=';' read -r -a cases <<<"${CASES:-$default_cases}"
 results=$work/results.jsonl
+lags=$work/lags.txt
+# Seconds until no storage of group1 is behind its peers (replicated mode), or "timeout" after LAG_WAIT (60) s.
+catch_up() {
+  local start=$SECONDS
+  while [ $((SECONDS - start)) -lt "${LAG_WAIT:-60}" ]; do
+    if "$bin/fdfs" storages -g group1 --json 2>/dev/null | python3 "$work/group1_state.py" --caught-up; then
+      echo $((SECONDS - start)); return
+    fi
+    sleep 1
+  done
+  echo timeout
+}
 for case in "${cases[@]}"; do
   read -r n size c <<<"$case"
   for r in $(seq 1 "$reps"); do
     "$bin/fdfs" bench --op all -n "$n" -s "$size" -c "$c" --json | grep '^{' >>"$results"
+    if [ "$mode" = replicated ]; then echo "$size $c $(catch_up)" >>"$lags"; fi
     sync; sleep 2 # start every run without the previous one's dirty pages still being written back
   done
 done
@@ -80,3 +179,8 @@ for (size, c, op), rs in sorted(rows.items(), key=lambda kv: (kv[0][0], ["upload
     print(f"| {human} | {c} | {op} | {med:,.0f} ({min(ops):,.0f}..{max(ops):,.0f}) | {mib:,.0f} | "
           f"{statistics.median(x['p50_ms'] for x in rs):.2f} | {statistics.median(x['p99_ms'] for x in rs):.2f} |")
 PY
+if [ "$mode" = replicated ]; then
+  echo
+  echo "peer caught up (seconds after each run, per case):"
+  awk '{ k = $1 " x " $2 " conns"; v[k] = v[k] " " $3 } END { for (k in v) print "  " k ":" v[k] }' "$lags"
+fi

@@ -14,7 +14,7 @@ internal static class Commands
 
     public static IEnumerable<Command> All() =>
     [
-        Upload(), UploadSlave(), Download(), Delete(), Info(), Meta(), Append(), Modify(), Truncate(), Groups(), Storages(),
+        Upload(), UploadSlave(), Download(), Delete(), Info(), Meta(), Append(), Modify(), Truncate(), MonitorCommands.Groups(), MonitorCommands.Storages(),
         Bench.Command(),
     ];
 
@@ -283,98 +283,6 @@ internal static class Commands
             });
         });
         return cmd;
-    }
-
-    private static Command Groups()
-    {
-        var cmd = new Command("groups", "list the groups the tracker knows");
-        cmd.SetAction((pr, ct) => Program.RunAsync(pr, "groups", ct, async client =>
-        {
-            var groups = await client.ListGroupsAsync(ct);
-            var table = new Table().Border(TableBorder.Simple);
-            foreach (string c in (string[])["group", "storages", "readable", "writable", "total MB", "free MB", "reserved MB", "port", "paths", "subdirs"])
-            {
-                table.AddColumn(new TableColumn(c).RightAligned());
-            }
-
-            foreach (var g in groups)
-            {
-                table.AddRow(
-                    g.Name, N(g.StorageCount), N(g.ReadableServerCount), N(g.WritableServerCount), N(g.TotalMb), N(g.FreeMb),
-                    N(g.ReservedMb), N(g.StoragePort), N(g.StorePathCount), N(g.SubdirCountPerPath));
-            }
-
-            Out.Write(table);
-            return 0;
-        }));
-        return cmd;
-    }
-
-    private static Command Storages()
-    {
-        var group = new Argument<string?>("GROUP") { Arity = ArgumentArity.ZeroOrOne, Description = "one group (default: all)" };
-        var cmd = new Command("storages", "fdfs_monitor-like view of every storage") { group };
-        cmd.SetAction((pr, ct) => Program.RunAsync(pr, "storages", ct, async client =>
-        {
-            string? only = pr.GetValue(group);
-            IReadOnlyList<GroupStat> groups = only is null ? await client.ListGroupsAsync(ct) : [await client.ListGroupAsync(only, ct)];
-            foreach (var g in groups)
-            {
-                Out.MarkupLine(
-                    $"[bold]{Markup.Escape(g.Name)}[/]: {g.StorageCount} storage(s), {g.ReadableServerCount} readable, " +
-                    $"{g.WritableServerCount} writable, total {g.TotalMb} MB, free {g.FreeMb} MB, port {g.StoragePort}");
-                var storages = await client.ListStoragesAsync(g.Name, null, ct);
-                var table = new Table().Border(TableBorder.Simple);
-                foreach (string c in (string[])["id", "address", "status", "rw", "version", "joined", "up since", "total MB", "free MB", "uploads", "downloads", "deletes", "last heartbeat"])
-                {
-                    table.AddColumn(c);
-                }
-
-                foreach (var s in storages)
-                {
-                    table.AddRow(
-                        Markup.Escape(s.Id), Markup.Escape($"{s.Ip}:{s.StoragePort}"), Status(s.Status), s.RwMode.ToString(), Markup.Escape(s.Version),
-                        Time(s.JoinTime), Time(s.UpTime), N(s.TotalMb), N(s.FreeMb),
-                        $"{N(s.Stats[StatCounter.SuccessUploadCount])}/{N(s.Stats[StatCounter.TotalUploadCount])}",
-                        $"{N(s.Stats[StatCounter.SuccessDownloadCount])}/{N(s.Stats[StatCounter.TotalDownloadCount])}",
-                        $"{N(s.Stats[StatCounter.SuccessDeleteCount])}/{N(s.Stats[StatCounter.TotalDeleteCount])}",
-                        Time(s.Stats[StatCounter.LastHeartBeatTime]));
-                }
-
-                Out.Write(table);
-            }
-
-            return 0;
-        }));
-        return cmd;
-    }
-
-    private static string Status(StorageStatus status) => status switch
-    {
-        StorageStatus.Active => "[green]ACTIVE[/]",
-        StorageStatus.Online => "[yellow]ONLINE[/]",
-        StorageStatus.Offline => "[red]OFFLINE[/]",
-        _ => status.ToString().ToUpperInvariant(),
-    };
-
-    private static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
-
-    private static string Time(long unix) =>
-        unix <= 0 ? "-" : DateTimeOffset.FromUnixTimeSeconds(unix).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-
-    /// <summary>Tables go to stdout.</summary>
-    private static IAnsiConsole Out { get; } = CreateOut();
-
-    private static IAnsiConsole CreateOut()
-    {
-        var console = AnsiConsole.Console;
-        if (Console.IsOutputRedirected)
-        {
-            // Redirected output has no width; do not squeeze the tables into 80 columns.
-            console.Profile.Width = 240;
-        }
-
-        return console;
     }
 
     /// <summary>Progress goes to stderr so stdout stays clean for data and file IDs.</summary>
