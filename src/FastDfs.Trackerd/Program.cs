@@ -35,10 +35,6 @@ internal static class Program
             LogLevel: o => o.LogLevel,
             Check: _ => null,
             BannerCategory: typeof(TrackerService).FullName!,
-            AddServices: (services, _) =>
-            {
-                services.AddSingleton<TrackerService>();
-                services.AddHostedService(sp => sp.GetRequiredService<TrackerService>());
-            }),
+            AddServices: NamespaceHosting.AddTracker),
         args);
 }

@@ -1,0 +1,106 @@
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+
+namespace FastDfs.Namespace;
+
+/// <summary>A namespace operation refused with a Linux errno (what the tracker puts in the status byte).</summary>
+public sealed class NamespaceException(byte errno, string message) : Exception(message)
+{
+    public byte Errno { get; } = errno;
+
+    public static NamespaceException NotFound(string what) => new(FdfsErrno.ENOENT, what + " not found");
+}
+
+/// <summary>One directory entry as the store lists it; <see cref="Attributes"/> is complete only for READ_DIR_PLUS.</summary>
+public readonly record struct NsDirRow(long Cookie, byte[] Name, NsAttributes Attributes);
+
+/// <summary>A page of a directory listing.</summary>
+public sealed record NsDirPage(IReadOnlyList<NsDirRow> Entries, bool Eof);
+
+/// <summary>A name pointing at an inode.</summary>
+public readonly record struct NsNameRow(long Parent, long Inode, byte[] Name);
+
+/// <summary>An orphaned (or never committed) file ID the collector must delete from the storages.</summary>
+public readonly record struct NsOrphan(string FileId, int Attempts, bool WasPending);
+
+/// <summary>
+/// The directory service's metadata store: per group a tree of inodes. Every mutating call is one transaction; errors
+/// are <see cref="NamespaceException"/> with ext4's errno. Names are raw bytes (at most 255, no '/' or NUL).
+/// </summary>
+public interface INamespaceStore : IAsyncDisposable
+{
+    /// <summary>Identifies the namespace (created with it): trackers sharing one store report the same id.</summary>
+    Guid NamespaceId { get; }
+
+    /// <summary>True when calls block the calling thread (embedded SQLite): callers on I/O threads should hop off.</summary>
+    bool IsBlocking { get; }
+
+    /// <summary>Opens the store, creating or migrating the schema.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    /// <summary>The root directory of a group, created on first use.</summary>
+    ValueTask<NsAttributes> RootAsync(string group, CancellationToken cancellationToken);
+
+    ValueTask<NsAttributes> LookupAsync(long parent, byte[] name, CancellationToken cancellationToken);
+
+    ValueTask<NsAttributes> GetAttrAsync(long inode, CancellationToken cancellationToken);
+
+    /// <summary>Entries after <paramref name="cookie"/> (0 = from the start) in a stable order.</summary>
+    ValueTask<NsDirPage> ReadDirAsync(long inode, long cookie, int maxEntries, bool withAttributes, CancellationToken cancellationToken);
+
+    ValueTask<NsAttributes> MkDirAsync(long parent, byte[] name, uint mode, uint uid, uint gid, CancellationToken cancellationToken);
+
+    /// <summary>A new regular file (or a FIFO, socket or device node when mode says so), optionally with content.</summary>
+    ValueTask<NsAttributes> CreateAsync(
+        long parent, byte[] name, uint mode, uint uid, uint gid, string? fileId, long size, CancellationToken cancellationToken);
+
+    /// <summary>Binds new content to a regular file; the previous file ID, if no longer named, is queued for deletion.</summary>
+    ValueTask<NsAttributes> SetContentAsync(long inode, string fileId, long size, long mtimeNs, CancellationToken cancellationToken);
+
+    ValueTask<NsAttributes> SymlinkAsync(long parent, byte[] name, byte[] target, uint uid, uint gid, CancellationToken cancellationToken);
+
+    ValueTask<byte[]> ReadLinkAsync(long inode, CancellationToken cancellationToken);
+
+    ValueTask<NsAttributes> LinkAsync(long inode, long newParent, byte[] newName, CancellationToken cancellationToken);
+
+    ValueTask UnlinkAsync(long parent, byte[] name, CancellationToken cancellationToken);
+
+    ValueTask RmDirAsync(long parent, byte[] name, CancellationToken cancellationToken);
+
+    ValueTask RenameAsync(long parent, byte[] name, long newParent, byte[] newName, NamespaceRenameFlags flags, CancellationToken cancellationToken);
+
+    ValueTask<NsAttributes> SetAttrAsync(SetAttrRequest request, CancellationToken cancellationToken);
+
+    ValueTask SetXattrAsync(long inode, byte[] name, byte[] value, NamespaceXattrFlags flags, CancellationToken cancellationToken);
+
+    ValueTask<byte[]> GetXattrAsync(long inode, byte[] name, CancellationToken cancellationToken);
+
+    ValueTask<IReadOnlyList<byte[]>> ListXattrAsync(long inode, CancellationToken cancellationToken);
+
+    ValueTask RemoveXattrAsync(long inode, byte[] name, CancellationToken cancellationToken);
+
+    ValueTask<NsStatFs> StatFsAsync(string group, CancellationToken cancellationToken);
+
+    ValueTask<IReadOnlyList<NsNameRow>> FindByFileIdAsync(string fileId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records a file ID uploaded but not yet bound to a name. Unless bound (CREATE / SET_CONTENT) or forgotten within
+    /// <paramref name="lease"/>, the collector deletes it: what a client that crashed between upload and commit leaves.
+    /// </summary>
+    ValueTask RegisterPendingAsync(string fileId, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Drops a pending record (the client deleted the upload itself).</summary>
+    ValueTask ForgetPendingAsync(string fileId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Takes up to <paramref name="max"/> due file IDs that no inode references, hiding them from other collectors
+    /// for <paramref name="claimFor"/>. Due entries that are referenced again are dropped.
+    /// </summary>
+    ValueTask<IReadOnlyList<NsOrphan>> ClaimOrphansAsync(int max, TimeSpan claimFor, CancellationToken cancellationToken);
+
+    /// <summary>The file ID is gone from the storages.</summary>
+    ValueTask CompleteOrphanAsync(string fileId, CancellationToken cancellationToken);
+
+    /// <summary>A delete failed: try again after <paramref name="delay"/>.</summary>
+    ValueTask RetryOrphanAsync(string fileId, TimeSpan delay, string error, CancellationToken cancellationToken);
+}

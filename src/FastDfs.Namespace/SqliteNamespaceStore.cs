@@ -1,0 +1,221 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+
+namespace FastDfs.Namespace;
+
+/// <summary>
+/// The embedded store: one SQLite file in WAL mode. One writer connection (writes are serialized in-process, so
+/// SQLite never reports busy) and a few reader connections that read committed snapshots concurrently. Every
+/// connection keeps its commands prepared, keyed by SQL text.
+/// </summary>
+public sealed class SqliteNamespaceStore : SqlNamespaceStore
+{
+    private const int SchemaVersion = 1;
+    private const int MaxIdleReaders = 8;
+
+    private static readonly string[] SchemaV1 =
+    [
+        "CREATE TABLE ns_inodes (id INTEGER PRIMARY KEY AUTOINCREMENT, grp TEXT NOT NULL, mode INTEGER NOT NULL, uid INTEGER NOT NULL, " +
+        "gid INTEGER NOT NULL, nlink INTEGER NOT NULL, size INTEGER NOT NULL, atime INTEGER NOT NULL, mtime INTEGER NOT NULL, " +
+        "ctime INTEGER NOT NULL, gen INTEGER NOT NULL, file_id TEXT, target BLOB)",
+        "CREATE INDEX ns_inodes_file_id ON ns_inodes (file_id)",
+        "CREATE INDEX ns_inodes_grp ON ns_inodes (grp)",
+        "CREATE TABLE ns_entries (id INTEGER PRIMARY KEY AUTOINCREMENT, parent INTEGER NOT NULL, name BLOB NOT NULL, inode INTEGER NOT NULL)",
+        "CREATE UNIQUE INDEX ns_entries_name ON ns_entries (parent, name)",
+        "CREATE INDEX ns_entries_page ON ns_entries (parent, id)",
+        "CREATE INDEX ns_entries_inode ON ns_entries (inode)",
+        "CREATE TABLE ns_xattrs (inode INTEGER NOT NULL, name BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (inode, name)) WITHOUT ROWID",
+        "CREATE TABLE ns_groups (grp TEXT PRIMARY KEY, root INTEGER NOT NULL)",
+        "CREATE TABLE ns_gc (file_id TEXT PRIMARY KEY, pending INTEGER NOT NULL, due INTEGER NOT NULL, attempts INTEGER NOT NULL, last_error TEXT)",
+        "CREATE INDEX ns_gc_due ON ns_gc (due)",
+    ];
+
+    private readonly string _connectionString;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly ConcurrentBag<SqliteSession> _readers = [];
+    private SqliteSession? _writer;
+
+    /// <param name="path">The database file (created when missing).</param>
+    /// <param name="orphanDelay">How long content stays after losing its last name.</param>
+    public SqliteNamespaceStore(string path, TimeSpan orphanDelay)
+        : base(orphanDelay)
+    {
+        Path = path;
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString();
+    }
+
+    public string Path { get; }
+
+    public override bool IsBlocking => true;
+
+    public override async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
+        _writer = Open();
+        using var tx = _writer.Connection.BeginTransaction();
+        Run(_writer.Connection, tx, "CREATE TABLE IF NOT EXISTS ns_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+        int version = Convert.ToInt32(Scalar(_writer.Connection, tx, "SELECT value FROM ns_meta WHERE key = 'schema_version'") ?? "0",
+            System.Globalization.CultureInfo.InvariantCulture);
+        if (version > SchemaVersion)
+        {
+            throw new InvalidOperationException($"namespace database {Path} has schema {version}, newer than this tracker's {SchemaVersion}");
+        }
+
+        if (version < 1)
+        {
+            foreach (string sql in SchemaV1)
+            {
+                Run(_writer.Connection, tx, sql);
+            }
+
+            Run(_writer.Connection, tx, $"INSERT INTO ns_meta (key, value) VALUES ('namespace_id', '{Guid.NewGuid()}')");
+            Run(_writer.Connection, tx, $"INSERT OR REPLACE INTO ns_meta (key, value) VALUES ('schema_version', '{SchemaVersion}')");
+        }
+
+        NamespaceId = Guid.Parse((string)Scalar(_writer.Connection, tx, "SELECT value FROM ns_meta WHERE key = 'namespace_id'")!);
+        tx.Commit();
+        await Task.CompletedTask;
+    }
+
+    private SqliteSession Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+
+        // WAL: readers never block the writer; synchronous=NORMAL: a commit is durable against process crashes
+        // (what a tracker restart needs) without an fsync per transaction.
+        Run(connection, null, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; " +
+            "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY");
+        return new SqliteSession(this, connection);
+    }
+
+    private static void Run(SqliteConnection connection, SqliteTransaction? tx, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(SqliteConnection connection, SqliteTransaction? tx, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        return command.ExecuteScalar();
+    }
+
+    protected override ValueTask<Session> OpenReadAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_writer is null, this);
+        return ValueTask.FromResult<Session>(_readers.TryTake(out var reader) ? reader : Open());
+    }
+
+    protected override async ValueTask<Session> OpenWriteAsync(CancellationToken cancellationToken)
+    {
+        var writer = _writer ?? throw new ObjectDisposedException(nameof(SqliteNamespaceStore));
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            writer.Begin();
+            return writer;
+        }
+        catch
+        {
+            _writeLock.Release();
+            throw;
+        }
+    }
+
+    protected override bool IsRetryable(DbException exception) =>
+        exception is SqliteException { SqliteErrorCode: 5 or 6 }; // SQLITE_BUSY, SQLITE_LOCKED (another process)
+
+    public override ValueTask DisposeAsync()
+    {
+        _writer?.Close();
+        _writer = null;
+        while (_readers.TryTake(out var reader))
+        {
+            reader.Close();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private void Released(SqliteSession session)
+    {
+        if (ReferenceEquals(session, _writer))
+        {
+            _writeLock.Release();
+        }
+        else if (_writer is null || _readers.Count >= MaxIdleReaders)
+        {
+            session.Close();
+        }
+        else
+        {
+            _readers.Add(session);
+        }
+    }
+
+    private sealed class SqliteSession(SqliteNamespaceStore store, SqliteConnection connection) : Session
+    {
+        private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+        private SqliteTransaction? _transaction;
+
+        public SqliteConnection Connection { get; } = connection;
+
+        public void Begin() => _transaction = Connection.BeginTransaction(deferred: false);
+
+        public override DbCommand Command(string sql, int parameterCount)
+        {
+            if (!_commands.TryGetValue(sql, out var command))
+            {
+                command = Connection.CreateCommand();
+                command.CommandText = sql;
+                for (int i = 0; i < parameterCount; i++)
+                {
+                    command.Parameters.Add(new SqliteParameter { ParameterName = "@p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                }
+
+                _commands.Add(sql, command);
+            }
+
+            command.Transaction = _transaction;
+            return command;
+        }
+
+        public override ValueTask CommitAsync(CancellationToken cancellationToken)
+        {
+            _transaction?.Commit();
+            _transaction?.Dispose();
+            _transaction = null;
+            return ValueTask.CompletedTask;
+        }
+
+        public override ValueTask DisposeAsync()
+        {
+            if (_transaction is not null)
+            {
+                _transaction.Rollback();
+                _transaction.Dispose();
+                _transaction = null;
+            }
+
+            store.Released(this);
+            return ValueTask.CompletedTask;
+        }
+
+        public void Close()
+        {
+            foreach (var command in _commands.Values)
+            {
+                command.Dispose();
+            }
+
+            _commands.Clear();
+            Connection.Dispose();
+        }
+    }
+}
