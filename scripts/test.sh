@@ -7,6 +7,11 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# The directory service's tests start a throwaway PostgreSQL server (initdb + pg_ctl from Debian's package).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
+# The mount tests need libfuse3, fusermount3 and getfattr/setfattr.
+{ command -v fusermount3 >/dev/null && ldconfig -p | grep -q 'libfuse3\.so'; } || need_apt+=(fuse3 libfuse3-3)
+command -v getfattr >/dev/null || need_apt+=(attr)
 if ((${#need_apt[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi

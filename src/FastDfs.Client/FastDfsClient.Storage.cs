@@ -408,12 +408,64 @@ public sealed partial class FastDfsClient
         }
     }
 
-    /// <summary>Downloads to a temporary file next to <paramref name="path"/>, then renames it into place.</summary>
+    /// <summary>
+    /// Reads up to <c>destination.Length</c> bytes from <paramref name="offset"/> into the caller's buffer (storage 14)
+    /// and returns how many arrived. The storage comes from the tracker (102) unless <paramref name="storage"/> names
+    /// one already chosen by <see cref="QueryFetchAsync"/>, which saves a tracker round trip per range. The range
+    /// must start inside the file: FastDFS answers EINVAL to an offset at or past its end.
+    /// </summary>
+    public async Task<int> ReadRangeAsync(
+        FileId fileId, long offset, Memory<byte> destination, ServerAddress? storage = null, CancellationToken cancellationToken = default)
+    {
+        if (destination.IsEmpty)
+        {
+            return 0;
+        }
+
+        var (chosen, request) = await PrepareDownloadAsync(fileId, offset, destination.Length, storage, cancellationToken);
+        try
+        {
+            return await OnServerAsync(
+                StoragePool(chosen),
+                (Request: request, Destination: destination),
+                static async (c, s, t, u) =>
+                {
+                    await c.Connection.SendAsync(s.Request.Packet.AsMemory(0, s.Request.Length), t);
+                    long bodyLength = await ReadDownloadHeaderAsync(c, t);
+                    if (bodyLength > s.Destination.Length)
+                    {
+                        throw new FdfsProtocolException($"asked for {s.Destination.Length} bytes, the storage sends {bodyLength}");
+                    }
+
+                    await c.Connection.ReadExactlyAsync(s.Destination[..(int)bodyLength], t);
+                    return (int)bodyLength;
+                },
+                (byte)StorageCommand.DownloadFile,
+                false,
+                true,
+                cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(request.Packet);
+        }
+    }
+
+    /// <summary>
+    /// Downloads to a temporary file next to <paramref name="path"/>, then renames it into place, so a failed
+    /// download never leaves a partial file. A device or FIFO (<c>/dev/null</c>) is written in place instead.
+    /// </summary>
     public async Task<long> DownloadToFileAsync(
         FileId fileId, string path, long offset = 0, long length = 0, IProgress<long>? progress = null,
         CancellationToken cancellationToken = default)
     {
         string full = Path.GetFullPath(path);
+        if (LocalFiles.IsSpecial(full))
+        {
+            await using var device = new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            return await DownloadAsync(fileId, device, offset, length, progress, cancellationToken);
+        }
+
         string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
         try
         {
@@ -441,12 +493,16 @@ public sealed partial class FastDfsClient
     }
 
     private async Task<(ServerAddress Storage, SimpleRequest Request)> PrepareDownloadAsync(
-        FileId fileId, long offset, long length, CancellationToken cancellationToken)
+        FileId fileId, long offset, long length, CancellationToken cancellationToken) =>
+        await PrepareDownloadAsync(fileId, offset, length, null, cancellationToken);
+
+    private async Task<(ServerAddress Storage, SimpleRequest Request)> PrepareDownloadAsync(
+        FileId fileId, long offset, long length, ServerAddress? chosen, CancellationToken cancellationToken)
     {
         ValidateFileId(fileId);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        var storage = await QueryFetchAsync(fileId, cancellationToken);
+        var storage = chosen ?? await QueryFetchAsync(fileId, cancellationToken);
         int bodyLength = 16 + FdfsConstants.GroupNameMaxLength + fileId.RemoteFileName.Length;
         byte[] packet = RentPacket((byte)StorageCommand.DownloadFile, bodyLength);
         var w = new WireWriter(packet.AsSpan(FdfsConstants.HeaderSize));

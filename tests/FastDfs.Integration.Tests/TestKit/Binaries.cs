@@ -30,9 +30,10 @@ public static class Binaries
             "fdfs-trackerd" => "FastDfs.Trackerd",
             "fdfs-storaged" => "FastDfs.Storaged",
             "fdfs" => "FastDfs.Cli",
+            "fdfs-mount" => "FastDfs.Mount",
             _ => throw new ArgumentException($"unknown program {program}", nameof(program)),
         };
-        string bin = Path.Combine(RepoRoot, "src", project, "bin");
+        string bin = Path.Combine(RepoRoot, program == "fdfs-mount" ? "mount" : "src", project, "bin");
         var dll = Directory.Exists(bin)
             ? Directory.EnumerateFiles(bin, program + ".dll", SearchOption.AllDirectories)
                 .Select(p => new FileInfo(p)).OrderByDescending(f => f.LastWriteTimeUtc).FirstOrDefault()

@@ -1,0 +1,193 @@
+using FastDfs.Protocol;
+
+namespace FastDfs.Mount.Core;
+
+/// <summary>What a node is in the file-ID tree.</summary>
+public enum NodeKind
+{
+    Root,
+    Group,
+    StorePath,
+    SubDirectory1,
+    SubDirectory2,
+    File,
+}
+
+/// <summary>
+/// One inode the kernel knows. Inode numbers are never reused within a mount; the generation is the mount's start
+/// time, so a handle kept across a remount (NFS export) is told apart from a new node with the same number.
+/// </summary>
+public sealed class Node
+{
+    internal Node(ulong ino, ulong generation, NodeKind kind, string key, string group, FileId? fileId)
+    {
+        Ino = ino;
+        Generation = generation;
+        Kind = kind;
+        Key = key;
+        Group = group;
+        FileId = fileId;
+    }
+
+    public ulong Ino { get; }
+
+    public ulong Generation { get; }
+
+    public NodeKind Kind { get; }
+
+    /// <summary>Path below the mount root without a leading slash ("" for the root).</summary>
+    public string Key { get; }
+
+    public string Group { get; }
+
+    /// <summary>Set for files only.</summary>
+    public FileId? FileId { get; }
+
+    public bool IsDirectory => Kind != NodeKind.File;
+
+    /// <summary>Lookups the kernel holds (each entry reply adds one; forget subtracts).</summary>
+    internal long LookupCount;
+
+    internal int OpenCount;
+
+    /// <summary>Attribute cache: valid until <see cref="AttributesExpire"/> (Stopwatch ticks).</summary>
+    internal NodeAttributes Attributes;
+
+    internal long AttributesExpire;
+
+    internal bool IsAppender;
+
+    /// <summary>Metadata cache for xattrs (null = not loaded).</summary>
+    internal IReadOnlyDictionary<string, string>? Metadata;
+
+    internal long MetadataExpire;
+
+    /// <summary>The tracker's download choice, shared by the node's open handles.</summary>
+    internal StorageChoice Storage { get; } = new();
+}
+
+/// <summary>
+/// Inode numbers ↔ nodes, with the kernel's lookup counts. A node leaves the table when the kernel forgets its
+/// last lookup and no handle is open; the root never leaves.
+/// </summary>
+public sealed class InodeTable
+{
+    public const ulong RootIno = 1;
+
+    private readonly Dictionary<ulong, Node> _byIno = [];
+    private readonly Dictionary<string, Node> _byKey = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private ulong _next = RootIno + 1;
+
+    public InodeTable(ulong generation)
+    {
+        Generation = generation;
+        Root = new Node(RootIno, generation, NodeKind.Root, string.Empty, string.Empty, null) { LookupCount = 1 };
+        _byIno.Add(RootIno, Root);
+        _byKey.Add(string.Empty, Root);
+    }
+
+    public ulong Generation { get; }
+
+    public Node Root { get; }
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _byIno.Count;
+            }
+        }
+    }
+
+    public Node? Find(ulong ino)
+    {
+        lock (_lock)
+        {
+            return _byIno.GetValueOrDefault(ino);
+        }
+    }
+
+    public Node? Find(string key)
+    {
+        lock (_lock)
+        {
+            return _byKey.GetValueOrDefault(key);
+        }
+    }
+
+    /// <summary>The node for <paramref name="key"/>, created if new, with one more lookup counted.</summary>
+    public Node AddLookup(string key, NodeKind kind, string group, FileId? fileId)
+    {
+        lock (_lock)
+        {
+            if (!_byKey.TryGetValue(key, out var node))
+            {
+                node = new Node(_next++, Generation, kind, key, group, fileId);
+                _byKey.Add(key, node);
+                _byIno.Add(node.Ino, node);
+            }
+
+            node.LookupCount++;
+            return node;
+        }
+    }
+
+    /// <summary>The kernel dropped <paramref name="count"/> lookups of <paramref name="ino"/>.</summary>
+    public void Forget(ulong ino, ulong count)
+    {
+        lock (_lock)
+        {
+            if (ino == RootIno || !_byIno.TryGetValue(ino, out var node))
+            {
+                return;
+            }
+
+            node.LookupCount -= (long)Math.Min(count, (ulong)long.MaxValue);
+            RemoveIfUnused(node);
+        }
+    }
+
+    public void Opened(Node node)
+    {
+        lock (_lock)
+        {
+            node.OpenCount++;
+        }
+    }
+
+    public void Closed(Node node)
+    {
+        lock (_lock)
+        {
+            node.OpenCount--;
+            RemoveIfUnused(node);
+        }
+    }
+
+    /// <summary>The name is gone (unlinked): later lookups of the same key get a new node.</summary>
+    public void Unlinked(Node node)
+    {
+        lock (_lock)
+        {
+            if (_byKey.TryGetValue(node.Key, out var current) && ReferenceEquals(current, node))
+            {
+                _byKey.Remove(node.Key);
+            }
+        }
+    }
+
+    private void RemoveIfUnused(Node node)
+    {
+        if (node.LookupCount <= 0 && node.OpenCount <= 0 && node.Ino != RootIno)
+        {
+            _byIno.Remove(node.Ino);
+            if (_byKey.TryGetValue(node.Key, out var current) && ReferenceEquals(current, node))
+            {
+                _byKey.Remove(node.Key);
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using FastDfs.Mount.Core;
+
+namespace FastDfs.Mount.Fuse;
+
+/// <summary>The asynchronous halves of the callbacks (outside the unsafe part: they await).</summary>
+public sealed partial class FuseMount
+{
+    private static async Task CompleteLaterAsync<T, TSender>(FuseMount mount, nint req, ValueTask<FsResult<T>> pending)
+        where TSender : IReply<T>
+    {
+        FsResult<T> result;
+        try
+        {
+            result = await pending;
+        }
+        catch (Exception e)
+        {
+            FuseLog.CallbackFailed(mount._logger, typeof(T).Name, e);
+            result = FsResult<T>.Fail(Errno.EIO);
+        }
+
+        try
+        {
+            TSender.Send(req, result);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref mount._inFlight);
+        }
+    }
+
+    private static async Task CompleteErrnoLaterAsync(FuseMount mount, nint req, ValueTask<int> pending)
+    {
+        int errno;
+        try
+        {
+            errno = await pending;
+        }
+        catch (Exception e)
+        {
+            FuseLog.CallbackFailed(mount._logger, "operation", e);
+            errno = Errno.EIO;
+        }
+
+        ReplyErrno(req, errno);
+        Interlocked.Decrement(ref mount._inFlight);
+    }
+
+    private static async Task ReadLaterAsync(FuseMount mount, nint req, byte[] buffer, ValueTask<FsResult<int>> pending)
+    {
+        FsResult<int> result;
+        try
+        {
+            result = await pending;
+        }
+        catch (Exception e)
+        {
+            FuseLog.CallbackFailed(mount._logger, "read", e);
+            result = FsResult<int>.Fail(Errno.EIO);
+        }
+
+        ReplyRead(req, buffer, result);
+        Interlocked.Decrement(ref mount._inFlight);
+    }
+
+    /// <summary>Pairs a value with the buffer size the caller offered, without an async hop when it is ready.</summary>
+    private static ValueTask<FsResult<(byte[], int)>> WithRequested(ValueTask<FsResult<byte[]>> pending, int requested)
+    {
+        if (pending.IsCompletedSuccessfully)
+        {
+            var r = pending.Result;
+            return ValueTask.FromResult(r.IsOk ? FsResult<(byte[], int)>.Ok((r.Value, requested)) : FsResult<(byte[], int)>.Fail(r.Errno));
+        }
+
+        return Later(pending, requested);
+
+        static async ValueTask<FsResult<(byte[], int)>> Later(ValueTask<FsResult<byte[]>> pending, int requested)
+        {
+            var r = await pending;
+            return r.IsOk ? FsResult<(byte[], int)>.Ok((r.Value, requested)) : FsResult<(byte[], int)>.Fail(r.Errno);
+        }
+    }
+}

@@ -1,0 +1,573 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using FastDfs.Mount.Core;
+
+namespace FastDfs.Mount.Fuse;
+
+/// <summary>
+/// The low-level callbacks. Rules (fuse-binding notes 2.4): exactly one reply per request; pointer arguments are
+/// copied before the callback returns; nothing may throw into native code.
+/// </summary>
+public sealed unsafe partial class FuseMount
+{
+    private static nint BuildOps()
+    {
+        var ops = (nint*)NativeMemory.AllocZeroed((nuint)((int)OpSlot.Count * sizeof(nint)));
+        ops[(int)OpSlot.Init] = (nint)(delegate* unmanaged<nint, ConnInfo*, void>)&OnInit;
+        ops[(int)OpSlot.Lookup] = (nint)(delegate* unmanaged<nint, ulong, byte*, void>)&OnLookup;
+        ops[(int)OpSlot.Forget] = (nint)(delegate* unmanaged<nint, ulong, ulong, void>)&OnForget;
+        ops[(int)OpSlot.ForgetMulti] = (nint)(delegate* unmanaged<nint, nuint, ForgetData*, void>)&OnForgetMulti;
+        ops[(int)OpSlot.GetAttr] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnGetAttr;
+        ops[(int)OpSlot.SetAttr] = (nint)(delegate* unmanaged<nint, ulong, Stat*, int, FuseFileInfo*, void>)&OnSetAttr;
+        ops[(int)OpSlot.MkNod] = (nint)(delegate* unmanaged<nint, ulong, byte*, uint, ulong, void>)&OnMkNod;
+        ops[(int)OpSlot.MkDir] = (nint)(delegate* unmanaged<nint, ulong, byte*, uint, void>)&OnMkDir;
+        ops[(int)OpSlot.Unlink] = (nint)(delegate* unmanaged<nint, ulong, byte*, void>)&OnUnlink;
+        ops[(int)OpSlot.RmDir] = (nint)(delegate* unmanaged<nint, ulong, byte*, void>)&OnRmDir;
+        ops[(int)OpSlot.Symlink] = (nint)(delegate* unmanaged<nint, byte*, ulong, byte*, void>)&OnSymlink;
+        ops[(int)OpSlot.Rename] = (nint)(delegate* unmanaged<nint, ulong, byte*, ulong, byte*, uint, void>)&OnRename;
+        ops[(int)OpSlot.Link] = (nint)(delegate* unmanaged<nint, ulong, ulong, byte*, void>)&OnLink;
+        ops[(int)OpSlot.Open] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnOpen;
+        ops[(int)OpSlot.Read] = (nint)(delegate* unmanaged<nint, ulong, nuint, long, FuseFileInfo*, void>)&OnRead;
+        ops[(int)OpSlot.Release] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnRelease;
+        ops[(int)OpSlot.OpenDir] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnOpenDir;
+        ops[(int)OpSlot.ReadDir] = (nint)(delegate* unmanaged<nint, ulong, nuint, long, FuseFileInfo*, void>)&OnReadDir;
+        ops[(int)OpSlot.ReleaseDir] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnReleaseDir;
+        ops[(int)OpSlot.StatFs] = (nint)(delegate* unmanaged<nint, ulong, void>)&OnStatFs;
+        ops[(int)OpSlot.SetXattr] = (nint)(delegate* unmanaged<nint, ulong, byte*, byte*, nuint, int, void>)&OnSetXattr;
+        ops[(int)OpSlot.GetXattr] = (nint)(delegate* unmanaged<nint, ulong, byte*, nuint, void>)&OnGetXattr;
+        ops[(int)OpSlot.ListXattr] = (nint)(delegate* unmanaged<nint, ulong, nuint, void>)&OnListXattr;
+        ops[(int)OpSlot.RemoveXattr] = (nint)(delegate* unmanaged<nint, ulong, byte*, void>)&OnRemoveXattr;
+        ops[(int)OpSlot.Create] = (nint)(delegate* unmanaged<nint, ulong, byte*, uint, FuseFileInfo*, void>)&OnCreate;
+        return (nint)ops;
+    }
+
+    private static FuseMount Current => Volatile.Read(ref s_current)!;
+
+    private static FileSystem Fs => Current._fs;
+
+    private static string Name(byte* name) => Encoding.UTF8.GetString(MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name));
+
+    // ------------------------------------------------------------------ reply senders
+
+    private interface IReply<T>
+    {
+        static abstract void Send(nint req, in FsResult<T> result);
+    }
+
+    private readonly struct EntrySender : IReply<EntryReply>
+    {
+        public static void Send(nint req, in FsResult<EntryReply> result)
+        {
+            if (result.Errno == Errno.ENOENT)
+            {
+                // A negative entry lets the kernel remember the miss for negative_timeout.
+                var negative = default(EntryParam);
+                negative.EntryTimeout = Fs.Options.NegativeTimeout.TotalSeconds;
+                LibFuse.ReplyEntry(req, &negative);
+                return;
+            }
+
+            if (!result.IsOk)
+            {
+                LibFuse.ReplyErr(req, result.Errno);
+                return;
+            }
+
+            var reply = result.Value;
+            var entry = default(EntryParam);
+            entry.Ino = reply.Ino;
+            entry.Generation = reply.Generation;
+            Fill(ref entry.Attr, reply.Attributes);
+            entry.AttrTimeout = reply.AttrTimeout;
+            entry.EntryTimeout = reply.EntryTimeout;
+            if (LibFuse.ReplyEntry(req, &entry) != 0)
+            {
+                // The kernel dropped the request (interrupted): it will never forget this lookup.
+                Fs.Forget(reply.Ino, 1);
+            }
+        }
+    }
+
+    private readonly struct AttrSender : IReply<AttrReply>
+    {
+        public static void Send(nint req, in FsResult<AttrReply> result)
+        {
+            if (!result.IsOk)
+            {
+                LibFuse.ReplyErr(req, result.Errno);
+                return;
+            }
+
+            var stat = default(Stat);
+            Fill(ref stat, result.Value.Attributes);
+            LibFuse.ReplyAttr(req, &stat, result.Value.Timeout);
+        }
+    }
+
+    private readonly struct OpenSender : IReply<OpenReply>
+    {
+        public static void Send(nint req, in FsResult<OpenReply> result)
+        {
+            if (!result.IsOk)
+            {
+                LibFuse.ReplyErr(req, result.Errno);
+                return;
+            }
+
+            // libfuse's fi pointer is only valid during the callback, so the reply carries our own copy.
+            var fi = default(FuseFileInfo);
+            fi.Fh = result.Value.Handle;
+            fi.Bits = result.Value.KeepCache ? FuseFileInfo.KeepCache : 0;
+            if (LibFuse.ReplyOpen(req, &fi) != 0)
+            {
+                Fs.Release(result.Value.Handle); // interrupted: release will never come
+            }
+        }
+    }
+
+    private readonly struct OpenDirSender : IReply<ulong>
+    {
+        public static void Send(nint req, in FsResult<ulong> result)
+        {
+            if (!result.IsOk)
+            {
+                LibFuse.ReplyErr(req, result.Errno);
+                return;
+            }
+
+            var fi = default(FuseFileInfo);
+            fi.Fh = result.Value;
+            if (LibFuse.ReplyOpen(req, &fi) != 0)
+            {
+                Fs.ReleaseDir(result.Value);
+            }
+        }
+    }
+
+    private readonly struct StatFsSender : IReply<FsStats>
+    {
+        public static void Send(nint req, in FsResult<FsStats> result)
+        {
+            if (!result.IsOk)
+            {
+                LibFuse.ReplyErr(req, result.Errno);
+                return;
+            }
+
+            var s = result.Value;
+            var vfs = default(StatVfs);
+            vfs.BlockSize = (ulong)s.BlockSize;
+            vfs.FragmentSize = (ulong)s.BlockSize;
+            vfs.Blocks = (ulong)s.TotalBlocks;
+            vfs.BlocksFree = (ulong)s.FreeBlocks;
+            vfs.BlocksAvailable = (ulong)s.AvailableBlocks;
+            vfs.Files = (ulong)s.Files;
+            vfs.FilesFree = (ulong)s.FreeFiles;
+            vfs.FilesAvailable = (ulong)s.FreeFiles;
+            vfs.NameMax = (ulong)s.NameMax;
+            LibFuse.ReplyStatfs(req, &vfs);
+        }
+    }
+
+    /// <summary>getxattr/listxattr: the size probe, ERANGE and data rules of ext4 (fuse-binding notes 6).</summary>
+    private readonly struct XattrSender : IReply<(byte[] Value, int Requested)>
+    {
+        public static void Send(nint req, in FsResult<(byte[] Value, int Requested)> result)
+        {
+            if (!result.IsOk)
+            {
+                LibFuse.ReplyErr(req, result.Errno);
+                return;
+            }
+
+            byte[] value = result.Value.Value;
+            switch (Xattrs.Decide(value.Length, result.Value.Requested))
+            {
+                case XattrReplyKind.SizeOnly:
+                    LibFuse.ReplyXattr(req, (nuint)value.Length);
+                    break;
+                case XattrReplyKind.TooSmall:
+                    LibFuse.ReplyErr(req, Errno.ERANGE);
+                    break;
+                default:
+                    fixed (byte* p = value)
+                    {
+                        LibFuse.ReplyBuf(req, p, (nuint)value.Length);
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    internal static void Fill(ref Stat stat, in NodeAttributes a)
+    {
+        stat.Ino = a.Ino;
+        stat.Mode = a.Mode;
+        stat.Nlink = a.Nlink;
+        stat.Uid = a.Uid;
+        stat.Gid = a.Gid;
+        stat.Size = a.Size;
+        stat.BlockSize = 1024 * 1024;
+        stat.Blocks = a.Blocks;
+        stat.Atime = new Timespec { Seconds = a.TimeSeconds, Nanoseconds = a.TimeNanoseconds };
+        stat.Mtime = stat.Atime;
+        stat.Ctime = stat.Atime;
+    }
+
+    /// <summary>Replies now when the operation finished synchronously, else once it completes.</summary>
+    private static void Complete<T, TSender>(nint req, ValueTask<FsResult<T>> pending)
+        where TSender : IReply<T>
+    {
+        if (pending.IsCompletedSuccessfully)
+        {
+            TSender.Send(req, pending.Result);
+            return;
+        }
+
+        var mount = Current;
+        Interlocked.Increment(ref mount._inFlight);
+        _ = CompleteLaterAsync<T, TSender>(mount, req, pending);
+    }
+
+    private static void CompleteErrno(nint req, ValueTask<int> pending)
+    {
+        if (pending.IsCompletedSuccessfully)
+        {
+            LibFuse.ReplyErr(req, pending.Result);
+            return;
+        }
+
+        var mount = Current;
+        Interlocked.Increment(ref mount._inFlight);
+        _ = CompleteErrnoLaterAsync(mount, req, pending);
+    }
+
+    private static void ReplyErrno(nint req, int errno) => LibFuse.ReplyErr(req, errno);
+
+    private static void Failed(nint req, string operation, Exception e)
+    {
+        FuseLog.CallbackFailed(Current._logger, operation, e);
+        LibFuse.ReplyErr(req, Errno.EIO);
+    }
+
+    // ------------------------------------------------------------------ callbacks
+
+    [UnmanagedCallersOnly]
+    private static void OnInit(nint userdata, ConnInfo* conn)
+    {
+        // More asynchronous requests (read-ahead) in flight than the kernel's default 12: the backend is remote.
+        conn->MaxBackground = 64;
+        conn->CongestionThreshold = 48;
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnLookup(nint req, ulong parent, byte* name)
+    {
+        try
+        {
+            Complete<EntryReply, EntrySender>(req, Fs.LookupAsync(parent, Name(name)));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "lookup", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnForget(nint req, ulong ino, ulong count)
+    {
+        try
+        {
+            Fs.Forget(ino, count);
+        }
+        catch (Exception e)
+        {
+            FuseLog.CallbackFailed(Current._logger, "forget", e);
+        }
+
+        LibFuse.ReplyNone(req);
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnForgetMulti(nint req, nuint count, ForgetData* forgets)
+    {
+        try
+        {
+            for (nuint i = 0; i < count; i++)
+            {
+                Fs.Forget(forgets[i].Ino, forgets[i].Nlookup);
+            }
+        }
+        catch (Exception e)
+        {
+            FuseLog.CallbackFailed(Current._logger, "forget", e);
+        }
+
+        LibFuse.ReplyNone(req);
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnGetAttr(nint req, ulong ino, FuseFileInfo* fi)
+    {
+        try
+        {
+            Complete<AttrReply, AttrSender>(req, Fs.GetAttrAsync(ino));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "getattr", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnSetAttr(nint req, ulong ino, Stat* attr, int toSet, FuseFileInfo* fi) => LibFuse.ReplyErr(req, Fs.SetAttrRefused(ino));
+
+    [UnmanagedCallersOnly]
+    private static void OnMkNod(nint req, ulong parent, byte* name, uint mode, ulong dev) => LibFuse.ReplyErr(req, Fs.CreateRefused(parent));
+
+    [UnmanagedCallersOnly]
+    private static void OnMkDir(nint req, ulong parent, byte* name, uint mode) => LibFuse.ReplyErr(req, Fs.CreateRefused(parent));
+
+    [UnmanagedCallersOnly]
+    private static void OnCreate(nint req, ulong parent, byte* name, uint mode, FuseFileInfo* fi) => LibFuse.ReplyErr(req, Fs.CreateRefused(parent));
+
+    [UnmanagedCallersOnly]
+    private static void OnRmDir(nint req, ulong parent, byte* name) => LibFuse.ReplyErr(req, Fs.CreateRefused(parent));
+
+    [UnmanagedCallersOnly]
+    private static void OnSymlink(nint req, byte* link, ulong parent, byte* name) => LibFuse.ReplyErr(req, Fs.CreateRefused(parent));
+
+    [UnmanagedCallersOnly]
+    private static void OnRename(nint req, ulong parent, byte* name, ulong newParent, byte* newName, uint flags) =>
+        LibFuse.ReplyErr(req, Fs.CreateRefused(parent));
+
+    [UnmanagedCallersOnly]
+    private static void OnLink(nint req, ulong ino, ulong newParent, byte* newName) => LibFuse.ReplyErr(req, Fs.CreateRefused(newParent));
+
+    [UnmanagedCallersOnly]
+    private static void OnUnlink(nint req, ulong parent, byte* name)
+    {
+        try
+        {
+            CompleteErrno(req, Fs.UnlinkAsync(parent, Name(name)));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "unlink", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnOpen(nint req, ulong ino, FuseFileInfo* fi)
+    {
+        try
+        {
+            Complete<OpenReply, OpenSender>(req, Fs.OpenAsync(ino, fi->Flags));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "open", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnRead(nint req, ulong ino, nuint size, long offset, FuseFileInfo* fi)
+    {
+        try
+        {
+            int length = (int)Math.Min(size, 16u * 1024 * 1024);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+            var pending = Fs.ReadAsync(fi->Fh, offset, buffer.AsMemory(0, length));
+            if (pending.IsCompletedSuccessfully)
+            {
+                ReplyRead(req, buffer, pending.Result);
+                return;
+            }
+
+            var mount = Current;
+            Interlocked.Increment(ref mount._inFlight);
+            _ = ReadLaterAsync(mount, req, buffer, pending);
+        }
+        catch (Exception e)
+        {
+            Failed(req, "read", e);
+        }
+    }
+
+    private static void ReplyRead(nint req, byte[] buffer, in FsResult<int> result)
+    {
+        if (result.IsOk)
+        {
+            fixed (byte* p = buffer)
+            {
+                LibFuse.ReplyBuf(req, p, (nuint)result.Value);
+            }
+        }
+        else
+        {
+            LibFuse.ReplyErr(req, result.Errno);
+        }
+
+        ArrayPool<byte>.Shared.Return(buffer);
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnRelease(nint req, ulong ino, FuseFileInfo* fi)
+    {
+        try
+        {
+            Fs.Release(fi->Fh);
+        }
+        catch (Exception e)
+        {
+            FuseLog.CallbackFailed(Current._logger, "release", e);
+        }
+
+        LibFuse.ReplyErr(req, 0);
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnOpenDir(nint req, ulong ino, FuseFileInfo* fi)
+    {
+        try
+        {
+            Complete<ulong, OpenDirSender>(req, Fs.OpenDirAsync(ino));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "opendir", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnReadDir(nint req, ulong ino, nuint size, long offset, FuseFileInfo* fi)
+    {
+        try
+        {
+            var entries = Fs.DirectoryEntries(fi->Fh);
+            if (entries is null)
+            {
+                LibFuse.ReplyErr(req, Errno.EBADF);
+                return;
+            }
+
+            int capacity = (int)Math.Min(size, 1024 * 1024);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(capacity);
+            byte[] name = ArrayPool<byte>.Shared.Rent(1024);
+            try
+            {
+                fixed (byte* b = buffer)
+                fixed (byte* n = name)
+                {
+                    nuint used = 0;
+                    for (long i = offset; i < entries.Count; i++)
+                    {
+                        var entry = entries[(int)i];
+                        int length = Encoding.UTF8.GetBytes(entry.Name, name);
+                        name[length] = 0;
+                        var stat = default(Stat);
+                        stat.Ino = entry.Ino;
+                        stat.Mode = entry.IsDirectory ? NodeAttributes.S_IFDIR : NodeAttributes.S_IFREG;
+
+                        // The offset given with an entry is where the next readdir resumes: the snapshot index.
+                        nuint needed = LibFuse.AddDirEntry(req, b + used, (nuint)capacity - used, n, &stat, i + 1);
+                        if (needed > (nuint)capacity - used)
+                        {
+                            break;
+                        }
+
+                        used += needed;
+                    }
+
+                    LibFuse.ReplyBuf(req, b, used);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                ArrayPool<byte>.Shared.Return(name);
+            }
+        }
+        catch (Exception e)
+        {
+            Failed(req, "readdir", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnReleaseDir(nint req, ulong ino, FuseFileInfo* fi)
+    {
+        Fs.ReleaseDir(fi->Fh);
+        LibFuse.ReplyErr(req, 0);
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnStatFs(nint req, ulong ino)
+    {
+        try
+        {
+            Complete<FsStats, StatFsSender>(req, Fs.StatFsAsync());
+        }
+        catch (Exception e)
+        {
+            Failed(req, "statfs", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnGetXattr(nint req, ulong ino, byte* name, nuint size)
+    {
+        try
+        {
+            Complete<(byte[], int), XattrSender>(req, WithRequested(Fs.GetXattrAsync(ino, Name(name)), (int)Math.Min(size, int.MaxValue)));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "getxattr", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnListXattr(nint req, ulong ino, nuint size)
+    {
+        try
+        {
+            Complete<(byte[], int), XattrSender>(req, WithRequested(Fs.ListXattrAsync(ino), (int)Math.Min(size, int.MaxValue)));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "listxattr", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnSetXattr(nint req, ulong ino, byte* name, byte* value, nuint size, int flags)
+    {
+        try
+        {
+            // The value points into the receive buffer, reused by the next request: copy it now.
+            byte[] copy = new ReadOnlySpan<byte>(value, (int)Math.Min(size, 64 * 1024)).ToArray();
+            CompleteErrno(req, Fs.SetXattrAsync(ino, Name(name), copy, flags));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "setxattr", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnRemoveXattr(nint req, ulong ino, byte* name)
+    {
+        try
+        {
+            CompleteErrno(req, Fs.RemoveXattrAsync(ino, Name(name)));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "removexattr", e);
+        }
+    }
+}

@@ -1,0 +1,286 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using FastDfs.Mount.Core;
+using Microsoft.Extensions.Logging;
+
+namespace FastDfs.Mount.Fuse;
+
+/// <summary>
+/// A FUSE mount of a <see cref="FileSystem"/> through libfuse3's low-level API. Dedicated receive threads (not
+/// libfuse's) read requests and let libfuse dispatch them to our callbacks on the same thread; an answer that is
+/// ready at once (cache hit) is sent inline, anything that needs the cluster replies later from whichever thread
+/// finishes it, so concurrency is not capped by threads (fuse-binding notes 0 and 2.4). One mount per process.
+/// </summary>
+public sealed unsafe partial class FuseMount : IDisposable
+{
+    private const int EINTR = 4;
+
+    private static FuseMount? s_current;
+
+    private readonly FileSystem _fs;
+    private readonly ILogger _logger;
+    private readonly string[] _fuseOptions;
+    private readonly int _threadCount;
+    private readonly List<Thread> _threads = [];
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private nint _session;
+    private nint _ops;
+    private int _running;
+    private int _inFlight;
+    private int _unmountRequested;
+    private int _disposed;
+
+    /// <param name="fuseOptions">Mount options for libfuse (allow_other, default_permissions, auto_unmount, ro, ...).</param>
+    public FuseMount(FileSystem fs, string mountPoint, IEnumerable<string> fuseOptions, int receiveThreads, ILogger logger)
+    {
+        _fs = fs;
+        MountPoint = Path.GetFullPath(mountPoint);
+        _fuseOptions = [.. fuseOptions];
+        _threadCount = Math.Clamp(receiveThreads, 1, 16);
+        _logger = logger;
+    }
+
+    public string MountPoint { get; }
+
+    /// <summary>Completes when every receive thread has stopped (the file system was unmounted).</summary>
+    public Task Ended => _ended.Task;
+
+    /// <summary>Requests waiting for an asynchronous reply (diagnostics).</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Kernel read-ahead to ask for after mounting (KiB; 0 keeps the kernel's 128). Needs root.</summary>
+    public int ReadAheadKilobytes { get; init; } = 1024;
+
+    /// <summary>Creates the session, mounts, and starts the receive threads.</summary>
+    public void Start()
+    {
+        if (Interlocked.CompareExchange(ref s_current, this, null) is not null)
+        {
+            throw new InvalidOperationException("one FUSE mount per process");
+        }
+
+        try
+        {
+            LibFuse.Load();
+            _ops = BuildOps();
+            var args = default(FuseArgs);
+            AddArg(&args, "fdfs-mount");
+            string options = string.Join(',', new[] { "fsname=fastdfs", "subtype=fastdfs" }.Concat(_fuseOptions));
+            AddArg(&args, "-o");
+            AddArg(&args, options);
+            try
+            {
+                _session = LibFuse.SessionNew(&args, _ops, (nuint)((int)OpSlot.Count * sizeof(nint)), 0);
+            }
+            finally
+            {
+                LibFuse.OptFreeArgs(&args);
+            }
+
+            if (_session == 0)
+            {
+                throw new IOException($"libfuse refused the options '{options}' (see its message above)");
+            }
+
+            byte[] path = Encoding.UTF8.GetBytes(MountPoint + "\0");
+            fixed (byte* p = path)
+            {
+                if (LibFuse.SessionMount(_session, p) != 0)
+                {
+                    LibFuse.SessionDestroy(_session);
+                    _session = 0;
+                    throw new IOException($"cannot mount {MountPoint} (see libfuse's message above)");
+                }
+            }
+
+            Volatile.Write(ref _running, _threadCount);
+            for (int i = 0; i < _threadCount; i++)
+            {
+                var thread = new Thread(ReceiveLoop) { IsBackground = true, Name = $"fuse-receive-{i}" };
+                _threads.Add(thread);
+                thread.Start();
+            }
+
+            FuseLog.Mounted(_logger, MountPoint, LibFuse.Version(), _threadCount, options);
+            if (ReadAheadKilobytes > 0)
+            {
+                RaiseReadAhead();
+            }
+        }
+        catch
+        {
+            if (_ops != 0)
+            {
+                NativeMemory.Free((void*)_ops);
+                _ops = 0;
+            }
+
+            Interlocked.CompareExchange(ref s_current, null, this);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Unmounts from outside the session (signal handler, Ctrl-C): a lazy unmount aborts the kernel connection, the
+    /// blocked receive threads get ENODEV and end. Same path as an external <c>fusermount3 -u</c>.
+    /// </summary>
+    public void RequestUnmount()
+    {
+        if (Interlocked.Exchange(ref _unmountRequested, 1) != 0 || _session == 0 || Ended.IsCompleted)
+        {
+            return;
+        }
+
+        FuseLog.Unmounting(_logger, MountPoint);
+        if (Native.GetEuid() == 0 && Native.Umount2(MountPoint, Native.MntDetach) == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo("fusermount3", ["-u", "-z", MountPoint]) { UseShellExecute = false });
+            process?.WaitForExit(10_000);
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            FuseLog.UnmountFailed(_logger, MountPoint, e.Message);
+        }
+    }
+
+    /// <summary>Waits for unanswered requests (bounded), then unmounts (if still mounted) and destroys the session.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (_session != 0)
+        {
+            if (!Ended.IsCompleted)
+            {
+                RequestUnmount();
+                Ended.Wait(TimeSpan.FromSeconds(30));
+            }
+
+            // A reply after destroy would touch freed memory; replies to a dead connection are harmless.
+            var deadline = Stopwatch.StartNew();
+            var limit = _fs.Options.OperationTimeout + TimeSpan.FromSeconds(5);
+            while (Volatile.Read(ref _inFlight) > 0 && deadline.Elapsed < limit)
+            {
+                Thread.Sleep(10);
+            }
+
+            if (Volatile.Read(ref _inFlight) > 0)
+            {
+                FuseLog.InFlightAtShutdown(_logger, Volatile.Read(ref _inFlight));
+            }
+
+            LibFuse.SessionUnmount(_session);
+            LibFuse.SessionDestroy(_session);
+            _session = 0;
+            FuseLog.Unmounted(_logger, MountPoint);
+        }
+
+        if (_ops != 0)
+        {
+            NativeMemory.Free((void*)_ops);
+            _ops = 0;
+        }
+
+        Interlocked.CompareExchange(ref s_current, null, this);
+    }
+
+    private void ReceiveLoop()
+    {
+        var buffer = default(FuseBuf);
+        try
+        {
+            while (true)
+            {
+                int received = LibFuse.SessionReceiveBuf(_session, &buffer);
+                if (received == -EINTR)
+                {
+                    continue;
+                }
+
+                if (received <= 0)
+                {
+                    // 0: the kernel connection is gone (unmounted); libfuse has marked the session exited.
+                    if (received < 0)
+                    {
+                        FuseLog.ReceiveFailed(_logger, -received);
+                    }
+
+                    LibFuse.SessionExit(_session);
+                    break;
+                }
+
+                LibFuse.SessionProcessBuf(_session, &buffer);
+            }
+        }
+        finally
+        {
+            NativeMemory.Free((void*)buffer.Mem);
+            if (Interlocked.Decrement(ref _running) == 0)
+            {
+                _ended.TrySetResult();
+            }
+        }
+    }
+
+    private static void AddArg(FuseArgs* args, string value)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(value + "\0");
+        fixed (byte* p = bytes)
+        {
+            if (LibFuse.OptAddArg(args, p) != 0)
+            {
+                throw new OutOfMemoryException("fuse_opt_add_arg failed");
+            }
+        }
+    }
+
+    /// <summary>Asks the kernel for larger read-ahead (1 MiB reads instead of 128 KiB); best effort, root only.</summary>
+    private void RaiseReadAhead()
+    {
+        string mountPoint = MountPoint;
+        int kilobytes = ReadAheadKilobytes;
+        var logger = _logger;
+        _ = Task.Run(() =>
+        {
+            try
+            {
+                foreach (string line in File.ReadLines("/proc/self/mountinfo"))
+                {
+                    string[] fields = line.Split(' ');
+                    if (fields.Length > 4 && fields[4] == mountPoint)
+                    {
+                        string path = $"/sys/class/bdi/{fields[2]}/read_ahead_kb";
+                        File.WriteAllText(path, kilobytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                        FuseLog.ReadAheadSet(logger, mountPoint, kilobytes, path);
+                        return;
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not root, or no sysfs: the kernel's default read-ahead stays.
+            }
+        });
+    }
+
+    private static partial class Native
+    {
+        public const int MntDetach = 2;
+
+        [LibraryImport("libc", EntryPoint = "geteuid")]
+        public static partial uint GetEuid();
+
+        [LibraryImport("libc", EntryPoint = "umount2", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        public static partial int Umount2(string target, int flags);
+    }
+}

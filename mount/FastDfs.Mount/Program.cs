@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using FastDfs.Client;
+using FastDfs.Mount;
+using FastDfs.Mount.Core;
+using FastDfs.Mount.Fuse;
+using FastDfs.Protocol.Config;
+using Microsoft.Extensions.Logging;
+
+const string DetachedVariable = "FDFS_MOUNT_DETACHED";
+
+MountCommandLine command;
+try
+{
+    if (args.Length == 0 || args.Contains("-h") || args.Contains("--help"))
+    {
+        Console.Out.WriteLine(MountCommandLine.Usage);
+        return args.Length == 0 ? 2 : 0;
+    }
+
+    command = MountCommandLine.Parse(args, Libc.GetUid(), Libc.GetGid());
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"fdfs-mount: {e.Message}");
+    Console.Error.WriteLine(MountCommandLine.Usage);
+    return 2;
+}
+
+if (command.Detach && Environment.GetEnvironmentVariable(DetachedVariable) != "1")
+{
+    return Detacher.Run(args, command.MountPoint, DetachedVariable);
+}
+
+if (Environment.GetEnvironmentVariable(DetachedVariable) == "1")
+{
+    _ = Libc.SetSid(); // leave the terminal's session: its Ctrl-C and hang-up are not ours any more
+}
+
+using var loggerFactory = LoggerFactory.Create(b =>
+{
+    b.AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
+    });
+    b.SetMinimumLevel(command.Verbose ? LogLevel.Debug : LogLevel.Information);
+});
+var logger = loggerFactory.CreateLogger("fdfs-mount");
+
+FastDfsClientOptions clientOptions;
+try
+{
+    clientOptions = ClientOptions(command);
+}
+catch (Exception e) when (e is FdfsConfigException or FormatException or ArgumentException or IOException)
+{
+    Console.Error.WriteLine($"fdfs-mount: {e.Message}");
+    return 2;
+}
+
+if (!Directory.Exists(command.MountPoint))
+{
+    Console.Error.WriteLine($"fdfs-mount: mount point {command.MountPoint} is not a directory");
+    return 2;
+}
+
+await using var client = new FastDfsClient(clientOptions, loggerFactory);
+var backend = new FastDfsBackend(client, command.Options.OperationTimeout, loggerFactory.CreateLogger<FastDfsBackend>());
+await using var fs = new FileSystem(backend, NoNameService.Instance, command.Options, loggerFactory.CreateLogger<FileSystem>());
+using (var probe = new CancellationTokenSource(command.Options.OperationTimeout))
+{
+    var groups = await backend.ListGroupsAsync(probe.Token);
+    if (groups.IsOk)
+    {
+        ProgramLog.ClusterFound(logger, string.Join(", ", clientOptions.TrackerServers), string.Join(", ", groups.Value.Select(g => g.Name)));
+    }
+    else
+    {
+        ProgramLog.ClusterUnreachable(logger, string.Join(", ", clientOptions.TrackerServers));
+    }
+}
+
+using var mount = new FuseMount(fs, command.MountPoint, command.FuseOptions, command.ReceiveThreads, loggerFactory.CreateLogger<FuseMount>())
+{
+    ReadAheadKilobytes = command.ReadAheadKilobytes,
+};
+try
+{
+    mount.Start();
+}
+catch (Exception e) when (e is IOException or DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"fdfs-mount: {e.Message}");
+    return 1;
+}
+
+void OnSignal(PosixSignalContext context)
+{
+    context.Cancel = true; // we exit once unmounted, not now
+    ProgramLog.Signal(logger, context.Signal.ToString());
+    _ = Task.Run(mount.RequestUnmount);
+}
+
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
+
+await mount.Ended;
+return 0;
+
+static FastDfsClientOptions ClientOptions(MountCommandLine command)
+{
+    FastDfsClientOptions options;
+    if (command.Trackers.Count > 0)
+    {
+        options = FastDfsClientOptions.FromTrackers([.. command.Trackers]);
+    }
+    else if (command.ConfigPath is not null)
+    {
+        options = FastDfsClientOptions.FromConfig(FdfsConfigFile.Load(command.ConfigPath));
+    }
+    else if (Environment.GetEnvironmentVariable("FDFS_TRACKERS") is { Length: > 0 } env)
+    {
+        options = FastDfsClientOptions.FromTrackers(env.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+    else
+    {
+        throw new ArgumentException("no tracker: use --tracker host:port, -c client.conf or FDFS_TRACKERS");
+    }
+
+    // Nothing may wait longer than the mount's operation timeout: a dead server must give EIO, not a hang.
+    var limit = command.Options.OperationTimeout;
+    return options with
+    {
+        NetworkTimeout = options.NetworkTimeout < limit ? options.NetworkTimeout : limit,
+        ConnectTimeout = options.ConnectTimeout < limit ? options.ConnectTimeout : limit,
+        TrackerRetryDelay = TimeSpan.FromSeconds(2),
+    };
+}
+
+/// <summary>
+/// -d: start a copy of ourselves in its own session with its log going to a file, wait until it has mounted,
+/// then leave. The copy must not write into our pipes: nobody reads them once we are gone.
+/// </summary>
+internal static class Detacher
+{
+    public static int Run(string[] args, string mountPoint, string variable)
+    {
+        string self = Environment.ProcessPath ?? "fdfs-mount";
+        string log = Environment.GetEnvironmentVariable("FDFS_MOUNT_LOG") is { Length: > 0 } chosen
+            ? chosen
+            : Path.Combine(Path.GetTempPath(), $"fdfs-mount.{Environment.ProcessId}.log");
+        var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("exec \"$0\" \"$@\" >>\"$FDFS_MOUNT_LOG\" 2>&1 </dev/null");
+        start.ArgumentList.Add(self);
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        {
+            start.ArgumentList.Add(Environment.GetCommandLineArgs()[0]);
+        }
+
+        foreach (string a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        start.Environment[variable] = "1";
+        start.Environment["FDFS_MOUNT_LOG"] = log;
+        using var child = Process.Start(start)!;
+        string full = Path.GetFullPath(mountPoint);
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (child.HasExited)
+            {
+                Console.Error.Write(File.Exists(log) ? File.ReadAllText(log) : string.Empty);
+                return child.ExitCode == 0 ? 1 : child.ExitCode;
+            }
+
+            if (File.ReadLines("/proc/self/mountinfo").Any(l => l.Split(' ') is { Length: > 4 } f && f[4] == full))
+            {
+                Console.Out.WriteLine($"fdfs-mount: mounted {full} (pid {child.Id}, log {log})");
+                return 0;
+            }
+
+            Thread.Sleep(50);
+        }
+
+        Console.Error.WriteLine($"fdfs-mount: {full} not mounted after 60 s; see {log} (pid {child.Id})");
+        return 1;
+    }
+}
+
+internal static partial class Libc
+{
+    [LibraryImport("libc", EntryPoint = "getuid")]
+    public static partial uint GetUid();
+
+    [LibraryImport("libc", EntryPoint = "getgid")]
+    public static partial uint GetGid();
+
+    [LibraryImport("libc", EntryPoint = "setsid")]
+    public static partial int SetSid();
+}
+
+/// <summary>fdfs-mount log events (6200-6299).</summary>
+internal static partial class ProgramLog
+{
+    [LoggerMessage(EventId = 6201, Level = LogLevel.Information, Message = "trackers {Trackers}: groups {Groups}")]
+    public static partial void ClusterFound(ILogger logger, string trackers, string groups);
+
+    [LoggerMessage(EventId = 6202, Level = LogLevel.Warning, Message = "trackers {Trackers} do not answer now; mounting anyway, operations fail with EIO until they do")]
+    public static partial void ClusterUnreachable(ILogger logger, string trackers);
+
+    [LoggerMessage(EventId = 6203, Level = LogLevel.Information, Message = "{Signal} received: unmounting")]
+    public static partial void Signal(ILogger logger, string signal);
+}

@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using FastDfs.Mount.Core;
+using FastDfs.Protocol;
+
+namespace FastDfs.Mount.Tests;
+
+/// <summary>
+/// An in-memory cluster for unit tests of the core's own logic (paths, caches, xattr rules, read-ahead).
+/// The same operations run against real daemons in <see cref="MountTests"/>.
+/// </summary>
+internal sealed class MemoryBackend : IClusterBackend
+{
+    public ConcurrentDictionary<string, byte[]> Files { get; } = new();
+
+    public ConcurrentDictionary<string, Dictionary<string, string>> Metadata { get; } = new();
+
+    public int Reads;
+    public int Stats;
+    public int MetadataGets;
+    public long BytesRead;
+
+    /// <summary>When set, every call waits for it (a frozen server).</summary>
+    public TaskCompletionSource? Gate { get; set; }
+
+    public async ValueTask<FsResult<IReadOnlyList<GroupSpace>>> ListGroupsAsync(CancellationToken cancellationToken)
+    {
+        await WaitGate(cancellationToken);
+        return FsResult<IReadOnlyList<GroupSpace>>.Ok([new GroupSpace("group1", 1000, 400, 2), new GroupSpace("group2", 500, 100, 1)]);
+    }
+
+    public async ValueTask<FsResult<StoredFile>> GetFileAsync(FileId fileId, CancellationToken cancellationToken)
+    {
+        await WaitGate(cancellationToken);
+        Interlocked.Increment(ref Stats);
+        return Files.TryGetValue(fileId.ToString(), out byte[]? data)
+            ? new StoredFile(data.Length, 1_700_000_000, false)
+            : FsResult<StoredFile>.Fail(Errno.ENOENT);
+    }
+
+    public async ValueTask<FsResult<int>> ReadAsync(FileId fileId, long offset, Memory<byte> destination, StorageChoice storage, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await WaitGate(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return FsResult<int>.Fail(Errno.EIO);
+        }
+
+        Interlocked.Increment(ref Reads);
+        if (!Files.TryGetValue(fileId.ToString(), out byte[]? data))
+        {
+            return FsResult<int>.Fail(Errno.ENOENT);
+        }
+
+        if (offset >= data.Length)
+        {
+            return FsResult<int>.Fail(Errno.EINVAL); // as FastDFS answers
+        }
+
+        int n = (int)Math.Min(destination.Length, data.Length - offset);
+        data.AsSpan((int)offset, n).CopyTo(destination.Span);
+        Interlocked.Add(ref BytesRead, n);
+        return n;
+    }
+
+    public ValueTask<int> DeleteAsync(FileId fileId, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Files.TryRemove(fileId.ToString(), out _) ? 0 : Errno.ENOENT);
+
+    public ValueTask<FsResult<IReadOnlyDictionary<string, string>>> GetMetadataAsync(FileId fileId, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref MetadataGets);
+        IReadOnlyDictionary<string, string> copy = Metadata.TryGetValue(fileId.ToString(), out var m)
+            ? new Dictionary<string, string>(m)
+            : new Dictionary<string, string>();
+        return ValueTask.FromResult(FsResult<IReadOnlyDictionary<string, string>>.Ok(copy));
+    }
+
+    public ValueTask<int> SetMetadataAsync(FileId fileId, IReadOnlyDictionary<string, string> metadata, MetadataFlag flag, CancellationToken cancellationToken)
+    {
+        var current = Metadata.GetOrAdd(fileId.ToString(), _ => []);
+        if (flag == MetadataFlag.Overwrite)
+        {
+            current.Clear();
+        }
+
+        foreach (var (k, v) in metadata)
+        {
+            current[k] = v;
+        }
+
+        return ValueTask.FromResult(0);
+    }
+
+    private async ValueTask WaitGate(CancellationToken cancellationToken)
+    {
+        if (Gate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
+        }
+    }
+}
