@@ -93,7 +93,9 @@ public sealed partial class FastDfsClient : IAsyncDisposable
     }
 
     private static string CommandName(byte command, bool tracker) =>
-        (tracker ? ((TrackerCommand)command).ToString() : ((StorageCommand)command).ToString()) + $" ({command})";
+        (!tracker ? ((StorageCommand)command).ToString()
+            : Enum.IsDefined((NamespaceCommand)command) ? ((NamespaceCommand)command).ToString()
+            : ((TrackerCommand)command).ToString()) + $" ({command})";
 
     /// <summary>Builds a packet: header then a body of <paramref name="bodyLength"/> bytes written by the caller.</summary>
     private static byte[] RentPacket(byte command, int bodyLength)
@@ -223,7 +225,23 @@ public sealed partial class FastDfsClient : IAsyncDisposable
     /// connection; a failure on a reused connection is retried once on a fresh one when <paramref name="retriable"/>
     /// (the server may have closed it while it sat idle).
     /// </summary>
-    private async ValueTask<T> OnServerAsync<T, TState>(
+    private ValueTask<T> OnServerAsync<T, TState>(
+        ServerPool pool,
+        TState state,
+        Func<ClientConnection, TState, CancellationToken, CancellationToken, ValueTask<T>> action,
+        byte command,
+        bool tracker,
+        bool retriable,
+        CancellationToken cancellationToken) =>
+        CallAsync(_logger, Options.NetworkTimeout, pool, state, action, command, tracker, retriable, cancellationToken);
+
+    /// <summary>
+    /// <see cref="OnServerAsync"/> for other clients of the same servers (<see cref="NamespaceClient"/>): one
+    /// connection-handling loop for every request this library sends.
+    /// </summary>
+    internal static async ValueTask<T> CallAsync<T, TState>(
+        ILogger logger,
+        TimeSpan networkTimeout,
         ServerPool pool,
         TState state,
         Func<ClientConnection, TState, CancellationToken, CancellationToken, ValueTask<T>> action,
@@ -262,7 +280,7 @@ public sealed partial class FastDfsClient : IAsyncDisposable
             }
             catch (FdfsServerException e)
             {
-                ClientLog.ServerError(_logger, e.Command, pool.Name, e.Errno);
+                ClientLog.ServerError(logger, e.Command, pool.Name, e.Errno);
 
                 // The storage closes the connection after EINVAL (protocol notes 1.1).
                 if (!tracker && e.Errno == FdfsErrno.EINVAL)
@@ -291,9 +309,9 @@ public sealed partial class FastDfsClient : IAsyncDisposable
                 string name = CommandName(command, tracker);
                 if (timedOut)
                 {
-                    ClientLog.Timeout(_logger, name, pool.Name, Options.NetworkTimeout);
+                    ClientLog.Timeout(logger, name, pool.Name, networkTimeout);
                     throw new FdfsTimeoutException(
-                        $"{(tracker ? "tracker" : "storage")} {pool.Name} did not answer {name} within {Options.NetworkTimeout.TotalSeconds:0.###} s", e);
+                        $"{(tracker ? "tracker" : "storage")} {pool.Name} did not answer {name} within {networkTimeout.TotalSeconds:0.###} s", e);
                 }
 
                 if (e is FdfsProtocolException)
@@ -303,7 +321,7 @@ public sealed partial class FastDfsClient : IAsyncDisposable
 
                 if (retriable && reused && attempt == 0)
                 {
-                    ClientLog.StaleRetried(_logger, pool.Name);
+                    ClientLog.StaleRetried(logger, pool.Name);
                     continue;
                 }
 

@@ -380,72 +380,26 @@ public sealed class NamespaceClient : IAsyncDisposable
         throw new FdfsConnectionException($"could not reach any tracker for {request.Command} (tried {list}): {last?.Message}", tried ?? [], last);
     }
 
-    /// <summary>One request on a pooled connection; a stale pooled connection is retried once on a fresh one.</summary>
-    private async Task<(byte Status, byte[] Body)> OnServerAsync(ServerPool pool, Request request, CancellationToken cancellationToken)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            ClientConnection c;
-            try
+    /// <summary>One request on a pooled connection, through the library's one connection-handling loop.</summary>
+    private ValueTask<(byte Status, byte[] Body)> OnServerAsync(ServerPool pool, Request request, CancellationToken cancellationToken) =>
+        FastDfsClient.CallAsync(
+            _logger,
+            _options.NetworkTimeout,
+            pool,
+            (Request: request, Logger: _logger, PoolName: pool.Name),
+            static async (c, s, token, _) =>
             {
-                c = await pool.RentAsync(attempt == 0, cancellationToken);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (FdfsException)
-            {
-                throw;
-            }
-            catch (Exception e)
-            {
-                throw new FdfsConnectionException($"cannot connect to tracker {pool.Name}: {e.Message}", [pool.Name], e);
-            }
-
-            var token = c.Begin(cancellationToken);
-            try
-            {
-                await c.Connection.SendAsync(request.Packet.AsMemory(0, request.Length), token);
+                await c.Connection.SendAsync(s.Request.Packet.AsMemory(0, s.Request.Length), token);
                 var result = await c.Connection.ReadResponseAsync(MaxResponse, token);
-                pool.Return(c);
                 if (result.Status != 0)
                 {
-                    ClientLog.ServerError(_logger, request.Command.ToString(), pool.Name, result.Status);
+                    ClientLog.ServerError(s.Logger, s.Request.Command.ToString(), s.PoolName, result.Status);
                 }
 
                 return result;
-            }
-            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException or FdfsProtocolException)
-            {
-                bool reused = c.Reused;
-                bool timedOut = token.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
-                pool.Release(c, e.Message);
-                cancellationToken.ThrowIfCancellationRequested();
-                if (timedOut)
-                {
-                    ClientLog.Timeout(_logger, request.Command.ToString(), pool.Name, _options.NetworkTimeout);
-                    throw new FdfsTimeoutException($"tracker {pool.Name} did not answer {request.Command} within {_options.NetworkTimeout.TotalSeconds:0.###} s", e);
-                }
-
-                if (e is FdfsProtocolException)
-                {
-                    throw new FdfsException($"bad response from {pool.Name} to {request.Command}: {e.Message}", 71, e);
-                }
-
-                if (reused && attempt == 0)
-                {
-                    ClientLog.StaleRetried(_logger, pool.Name);
-                    continue;
-                }
-
-                throw new FdfsConnectionException($"connection to {pool.Name} failed during {request.Command}: {e.Message}", [pool.Name], e);
-            }
-            catch
-            {
-                pool.Release(c, "aborted");
-                throw;
-            }
-        }
-    }
+            },
+            (byte)request.Command,
+            tracker: true,
+            retriable: true,
+            cancellationToken);
 }
