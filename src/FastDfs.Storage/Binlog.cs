@@ -174,18 +174,26 @@ internal sealed class Binlog : IAsyncDisposable
         byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         long lastSync = Environment.TickCount64;
         bool dirty = false;
+        CancellationTokenSource? idle = null;
         try
         {
             while (true)
             {
-                // Wake up at least once per sync interval to fsync what was written.
+                // Wake up at least once per sync interval to fsync what was written. One timer source is re-armed
+                // per group commit; a new one is made only after it fired (at most once per interval).
                 bool more;
                 if (dirty)
                 {
-                    using var cts = new CancellationTokenSource(_syncInterval);
+                    if (idle is null || !idle.TryReset())
+                    {
+                        idle?.Dispose();
+                        idle = new CancellationTokenSource();
+                    }
+
+                    idle.CancelAfter(_syncInterval);
                     try
                     {
-                        more = await reader.WaitToReadAsync(cts.Token);
+                        more = await reader.WaitToReadAsync(idle.Token);
                     }
                     catch (OperationCanceledException)
                     {
@@ -255,6 +263,7 @@ internal sealed class Binlog : IAsyncDisposable
         }
         finally
         {
+            idle?.Dispose();
             ArrayPool<byte>.Shared.Return(buffer);
             Interlocked.Exchange(ref _committedSignal, new TaskCompletionSource()).TrySetResult();
         }
