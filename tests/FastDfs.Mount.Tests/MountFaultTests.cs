@@ -5,7 +5,12 @@ using Xunit;
 
 namespace FastDfs.Mount.Tests;
 
-/// <summary>Dead servers, signals and kill -9: the mount answers EIO in time and never leaves a dead mount point.</summary>
+/// <summary>
+/// Dead servers, signals and kill -9: the mount answers EIO in time and never leaves a dead mount point.
+/// Runs alone: once in two full runs beside the other mount tests, fusermount3's auto_unmount watchdog did not
+/// unmount within 30 s after a kill -9 (cause not found yet; alone it passed every time).
+/// </summary>
+[Collection(nameof(MountFaultTests))]
 public class MountFaultTests
 {
     private const int SIGTERM = 15;
@@ -95,3 +100,7 @@ public class MountFaultTests
         Assert.Empty(Directory.GetFileSystemEntries(mount.MountPoint));
     }
 }
+
+/// <summary>Keeps <see cref="MountFaultTests"/> from running beside other test classes.</summary>
+[CollectionDefinition(nameof(MountFaultTests), DisableParallelization = true)]
+public sealed class MountFaultTestsCollection;
