@@ -1,13 +1,24 @@
 namespace FastDfs.Mount.Core;
 
-/// <summary>What a node looks like to stat(2). Mode carries the file-type bits (S_IFDIR / S_IFREG).</summary>
+/// <summary>What a node looks like to stat(2). Mode carries the file-type bits; times are nanoseconds since the epoch.</summary>
 public readonly record struct NodeAttributes(
-    ulong Ino, uint Mode, uint Nlink, uint Uid, uint Gid, long Size, long TimeSeconds, int TimeNanoseconds)
+    ulong Ino, uint Mode, uint Nlink, uint Uid, uint Gid, long Size, long AtimeNs, long MtimeNs, long CtimeNs, ulong Rdev = 0)
 {
+    public const uint S_IFMT = 0xF000;
     public const uint S_IFDIR = 0x4000;
     public const uint S_IFREG = 0x8000;
+    public const uint S_IFLNK = 0xA000;
+    public const long NanosecondsPerSecond = 1_000_000_000;
 
-    public bool IsDirectory => (Mode & 0xF000) == S_IFDIR;
+    /// <summary>Attributes whose three times are one instant in whole seconds (file-ID files: the create time).</summary>
+    public static NodeAttributes AtSeconds(ulong ino, uint mode, uint nlink, uint uid, uint gid, long size, long seconds) =>
+        new(ino, mode, nlink, uid, gid, size, seconds * NanosecondsPerSecond, seconds * NanosecondsPerSecond, seconds * NanosecondsPerSecond);
+
+    public bool IsRegular => (Mode & S_IFMT) == S_IFREG;
+
+    public bool IsSymlink => (Mode & S_IFMT) == S_IFLNK;
+
+    public bool IsDirectory => (Mode & S_IFMT) == S_IFDIR;
 
     /// <summary>512-byte blocks, as du expects.</summary>
     public long Blocks => (Size + 511) / 512;
@@ -22,8 +33,8 @@ public readonly record struct AttrReply(NodeAttributes Attributes, double Timeou
 /// <summary>open's answer: the handle and whether the kernel may keep cached pages from an earlier open.</summary>
 public readonly record struct OpenReply(ulong Handle, bool KeepCache);
 
-/// <summary>One directory entry; the adapter encodes it for its platform.</summary>
-public readonly record struct DirEntry(string Name, ulong Ino, bool IsDirectory);
+/// <summary>One directory entry; the adapter encodes it for its platform. <see cref="Mode"/> (type bits) is 0 when only <see cref="IsDirectory"/> is known.</summary>
+public readonly record struct DirEntry(string Name, ulong Ino, bool IsDirectory, uint Mode = 0);
 
 /// <summary>statfs's answer in blocks of <see cref="BlockSize"/> bytes.</summary>
 public readonly record struct FsStats(long BlockSize, long TotalBlocks, long FreeBlocks, long AvailableBlocks, long Files, long FreeFiles, int NameMax);

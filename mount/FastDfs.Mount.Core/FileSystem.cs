@@ -17,7 +17,7 @@ namespace FastDfs.Mount.Core;
 /// (<c>M00</c>..); below them <c>HH/HH</c> directories exist implicitly (any two upper-case hex digits look up)
 /// but list nothing, because FastDFS cannot enumerate files; <c>/group/Mxx/HH/HH/name</c> is the file with that ID.
 /// </remarks>
-public sealed class FileSystem : IAsyncDisposable
+public sealed partial class FileSystem : IAsyncDisposable
 {
     public const ulong UnknownIno = 0xFFFF_FFFF;
 
@@ -40,7 +40,11 @@ public sealed class FileSystem : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _mountTime = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         Inodes = new InodeTable((ulong)_mountTime);
-        if (!names.NamesAvailable)
+        if (names.NamesAvailable)
+        {
+            MountLog.NamesAvailable(_logger);
+        }
+        else
         {
             MountLog.NamesUnavailable(_logger);
         }
@@ -85,19 +89,39 @@ public sealed class FileSystem : IAsyncDisposable
                         return FsResult<EntryReply>.Fail(groups.Errno);
                     }
 
-                    return groups.Value.Any(g => g.Name == name)
-                        ? Entry(Inodes.AddLookup(name, NodeKind.Group, name, null))
-                        : FsResult<EntryReply>.Fail(Errno.ENOENT);
+                    if (!groups.Value.Any(g => g.Name == name))
+                    {
+                        return FsResult<EntryReply>.Fail(Errno.ENOENT);
+                    }
+
+                    if (_names.NamesAvailable)
+                    {
+                        // The group directory is its tree's root: its owner, mode and times come from there.
+                        var group = Inodes.AddLookup(name, NodeKind.Group, name, null);
+                        var root = await RefreshGroupRootAsync(group, cancellationToken);
+                        if (!root.IsOk)
+                        {
+                            Inodes.Forget(group.Ino, 1);
+                            return FsResult<EntryReply>.Fail(root.Errno);
+                        }
+
+                        return Entry(group);
+                    }
+
+                    return Entry(Inodes.AddLookup(name, NodeKind.Group, name, null));
                 }
 
             case NodeKind.Group:
-                if (!IsStorePath(name))
+                if (IsStorePath(name))
                 {
-                    // Not a file-ID path: a user-given name, if the cluster has names.
-                    return FsResult<EntryReply>.Fail(Errno.ENOENT);
+                    // File-ID paths win over user names: M00..MFF are reserved at a group's top level.
+                    return Entry(Inodes.AddLookup(dir.Key + "/" + name, NodeKind.StorePath, dir.Group, null));
                 }
 
-                return Entry(Inodes.AddLookup(dir.Key + "/" + name, NodeKind.StorePath, dir.Group, null));
+                return _names.NamesAvailable ? await LookupNamedAsync(dir, name, cancellationToken) : FsResult<EntryReply>.Fail(Errno.ENOENT);
+
+            case NodeKind.Named:
+                return await LookupNamedAsync(dir, name, cancellationToken);
 
             case NodeKind.StorePath:
             case NodeKind.SubDirectory1:
@@ -121,6 +145,12 @@ public sealed class FileSystem : IAsyncDisposable
         if (node is null)
         {
             return FsResult<AttrReply>.Fail(Errno.ENOENT);
+        }
+
+        if (node.Kind == NodeKind.Named || (node.Kind == NodeKind.Group && _names.NamesAvailable))
+        {
+            var named = node.Kind == NodeKind.Named ? await RefreshNamedAsync(node, cancellationToken) : await RefreshGroupRootAsync(node, cancellationToken);
+            return named.IsOk ? new AttrReply(named.Value, Options.AttrTimeout.TotalSeconds) : FsResult<AttrReply>.Fail(named.Errno);
         }
 
         if (node.IsDirectory)
@@ -262,6 +292,15 @@ public sealed class FileSystem : IAsyncDisposable
             }
 
             entries.AddRange(groups.Value.Select(g => new DirEntry(g.Name, UnknownIno, true)));
+        }
+        else if (node.Kind == NodeKind.Named || (node.Kind == NodeKind.Group && _names.NamesAvailable))
+        {
+            // Store paths are not listed beside user names: they stay reachable, and cp -a / rsync of the group skip them.
+            int errno = await ListNamedAsync(node, entries, cancellationToken);
+            if (errno != 0)
+            {
+                return FsResult<ulong>.Fail(errno);
+            }
         }
         else if (node.Kind == NodeKind.Group)
         {
@@ -536,8 +575,8 @@ public sealed class FileSystem : IAsyncDisposable
     private NodeAttributes SetFileAttributes(Node node, StoredFile stored)
     {
         uint permissions = Options.ReadOnly ? 0x124u : 0x1A4u; // 0444 / 0644
-        var attributes = new NodeAttributes(
-            node.Ino, NodeAttributes.S_IFREG | permissions, 1, Options.Uid, Options.Gid, stored.Size, stored.CreateTimestamp, 0);
+        var attributes = NodeAttributes.AtSeconds(
+            node.Ino, NodeAttributes.S_IFREG | permissions, 1, Options.Uid, Options.Gid, stored.Size, stored.CreateTimestamp);
         node.Attributes = attributes;
         node.IsAppender = stored.IsAppender;
         node.AttributesExpire = Stopwatch.GetTimestamp() + (long)(Options.AttrTimeout.TotalSeconds * Stopwatch.Frequency);
@@ -547,12 +586,12 @@ public sealed class FileSystem : IAsyncDisposable
     private NodeAttributes DirectoryAttributes(Node node)
     {
         uint permissions = Options.ReadOnly ? 0x16Du : 0x1EDu; // 0555 / 0755
-        return new NodeAttributes(node.Ino, NodeAttributes.S_IFDIR | permissions, 2, Options.Uid, Options.Gid, 4096, _mountTime, 0);
+        return NodeAttributes.AtSeconds(node.Ino, NodeAttributes.S_IFDIR | permissions, 2, Options.Uid, Options.Gid, 4096, _mountTime);
     }
 
     private FsResult<EntryReply> Entry(Node node)
     {
-        var attributes = node.IsDirectory ? DirectoryAttributes(node) : node.Attributes;
+        var attributes = node.IsDirectory && node.Kind != NodeKind.Named && node.NsInode == 0 ? DirectoryAttributes(node) : node.Attributes;
         return new EntryReply(node.Ino, node.Generation, attributes, Options.AttrTimeout.TotalSeconds, Options.EntryTimeout.TotalSeconds);
     }
 

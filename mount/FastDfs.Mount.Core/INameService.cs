@@ -1,36 +1,125 @@
+using FastDfs.Client;
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+
 namespace FastDfs.Mount.Core;
 
 /// <summary>
-/// Where the mount gets user-given names and directories from. The directory service (src/FastDfs.Namespace,
-/// served by trackers that have it) will implement this; against FastDFS's own daemons <see cref="NoNameService"/>
-/// stands in, and the mount serves file-ID paths only. File-ID paths (<c>/group/Mxx/HH/HH/name</c>) never go
-/// through this interface, so they work in both modes.
+/// Where the mount gets user-given names from: the directory service our trackers serve (<see cref="TrackerNameService"/>).
+/// Against FastDFS's own daemons <see cref="NoNameService"/> stands in and the mount serves file-ID paths only.
+/// File-ID paths (<c>/group/Mxx/HH/HH/name</c>) never go through this interface, so they work in both modes.
+/// Every call answers an errno (ext4's for refusals, EIO when no tracker answers) instead of throwing.
+/// Inodes are the directory service's; a group's tree starts at <see cref="RootAsync"/>.
 /// </summary>
 public interface INameService
 {
     /// <summary>False when the cluster has no directory service (compat mode).</summary>
     bool NamesAvailable { get; }
 
-    /// <summary>Resolves a name in a group's named tree; <paramref name="parentDirectoryId"/> 0 is the group's root.</summary>
-    ValueTask<FsResult<NamedNode>> LookupAsync(string group, long parentDirectoryId, string name, CancellationToken cancellationToken);
+    ValueTask<FsResult<NsAttributes>> RootAsync(string group, CancellationToken cancellationToken);
 
-    /// <summary>Lists a directory of a group's named tree.</summary>
-    ValueTask<FsResult<IReadOnlyList<NamedNode>>> ListAsync(string group, long directoryId, CancellationToken cancellationToken);
+    ValueTask<FsResult<NsAttributes>> LookupAsync(long parent, string name, CancellationToken cancellationToken);
+
+    ValueTask<FsResult<NsAttributes>> GetAttrAsync(long inode, CancellationToken cancellationToken);
+
+    /// <summary>Entries after <paramref name="cookie"/> (0 = from the start) with their attributes.</summary>
+    ValueTask<FsResult<NamespacePage<NsDirEntryPlus>>> ReadDirPlusAsync(long inode, long cookie, int maxEntries, CancellationToken cancellationToken);
+
+    ValueTask<FsResult<NsAttributes>> MkDirAsync(long parent, string name, uint mode, uint uid, uint gid, CancellationToken cancellationToken);
+
+    /// <summary>A new regular file (or FIFO/socket/device node when <paramref name="mode"/> says so), optionally with content.</summary>
+    ValueTask<FsResult<NsAttributes>> CreateAsync(
+        long parent, string name, uint mode, uint uid, uint gid, string? fileId, long size, CancellationToken cancellationToken);
+
+    /// <summary>Binds new content to a regular file; the previous content, if no longer named, goes to the collector.</summary>
+    ValueTask<FsResult<NsAttributes>> SetContentAsync(long inode, string fileId, long size, long mtimeNs, CancellationToken cancellationToken);
+
+    ValueTask<FsResult<NsAttributes>> SymlinkAsync(long parent, string name, string target, uint uid, uint gid, CancellationToken cancellationToken);
+
+    ValueTask<FsResult<string>> ReadLinkAsync(long inode, CancellationToken cancellationToken);
+
+    ValueTask<FsResult<NsAttributes>> LinkAsync(long inode, long newParent, string newName, CancellationToken cancellationToken);
+
+    ValueTask<int> UnlinkAsync(long parent, string name, CancellationToken cancellationToken);
+
+    ValueTask<int> RmDirAsync(long parent, string name, CancellationToken cancellationToken);
+
+    ValueTask<int> RenameAsync(long parent, string name, long newParent, string newName, NamespaceRenameFlags flags, CancellationToken cancellationToken);
+
+    ValueTask<FsResult<NsAttributes>> SetAttrAsync(SetAttrRequest request, CancellationToken cancellationToken);
+
+    ValueTask<int> SetXattrAsync(long inode, string name, ReadOnlyMemory<byte> value, NamespaceXattrFlags flags, CancellationToken cancellationToken);
+
+    ValueTask<FsResult<byte[]>> GetXattrAsync(long inode, string name, CancellationToken cancellationToken);
+
+    ValueTask<FsResult<IReadOnlyList<string>>> ListXattrAsync(long inode, CancellationToken cancellationToken);
+
+    ValueTask<int> RemoveXattrAsync(long inode, string name, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records an uploaded file ID not yet bound to a name: unless bound or forgotten within <paramref name="lease"/>,
+    /// the collector deletes it (what a mount that crashed between upload and commit leaves).
+    /// </summary>
+    ValueTask<int> RegisterPendingAsync(string fileId, TimeSpan lease, CancellationToken cancellationToken);
+
+    ValueTask<int> ForgetPendingAsync(string fileId, CancellationToken cancellationToken);
 }
 
-/// <summary>A named node: a directory (no content) or a file whose content is a FastDFS file.</summary>
-public sealed record NamedNode(long Id, string Name, bool IsDirectory, string? ContentFileId, long Size, uint Mode, DateTimeOffset ModifiedTime);
-
-/// <summary>Compat mode: there are no names, only file IDs.</summary>
+/// <summary>Compat mode: there are no names, only file IDs. Every name operation is refused.</summary>
 public sealed class NoNameService : INameService
 {
     public static NoNameService Instance { get; } = new();
 
     public bool NamesAvailable => false;
 
-    public ValueTask<FsResult<NamedNode>> LookupAsync(string group, long parentDirectoryId, string name, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(FsResult<NamedNode>.Fail(Errno.ENOENT));
+    private static ValueTask<FsResult<T>> Refused<T>(int errno = Errno.EROFS) => ValueTask.FromResult(FsResult<T>.Fail(errno));
 
-    public ValueTask<FsResult<IReadOnlyList<NamedNode>>> ListAsync(string group, long directoryId, CancellationToken cancellationToken) =>
-        ValueTask.FromResult<FsResult<IReadOnlyList<NamedNode>>>(Array.Empty<NamedNode>());
+    public ValueTask<FsResult<NsAttributes>> RootAsync(string group, CancellationToken cancellationToken) => Refused<NsAttributes>(Errno.ENOENT);
+
+    public ValueTask<FsResult<NsAttributes>> LookupAsync(long parent, string name, CancellationToken cancellationToken) => Refused<NsAttributes>(Errno.ENOENT);
+
+    public ValueTask<FsResult<NsAttributes>> GetAttrAsync(long inode, CancellationToken cancellationToken) => Refused<NsAttributes>(Errno.ENOENT);
+
+    public ValueTask<FsResult<NamespacePage<NsDirEntryPlus>>> ReadDirPlusAsync(long inode, long cookie, int maxEntries, CancellationToken cancellationToken) =>
+        Refused<NamespacePage<NsDirEntryPlus>>(Errno.ENOENT);
+
+    public ValueTask<FsResult<NsAttributes>> MkDirAsync(long parent, string name, uint mode, uint uid, uint gid, CancellationToken cancellationToken) =>
+        Refused<NsAttributes>();
+
+    public ValueTask<FsResult<NsAttributes>> CreateAsync(
+        long parent, string name, uint mode, uint uid, uint gid, string? fileId, long size, CancellationToken cancellationToken) => Refused<NsAttributes>();
+
+    public ValueTask<FsResult<NsAttributes>> SetContentAsync(long inode, string fileId, long size, long mtimeNs, CancellationToken cancellationToken) =>
+        Refused<NsAttributes>();
+
+    public ValueTask<FsResult<NsAttributes>> SymlinkAsync(long parent, string name, string target, uint uid, uint gid, CancellationToken cancellationToken) =>
+        Refused<NsAttributes>();
+
+    public ValueTask<FsResult<string>> ReadLinkAsync(long inode, CancellationToken cancellationToken) => Refused<string>(Errno.ENOENT);
+
+    public ValueTask<FsResult<NsAttributes>> LinkAsync(long inode, long newParent, string newName, CancellationToken cancellationToken) =>
+        Refused<NsAttributes>();
+
+    public ValueTask<int> UnlinkAsync(long parent, string name, CancellationToken cancellationToken) => ValueTask.FromResult(Errno.EROFS);
+
+    public ValueTask<int> RmDirAsync(long parent, string name, CancellationToken cancellationToken) => ValueTask.FromResult(Errno.EROFS);
+
+    public ValueTask<int> RenameAsync(long parent, string name, long newParent, string newName, NamespaceRenameFlags flags, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Errno.EROFS);
+
+    public ValueTask<FsResult<NsAttributes>> SetAttrAsync(SetAttrRequest request, CancellationToken cancellationToken) => Refused<NsAttributes>();
+
+    public ValueTask<int> SetXattrAsync(long inode, string name, ReadOnlyMemory<byte> value, NamespaceXattrFlags flags, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Errno.EROFS);
+
+    public ValueTask<FsResult<byte[]>> GetXattrAsync(long inode, string name, CancellationToken cancellationToken) => Refused<byte[]>(Errno.ENODATA);
+
+    public ValueTask<FsResult<IReadOnlyList<string>>> ListXattrAsync(long inode, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(FsResult<IReadOnlyList<string>>.Ok(Array.Empty<string>()));
+
+    public ValueTask<int> RemoveXattrAsync(long inode, string name, CancellationToken cancellationToken) => ValueTask.FromResult(Errno.EROFS);
+
+    public ValueTask<int> RegisterPendingAsync(string fileId, TimeSpan lease, CancellationToken cancellationToken) => ValueTask.FromResult(Errno.EROFS);
+
+    public ValueTask<int> ForgetPendingAsync(string fileId, CancellationToken cancellationToken) => ValueTask.FromResult(0);
 }

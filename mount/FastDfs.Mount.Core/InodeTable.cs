@@ -1,4 +1,5 @@
 using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
 
 namespace FastDfs.Mount.Core;
 
@@ -11,6 +12,9 @@ public enum NodeKind
     SubDirectory1,
     SubDirectory2,
     File,
+
+    /// <summary>A node of a group's named tree (directory service): directory, file, symlink or special file.</summary>
+    Named,
 }
 
 /// <summary>
@@ -43,7 +47,24 @@ public sealed class Node
     /// <summary>Set for files only.</summary>
     public FileId? FileId { get; }
 
-    public bool IsDirectory => Kind != NodeKind.File;
+    public bool IsDirectory => Kind switch
+    {
+        NodeKind.File => false,
+        NodeKind.Named => Named.IsDirectory,
+        _ => true,
+    };
+
+    /// <summary>
+    /// The directory-service inode: for <see cref="NodeKind.Named"/> nodes, and for a <see cref="NodeKind.Group"/>
+    /// node when names are available (its tree's root). 0 otherwise.
+    /// </summary>
+    internal long NsInode;
+
+    /// <summary>The directory service's last answer for a named node (valid with <see cref="AttributesExpire"/>).</summary>
+    internal NsAttributes Named;
+
+    /// <summary>Key of a named node: its directory-service inode, so hard links share one node and one ino.</summary>
+    internal static string NamedKey(long nsInode) => "#" + nsInode.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Lookups the kernel holds (each entry reply adds one; forget subtracts).</summary>
     internal long LookupCount;

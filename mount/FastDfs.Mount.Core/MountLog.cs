@@ -20,4 +20,10 @@ internal static partial class MountLog
 
     [LoggerMessage(EventId = 6005, Level = LogLevel.Debug, Message = "deleted {FileId}")]
     public static partial void Deleted(ILogger logger, string fileId);
+
+    [LoggerMessage(EventId = 6006, Level = LogLevel.Debug, Message = "{Operation} {Target} refused: {Reason}")]
+    public static partial void NameOperationRefused(ILogger logger, string operation, string target, string reason);
+
+    [LoggerMessage(EventId = 6007, Level = LogLevel.Information, Message = "names are served by the trackers' directory service")]
+    public static partial void NamesAvailable(ILogger logger);
 }

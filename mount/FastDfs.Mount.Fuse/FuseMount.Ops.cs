@@ -212,9 +212,10 @@ public sealed unsafe partial class FuseMount
         stat.Size = a.Size;
         stat.BlockSize = 1024 * 1024;
         stat.Blocks = a.Blocks;
-        stat.Atime = new Timespec { Seconds = a.TimeSeconds, Nanoseconds = a.TimeNanoseconds };
-        stat.Mtime = stat.Atime;
-        stat.Ctime = stat.Atime;
+        stat.Rdev = a.Rdev;
+        stat.Atime = Timespec.FromNanoseconds(a.AtimeNs);
+        stat.Mtime = Timespec.FromNanoseconds(a.MtimeNs);
+        stat.Ctime = Timespec.FromNanoseconds(a.CtimeNs);
     }
 
     /// <summary>Replies now when the operation finished synchronously, else once it completes.</summary>
@@ -470,7 +471,7 @@ public sealed unsafe partial class FuseMount
                         name[length] = 0;
                         var stat = default(Stat);
                         stat.Ino = entry.Ino;
-                        stat.Mode = entry.IsDirectory ? NodeAttributes.S_IFDIR : NodeAttributes.S_IFREG;
+                        stat.Mode = entry.Mode != 0 ? entry.Mode : entry.IsDirectory ? NodeAttributes.S_IFDIR : NodeAttributes.S_IFREG;
 
                         // The offset given with an entry is where the next readdir resumes: the snapshot index.
                         nuint needed = LibFuse.AddDirEntry(req, b + used, (nuint)capacity - used, n, &stat, i + 1);

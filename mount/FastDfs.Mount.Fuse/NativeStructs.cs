@@ -9,6 +9,11 @@ internal struct Timespec
 {
     public long Seconds;
     public long Nanoseconds;
+
+    public static Timespec FromNanoseconds(long ns) =>
+        new() { Seconds = Math.DivRem(ns, 1_000_000_000, out long rest) - (rest < 0 ? 1 : 0), Nanoseconds = rest < 0 ? rest + 1_000_000_000 : rest };
+
+    public readonly long ToNanoseconds() => (Seconds * 1_000_000_000) + Nanoseconds;
 }
 
 /// <summary>struct stat, 144 bytes.</summary>

@@ -20,7 +20,8 @@ internal sealed record MountCommandLine
                              fdfs-mount's: timeout=S (default 30), attr_timeout=S, entry_timeout=S,
                              negative_timeout=S, xattr_timeout=S, readahead_chunk=BYTES, readahead_chunks=N,
                              readahead_kb=KIB (kernel read-ahead, default 1024), threads=N (receive threads, default 2),
-                             uid=N, gid=N
+                             uid=N, gid=N, names=auto|on|off (directory service: auto = use it when the
+                             trackers serve it; off = file-ID paths only)
         """;
 
     public string? ConfigPath { get; init; }
@@ -40,6 +41,9 @@ internal sealed record MountCommandLine
     public int ReceiveThreads { get; init; } = 2;
 
     public int ReadAheadKilobytes { get; init; } = 1024;
+
+    /// <summary><c>names=</c>: null = auto (probe the trackers), true = require the directory service, false = file-ID paths only.</summary>
+    public bool? Names { get; init; }
 
     /// <summary>Parses; throws <see cref="ArgumentException"/> with a message for the user.</summary>
     public static MountCommandLine Parse(IReadOnlyList<string> args, uint uid, uint gid)
@@ -103,6 +107,7 @@ internal sealed record MountCommandLine
         var options = new MountOptions { Uid = uid, Gid = gid };
         var fuse = new List<string>();
         int threads = 2, readAheadKb = 1024;
+        bool? names = null;
         foreach (string option in rawOptions)
         {
             int eq = option.IndexOf('=', StringComparison.Ordinal);
@@ -143,6 +148,15 @@ internal sealed record MountCommandLine
                 case "gid":
                     options = options with { Gid = (uint)Integer(key, value) };
                     break;
+                case "names":
+                    names = value switch
+                    {
+                        "auto" => null,
+                        "on" => true,
+                        "off" => false,
+                        _ => throw new ArgumentException($"names must be auto, on or off (got '{value}')"),
+                    };
+                    break;
                 case "ro":
                     options = options with { ReadOnly = true };
                     fuse.Add(option);
@@ -178,6 +192,7 @@ internal sealed record MountCommandLine
             FuseOptions = fuse,
             ReceiveThreads = threads,
             ReadAheadKilobytes = readAheadKb,
+            Names = names,
         };
     }
 

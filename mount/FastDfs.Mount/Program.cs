@@ -67,19 +67,37 @@ if (!Directory.Exists(command.MountPoint))
 
 await using var client = new FastDfsClient(clientOptions, loggerFactory);
 var backend = new FastDfsBackend(client, command.Options.OperationTimeout, loggerFactory.CreateLogger<FastDfsBackend>());
-await using var fs = new FileSystem(backend, NoNameService.Instance, command.Options, loggerFactory.CreateLogger<FileSystem>());
+await using var namespaceClient = new NamespaceClient(clientOptions, loggerFactory);
+bool namesAvailable = command.Names ?? false;
 using (var probe = new CancellationTokenSource(command.Options.OperationTimeout))
 {
     var groups = await backend.ListGroupsAsync(probe.Token);
     if (groups.IsOk)
     {
         ProgramLog.ClusterFound(logger, string.Join(", ", clientOptions.TrackerServers), string.Join(", ", groups.Value.Select(g => g.Name)));
+        if (command.Names is null && groups.Value.Count > 0)
+        {
+            // A FastDFS tracker answers the directory service's commands with EINVAL: then only file-ID paths exist.
+            try
+            {
+                namesAvailable = await namespaceClient.IsAvailableAsync(groups.Value[0].Name, probe.Token);
+            }
+            catch (Exception e) when (e is FdfsException or OperationCanceledException)
+            {
+                ProgramLog.NamesProbeFailed(logger, e.Message);
+            }
+        }
     }
     else
     {
         ProgramLog.ClusterUnreachable(logger, string.Join(", ", clientOptions.TrackerServers));
     }
 }
+
+INameService names = namesAvailable
+    ? new TrackerNameService(namespaceClient, command.Options.OperationTimeout, loggerFactory.CreateLogger<TrackerNameService>())
+    : NoNameService.Instance;
+await using var fs = new FileSystem(backend, names, command.Options, loggerFactory.CreateLogger<FileSystem>());
 
 using var mount = new FuseMount(fs, command.MountPoint, command.FuseOptions, command.ReceiveThreads, loggerFactory.CreateLogger<FuseMount>())
 {
@@ -215,4 +233,7 @@ internal static partial class ProgramLog
 
     [LoggerMessage(EventId = 6203, Level = LogLevel.Information, Message = "{Signal} received: unmounting")]
     public static partial void Signal(ILogger logger, string signal);
+
+    [LoggerMessage(EventId = 6204, Level = LogLevel.Warning, Message = "could not ask the trackers for a directory service ({Reason}); serving file-ID paths only (-o names=on forces names)")]
+    public static partial void NamesProbeFailed(ILogger logger, string reason);
 }

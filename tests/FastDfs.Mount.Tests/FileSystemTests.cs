@@ -72,7 +72,7 @@ public class FileSystemTests
         ulong ino = await WalkAsync(fs, FileKey);
         var attr = await fs.GetAttrAsync(ino);
         Assert.Equal(1234, attr.Value.Attributes.Size);
-        Assert.Equal(1_700_000_000, attr.Value.Attributes.TimeSeconds);
+        Assert.Equal(1_700_000_000 * NodeAttributes.NanosecondsPerSecond, attr.Value.Attributes.MtimeNs);
         Assert.Equal(NodeAttributes.S_IFREG | 0x1A4u, attr.Value.Attributes.Mode);
 
         // A second lookup reuses the node (and its cached attributes: no second stat on the cluster).

@@ -60,7 +60,7 @@ public class LayoutTests
     public unsafe void Stat_is_filled_field_by_field()
     {
         var stat = default(Stat);
-        FuseMount.Fill(ref stat, new Core.NodeAttributes(7, 0x81A4, 1, 1000, 100, 3000, 1_700_000_000, 5));
+        FuseMount.Fill(ref stat, new Core.NodeAttributes(7, 0x81A4, 1, 1000, 100, 3000, 1_600_000_000_000_000_001, 1_700_000_000_000_000_005, 1_800_000_000_000_000_009));
         byte* p = (byte*)&stat;
         Assert.Equal(7ul, *(ulong*)(p + 8));
         Assert.Equal(1ul, *(ulong*)(p + 16));
@@ -69,8 +69,12 @@ public class LayoutTests
         Assert.Equal(100u, *(uint*)(p + 32));
         Assert.Equal(3000L, *(long*)(p + 48));
         Assert.Equal(6L, *(long*)(p + 64)); // 512-byte blocks, rounded up
+        Assert.Equal(1_600_000_000L, *(long*)(p + 72));
+        Assert.Equal(1L, *(long*)(p + 80));
         Assert.Equal(1_700_000_000L, *(long*)(p + 88));
         Assert.Equal(5L, *(long*)(p + 96));
+        Assert.Equal(1_800_000_000L, *(long*)(p + 104));
+        Assert.Equal(9L, *(long*)(p + 112));
     }
 
     private static int Offset<T>(string field) => (int)Marshal.OffsetOf<T>(field);

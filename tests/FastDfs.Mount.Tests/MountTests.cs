@@ -18,7 +18,8 @@ public sealed class MountedClusterFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Cluster = await Cluster.StartAsync(new StorageSpec(StorePaths: 2));
+        // Compat mode: a tracker without the directory service answers like FastDFS's own (names unavailable).
+        Cluster = await Cluster.StartAsync("namespace_enabled = false", new StorageSpec(StorePaths: 2));
         Client = Cluster.CreateClient();
         Mount = await MountProcess.StartAsync(Cluster.TrackerEndpoint, "auto_unmount,attr_timeout=0.2,xattr_timeout=0.2,negative_timeout=0");
     }

@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using FastDfs.Protocol.Messages;
+
+namespace FastDfs.Mount.Core;
+
+/// <summary>
+/// The named tree (directory service): each group directory is the root of that group's tree, beside the file-ID
+/// paths (<c>Mxx</c>), which stay reachable by name but are not listed when names are available.
+/// </summary>
+public sealed partial class FileSystem
+{
+    /// <summary>Entries fetched per READ_DIR_PLUS round trip.</summary>
+    private const int DirectoryPage = 1024;
+
+    /// <summary>The directory-service inode of a directory node (a group root or a named directory); 0 if it has none.</summary>
+    private async ValueTask<FsResult<long>> NamedDirectoryAsync(Node dir, CancellationToken cancellationToken)
+    {
+        switch (dir.Kind)
+        {
+            case NodeKind.Named:
+                return dir.NsInode;
+            case NodeKind.Group when _names.NamesAvailable:
+                {
+                    long known = Volatile.Read(ref dir.NsInode);
+                    if (known != 0)
+                    {
+                        return known;
+                    }
+
+                    using var deadline = Deadline(cancellationToken);
+                    var root = await _names.RootAsync(dir.Group, deadline.Token);
+                    if (!root.IsOk)
+                    {
+                        return FsResult<long>.Fail(root.Errno);
+                    }
+
+                    SetNamed(dir, root.Value);
+                    Volatile.Write(ref dir.NsInode, root.Value.Inode);
+                    return root.Value.Inode;
+                }
+
+            default:
+                return FsResult<long>.Fail(Errno.ENOENT);
+        }
+    }
+
+    private async ValueTask<FsResult<EntryReply>> LookupNamedAsync(Node dir, string name, CancellationToken cancellationToken)
+    {
+        var parent = await NamedDirectoryAsync(dir, cancellationToken);
+        if (!parent.IsOk)
+        {
+            return FsResult<EntryReply>.Fail(parent.Errno);
+        }
+
+        using var deadline = Deadline(cancellationToken);
+        var found = await _names.LookupAsync(parent.Value, name, deadline.Token);
+        return found.IsOk ? NamedEntry(dir.Group, found.Value) : FsResult<EntryReply>.Fail(found.Errno);
+    }
+
+    /// <summary>The node for a directory-service answer, with one more kernel lookup counted.</summary>
+    private FsResult<EntryReply> NamedEntry(string group, NsAttributes attributes)
+    {
+        var node = Inodes.AddLookup(Node.NamedKey(attributes.Inode), NodeKind.Named, group, null);
+        node.NsInode = attributes.Inode;
+        SetNamed(node, attributes);
+        return Entry(node);
+    }
+
+    /// <summary>Caches a directory-service answer as the node's attributes.</summary>
+    private NodeAttributes SetNamed(Node node, NsAttributes ns)
+    {
+        long size = NamespaceModeIsDirectory(ns.Mode) ? 4096 : ns.Size;
+        var attributes = new NodeAttributes(node.Ino, ns.Mode, ns.Nlink, ns.Uid, ns.Gid, size, ns.AtimeNs, ns.MtimeNs, ns.CtimeNs);
+        node.Named = ns;
+        node.Attributes = attributes;
+        node.AttributesExpire = Stopwatch.GetTimestamp() + (long)(Options.AttrTimeout.TotalSeconds * Stopwatch.Frequency);
+        return attributes;
+    }
+
+    /// <summary>A group directory's attributes when names are available: those of the group tree's root.</summary>
+    private async ValueTask<FsResult<NodeAttributes>> RefreshGroupRootAsync(Node group, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref group.NsInode) == 0)
+        {
+            var root = await NamedDirectoryAsync(group, cancellationToken);
+            return root.IsOk ? group.Attributes : FsResult<NodeAttributes>.Fail(root.Errno);
+        }
+
+        return await RefreshNamedAsync(group, cancellationToken);
+    }
+
+    private async ValueTask<FsResult<NodeAttributes>> RefreshNamedAsync(Node node, CancellationToken cancellationToken)
+    {
+        if (Stopwatch.GetTimestamp() < node.AttributesExpire)
+        {
+            return node.Attributes;
+        }
+
+        using var deadline = Deadline(cancellationToken);
+        var fresh = await _names.GetAttrAsync(node.NsInode, deadline.Token);
+        return fresh.IsOk ? SetNamed(node, fresh.Value) : FsResult<NodeAttributes>.Fail(fresh.Errno);
+    }
+
+    /// <summary>A named directory's entries (after "." and ".."), page by page.</summary>
+    private async ValueTask<int> ListNamedAsync(Node dir, List<DirEntry> entries, CancellationToken cancellationToken)
+    {
+        var parent = await NamedDirectoryAsync(dir, cancellationToken);
+        if (!parent.IsOk)
+        {
+            return parent.Errno;
+        }
+
+        using var deadline = Deadline(cancellationToken);
+        for (long cookie = 0; ;)
+        {
+            var page = await _names.ReadDirPlusAsync(parent.Value, cookie, DirectoryPage, deadline.Token);
+            if (!page.IsOk)
+            {
+                return page.Errno;
+            }
+
+            foreach (var entry in page.Value.Entries)
+            {
+                entries.Add(new DirEntry(entry.Name, UnknownIno, entry.Attributes.IsDirectory, entry.Attributes.Mode));
+                cookie = entry.Cookie;
+            }
+
+            if (page.Value.Eof || page.Value.Entries.Count == 0)
+            {
+                return 0;
+            }
+        }
+    }
+
+    private static bool NamespaceModeIsDirectory(uint mode) => (mode & NodeAttributes.S_IFMT) == NodeAttributes.S_IFDIR;
+}
