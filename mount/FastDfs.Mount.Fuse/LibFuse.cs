@@ -32,6 +32,11 @@ internal static unsafe class LibFuse
     public static delegate* unmanaged<nint, StatVfs*, int> ReplyStatfs;
     public static delegate* unmanaged<nint, nuint, int> ReplyXattr;
     public static delegate* unmanaged<nint, byte*, nuint, byte*, Stat*, long, nuint> AddDirEntry;
+    public static delegate* unmanaged<nint, byte*, nuint, byte*, EntryParam*, long, nuint> AddDirEntryPlus;
+    public static delegate* unmanaged<nint, EntryParam*, FuseFileInfo*, int> ReplyCreate;
+    public static delegate* unmanaged<nint, nuint, int> ReplyWrite;
+    public static delegate* unmanaged<nint, byte*, int> ReplyReadLink;
+    public static delegate* unmanaged<nint, FuseCtx*> RequestContext;
 
     public static bool IsLoaded => s_handle != 0;
 
@@ -78,6 +83,11 @@ internal static unsafe class LibFuse
         ReplyStatfs = (delegate* unmanaged<nint, StatVfs*, int>)Export(handle, "fuse_reply_statfs");
         ReplyXattr = (delegate* unmanaged<nint, nuint, int>)Export(handle, "fuse_reply_xattr");
         AddDirEntry = (delegate* unmanaged<nint, byte*, nuint, byte*, Stat*, long, nuint>)Export(handle, "fuse_add_direntry");
+        AddDirEntryPlus = (delegate* unmanaged<nint, byte*, nuint, byte*, EntryParam*, long, nuint>)Export(handle, "fuse_add_direntry_plus");
+        ReplyCreate = (delegate* unmanaged<nint, EntryParam*, FuseFileInfo*, int>)Export(handle, "fuse_reply_create");
+        ReplyWrite = (delegate* unmanaged<nint, nuint, int>)Export(handle, "fuse_reply_write");
+        ReplyReadLink = (delegate* unmanaged<nint, byte*, int>)Export(handle, "fuse_reply_readlink");
+        RequestContext = (delegate* unmanaged<nint, FuseCtx*>)Export(handle, "fuse_req_ctx");
         s_handle = handle;
     }
 

@@ -122,6 +122,16 @@ internal struct ForgetData
     public ulong Nlookup;
 }
 
+/// <summary>struct fuse_ctx: the caller of a request (16 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct FuseCtx
+{
+    public uint Uid;
+    public uint Gid;
+    public int Pid;
+    public uint Umask;
+}
+
 /// <summary>struct iovec.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct IoVec

@@ -16,6 +16,7 @@ public class LayoutTests
         Assert.Equal(40, Marshal.SizeOf<FuseFileInfo>());
         Assert.Equal(112, Marshal.SizeOf<StatVfs>());
         Assert.Equal(128, Marshal.SizeOf<ConnInfo>());
+        Assert.Equal(16, Marshal.SizeOf<FuseCtx>());
         Assert.Equal(40, Marshal.SizeOf<FuseBuf>());
         Assert.Equal(24, Marshal.SizeOf<FuseArgs>());
         Assert.Equal(16, Marshal.SizeOf<ForgetData>());
