@@ -72,6 +72,16 @@ bool namesAvailable = command.Names ?? false;
 using (var probe = new CancellationTokenSource(command.Options.OperationTimeout))
 {
     var groups = await backend.ListGroupsAsync(probe.Token);
+
+    // With names=auto the mode is chosen once, at start: a cluster that is still starting gets a few seconds to answer
+    // before the mount settles for file-ID paths only.
+    var settle = Stopwatch.StartNew();
+    while (!groups.IsOk && command.Names is null && settle.Elapsed < TimeSpan.FromSeconds(Math.Min(10, command.Options.OperationTimeout.TotalSeconds)))
+    {
+        await Task.Delay(500);
+        groups = await backend.ListGroupsAsync(probe.Token);
+    }
+
     if (groups.IsOk)
     {
         ProgramLog.ClusterFound(logger, string.Join(", ", clientOptions.TrackerServers), string.Join(", ", groups.Value.Select(g => g.Name)));
