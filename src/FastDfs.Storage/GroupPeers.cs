@@ -20,12 +20,14 @@ internal sealed class GroupPeers : IAsyncDisposable
     private bool _disposed;
     private volatile bool _hasMemberList;
 
-    public GroupPeers(StorageOptions options, StorePaths paths, Binlog binlog, ILogger logger)
+    public GroupPeers(StorageOptions options, StorePaths paths, Binlog binlog, StorageStats stats, ILogger logger, TimeProvider? clock = null)
     {
         Options = options;
         Paths = paths;
         Binlog = binlog;
+        Stats = stats;
         Logger = logger;
+        Clock = clock ?? TimeProvider.System;
         BindAddress = options.ClientBind
             ? options.BindAddresses.Select(a => IPAddress.TryParse(a, out var ip) ? ip : null).FirstOrDefault(ip => ip is not null)
             : null;
@@ -38,6 +40,12 @@ internal sealed class GroupPeers : IAsyncDisposable
     public Binlog Binlog { get; }
 
     public ILogger Logger { get; }
+
+    /// <summary>This storage's counters; the workers add the sync-out bytes (as FastDFS counts them: file content only).</summary>
+    public StorageStats Stats { get; }
+
+    /// <summary>The clock the sync window is read from.</summary>
+    public TimeProvider Clock { get; }
 
     /// <summary>Local address for outgoing connections (client_bind), null for any.</summary>
     public IPAddress? BindAddress { get; }

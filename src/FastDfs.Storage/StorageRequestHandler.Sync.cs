@@ -81,6 +81,8 @@ internal sealed partial class StorageRequestHandler
             return true;
         }
 
+        // total_sync_in_bytes counts what arrives; success_sync_in_bytes what was applied (file content only, as FastDFS).
+        Count(StatCounter.TotalSyncInBytes, request.FileSize);
         var fileLock = LockFor(remote);
         await fileLock.WaitAsync(cancellationToken);
         try
@@ -139,6 +141,7 @@ internal sealed partial class StorageRequestHandler
         }
 
         path.Consumed(request.FileSize);
+        Count(StatCounter.SuccessSyncInBytes, request.FileSize);
         Applied(state, request.Timestamp);
         await SendEmptyOkAsync(connection, state, cancellationToken);
         return true;
@@ -213,6 +216,7 @@ internal sealed partial class StorageRequestHandler
             return await Invalid(connection, header, state, error, cancellationToken);
         }
 
+        Count(StatCounter.TotalSyncInBytes, request.Second);
         var fileLock = LockFor(remote);
         await fileLock.WaitAsync(cancellationToken);
         try
@@ -245,6 +249,8 @@ internal sealed partial class StorageRequestHandler
         {
             fileLock.Release();
         }
+
+        Count(StatCounter.SuccessSyncInBytes, request.Second);
 
         Applied(state, request.Timestamp);
         await SendEmptyOkAsync(connection, state, cancellationToken);

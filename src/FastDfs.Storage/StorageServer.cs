@@ -76,7 +76,7 @@ public sealed class StorageServer : IAsyncDisposable
         _server.Start();
         StorageLog.Listening(_logger, _server.EndPoint.Address.ToString(), _server.EndPoint.Port);
 
-        _peers = new GroupPeers(Options, _paths, _binlog, _logger);
+        _peers = new GroupPeers(Options, _paths, _binlog, Stats, _logger);
         _reporter = new TrackerReporter(Options, _paths, Stats, _handler, initFlag, _peers, _recovery, _logger);
         _reporter.Start(_server.EndPoint.Port);
         var recovery = _recovery;

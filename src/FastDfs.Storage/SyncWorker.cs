@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using FastDfs.Net;
@@ -21,7 +22,6 @@ internal sealed class SyncWorker : IAsyncDisposable
     private const int BatchSize = 512;
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan IdleWait = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(2);
     private static readonly TimeSpan MarkSaveInterval = TimeSpan.FromMilliseconds(200);
 
     private readonly GroupPeers _peers;
@@ -29,6 +29,7 @@ internal sealed class SyncWorker : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SyncMark _mark;
+    private readonly SyncWindow _window;
     private Task _loop = Task.CompletedTask;
     private int _peerStatus;
     private bool _reportedSyncing;
@@ -42,6 +43,7 @@ internal sealed class SyncWorker : IAsyncDisposable
         PeerPort = peerPort;
         _peerStatus = (int)status;
         _mark = SyncMark.Load(peers.Binlog.FolderPath, peerIp, peerPort);
+        _window = new SyncWindow(_options.SyncStartTime, _options.SyncEndTime);
     }
 
     public string PeerIp { get; }
@@ -60,9 +62,18 @@ internal sealed class SyncWorker : IAsyncDisposable
 
     private long _syncedRows;
 
+    // FastDFS's last_file_exist: the peer answered a create with EEXIST, so it probably holds what follows too; the next
+    // creates first ask it (QUERY_FILE_INFO) and skip or replace the content (protocol notes 5.3). Shared by the lanes.
+    private volatile bool _peerHasFiles;
+
     public void Start() => _loop = Task.Run(() => RunAsync(_stopping.Token));
 
-    private int LaneCount => Math.Max(_options.SyncMinThreads, _options.SyncMaxThreads ?? Math.Max(4, 2 * _peers.Paths.Count));
+    // sync_interval throttles: one file at a time, as FastDFS's single sync thread per peer sends them.
+    private int LaneCount => _options.SyncInterval > TimeSpan.Zero
+        ? 1
+        : Math.Max(_options.SyncMinThreads, _options.SyncMaxThreads ?? Math.Max(4, 2 * _peers.Paths.Count));
+
+    private bool WindowOpen => _window.IsAlwaysOpen || _window.Contains(SyncWindow.Now(_peers.Clock));
 
     private async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -78,6 +89,10 @@ internal sealed class SyncWorker : IAsyncDisposable
                 }
 
                 _syncedRows = _mark.SyncRowCount;
+                await _window.WaitUntilOpenAsync(
+                    _peers.Clock,
+                    wait => StorageLog.SyncWindowClosed(_logger, PeerIp, PeerPort, _window.Start, _window.End, wait),
+                    cancellationToken);
                 await SyncAsync(() => delay = TimeSpan.FromMilliseconds(200), cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -125,6 +140,12 @@ internal sealed class SyncWorker : IAsyncDisposable
 
             _mark.NeedSyncOld = found.Source == _peers.MyId;
             _mark.UntilTimestamp = found.Until;
+        }
+        else
+        {
+            // A mark made for a storage already in service (this one's mark was lost, or it was started afresh): the
+            // peer most likely holds these files already, so creates are checked before their content is sent.
+            _peerHasFiles = true;
         }
 
         _mark.BinlogIndex = 0;
@@ -178,11 +199,17 @@ internal sealed class SyncWorker : IAsyncDisposable
                         lastSend = Environment.TickCount64;
                     }
 
+                    if (!WindowOpen)
+                    {
+                        StorageLog.SyncWindowEnded(_logger, PeerIp, PeerPort, _window.Start, _window.End);
+                        return;
+                    }
+
                     if (await Task.WhenAny(commit, Task.Delay(markDirty ? MarkSaveInterval : IdleWait, cancellationToken)) == commit)
                     {
-                        // Let a burst of uploads gather: a few records per round over several connections cost
-                        // far less per record than one wake-up and one round trip each.
-                        await Task.Delay(CoalesceDelay, cancellationToken);
+                        // sync_wait_msec: let a burst of uploads gather; a few records per round over several connections
+                        // cost far less per record than one wake-up and one round trip each.
+                        await Task.Delay(_options.SyncWait, cancellationToken);
                     }
                     else if (markDirty)
                     {
@@ -231,6 +258,12 @@ internal sealed class SyncWorker : IAsyncDisposable
                     _mark.Save();
                     markDirty = false;
                     lastSave = Environment.TickCount64;
+                }
+
+                if (!WindowOpen)
+                {
+                    StorageLog.SyncWindowEnded(_logger, PeerIp, PeerPort, _window.Start, _window.End);
+                    return;
                 }
             }
         }
@@ -330,6 +363,10 @@ internal sealed class SyncWorker : IAsyncDisposable
     private sealed class SyncLane(SyncWorker worker, GroupPeers peers) : IAsyncDisposable
     {
         private readonly byte[] _buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
+
+        // Per pipelined request: content bytes (-1 for a delete) and whether it is a create, for the answers.
+        private readonly long[] _pendingBytes = new long[MaxPipelined];
+        private readonly bool[] _pendingCreate = new bool[MaxPipelined];
         private FdfsConnection? _connection;
         private CancellationTokenSource? _timeout;
 
@@ -384,6 +421,20 @@ internal sealed class SyncWorker : IAsyncDisposable
                 i = IsPipelined(entries[i].Op)
                     ? await PipelineAsync(entries, i, cancellationToken)
                     : await SendOneAsync(entries, i, cancellationToken);
+                if (peers.Options.SyncInterval > TimeSpan.Zero)
+                {
+                    await Task.Delay(peers.Options.SyncInterval, cancellationToken);
+                }
+            }
+        }
+
+        /// <summary>total_sync_out_bytes / success_sync_out_bytes: file content sent, as FastDFS counts it.</summary>
+        private void CountOut(long bytes, byte status)
+        {
+            Interlocked.Add(ref peers.Stats.Ref(StatCounter.TotalSyncOutBytes), bytes);
+            if (status == 0)
+            {
+                Interlocked.Add(ref peers.Stats.Ref(StatCounter.SuccessSyncOutBytes), bytes);
             }
         }
 
@@ -393,8 +444,16 @@ internal sealed class SyncWorker : IAsyncDisposable
             return index + 1;
         }
 
-        /// <summary>Whole-file copies and deletes need no follow-up request, so they can be pipelined.</summary>
-        private static bool IsPipelined(char op) => char.ToUpperInvariant(op) is BinlogOp.Create or BinlogOp.Update or BinlogOp.Delete;
+        /// <summary>
+        /// Whole-file copies and deletes need no follow-up request, so they can be pipelined; not a create the peer is
+        /// asked about first, and nothing under sync_interval (one file, then the pause).
+        /// </summary>
+        private bool IsPipelined(char op) => peers.Options.SyncInterval == TimeSpan.Zero && char.ToUpperInvariant(op) switch
+        {
+            BinlogOp.Create => !worker._peerHasFiles,
+            BinlogOp.Update or BinlogOp.Delete => true,
+            _ => false,
+        };
 
         /// <summary>
         /// Sends consecutive small copies and deletes back to back (several per send), then reads their answers: the
@@ -430,6 +489,8 @@ internal sealed class SyncWorker : IAsyncDisposable
                     PacketHeader.Request(StorageCommand.SyncDeleteFile, SyncDeleteHeader.Size + nameLength).Write(_buffer.AsSpan(filled));
                     new SyncDeleteHeader((int)entry.Timestamp, Group).Write(_buffer.AsSpan(filled + FdfsConstants.HeaderSize));
                     filled += FdfsConstants.HeaderSize + SyncDeleteHeader.Size + nameLength;
+                    _pendingBytes[pending] = -1;
+                    _pendingCreate[pending] = false;
                     pending++;
                     continue;
                 }
@@ -478,6 +539,8 @@ internal sealed class SyncWorker : IAsyncDisposable
                     }
 
                     filled = contentAt + (int)size;
+                    _pendingBytes[pending] = size;
+                    _pendingCreate[pending] = command == StorageCommand.SyncCreateFile;
                     pending++;
                 }
             }
@@ -492,6 +555,16 @@ internal sealed class SyncWorker : IAsyncDisposable
             {
                 var (status, _) = await connection.ReadResponseAsync(1024, _timeout.Token);
                 refused = status == FdfsErrno.EINVAL;
+                if (_pendingBytes[k] >= 0)
+                {
+                    CountOut(_pendingBytes[k], status);
+                }
+
+                if (_pendingCreate[k] && status is 0 or FdfsErrno.EEXIST)
+                {
+                    worker._peerHasFiles = status == FdfsErrno.EEXIST;
+                }
+
                 if (status is not (0 or FdfsErrno.EEXIST or FdfsErrno.ENOENT or FdfsErrno.EINVAL))
                 {
                     StorageLog.SyncRecordRefused(peers.Logger, worker.PeerIp, worker.PeerPort, '?', "(pipelined)", FdfsErrno.Name(status));
@@ -600,12 +673,59 @@ internal sealed class SyncWorker : IAsyncDisposable
             using (handle)
             {
                 long size = RandomAccess.GetLength(handle);
+                bool confirmOnly = false;
+                if (command == StorageCommand.SyncCreateFile && worker._peerHasFiles)
+                {
+                    var (found, peerSize) = await QueryPeerSizeAsync(remote, cancellationToken);
+                    if (found && peerSize == size)
+                    {
+                        confirmOnly = true;
+                    }
+                    else if (found)
+                    {
+                        StorageLog.SyncCreateSizeDiffers(peers.Logger, worker.PeerIp, worker.PeerPort, remote, peerSize, size);
+                        command = StorageCommand.SyncUpdateFile;
+                    }
+                }
+
                 int nameLength = Encoding.UTF8.GetBytes(remote, _buffer.AsSpan(FdfsConstants.HeaderSize + SyncFileHeader.Size));
-                PacketHeader.Request(command, SyncFileHeader.Size + nameLength + size).Write(_buffer);
-                new SyncFileHeader(nameLength, size, ts, Group).Write(_buffer.AsSpan(FdfsConstants.HeaderSize));
                 int used = FdfsConstants.HeaderSize + SyncFileHeader.Size + nameLength;
-                return await SendWithContentAsync(handle, used, 0, size, cancellationToken);
+                new SyncFileHeader(nameLength, size, ts, Group).Write(_buffer.AsSpan(FdfsConstants.HeaderSize));
+                if (confirmOnly)
+                {
+                    // Same name, same size: the header status EEXIST tells the peer no content follows (5.3).
+                    new PacketHeader(SyncFileHeader.Size + nameLength, (byte)command, FdfsErrno.EEXIST).Write(_buffer);
+                    return await ExchangeAsync(used, cancellationToken);
+                }
+
+                PacketHeader.Request(command, SyncFileHeader.Size + nameLength + size).Write(_buffer);
+                byte status = await SendWithContentAsync(handle, used, 0, size, cancellationToken);
+                CountOut(size, status);
+
+                // An update sent instead of a create leaves the flag alone: the peer did have the file.
+                if (command == StorageCommand.SyncCreateFile && status is 0 or FdfsErrno.EEXIST)
+                {
+                    worker._peerHasFiles = status == FdfsErrno.EEXIST;
+                }
+
+                return status;
             }
+        }
+
+        /// <summary>QUERY_FILE_INFO on the peer: whether it has <paramref name="remote"/> and its size there.</summary>
+        private async Task<(bool Found, long Size)> QueryPeerSizeAsync(string remote, CancellationToken cancellationToken)
+        {
+            int at = FdfsConstants.HeaderSize;
+            new WireWriter(_buffer.AsSpan(at, FdfsConstants.GroupNameMaxLength)).WriteFixed(Group, FdfsConstants.GroupNameMaxLength);
+            int nameLength = Encoding.UTF8.GetBytes(remote, _buffer.AsSpan(at + FdfsConstants.GroupNameMaxLength));
+            // Header status ENOENT: "a missing file is expected", so a FastDFS peer does not log it as an error.
+            new PacketHeader(FdfsConstants.GroupNameMaxLength + nameLength, (byte)StorageCommand.QueryFileInfo, FdfsErrno.ENOENT).Write(_buffer);
+            var connection = _connection!;
+            _timeout!.CancelAfter(peers.Options.NetworkTimeout);
+            await connection.SendAsync(_buffer.AsMemory(0, at + FdfsConstants.GroupNameMaxLength + nameLength), _timeout.Token);
+            var (status, body) = await connection.ReadResponseAsync(1024, _timeout.Token);
+            _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            return status == 0 && body.Length >= 8 ? (true, BinaryPrimitives.ReadInt64BigEndian(body)) : (false, 0);
         }
 
         private async Task<byte> RangeAsync(BinlogEntry entry, string local, int ts, CancellationToken cancellationToken)
@@ -640,6 +760,7 @@ internal sealed class SyncWorker : IAsyncDisposable
                     PacketHeader.Request(command, SyncRangeHeader.Size + nameLength + length).Write(_buffer);
                     new SyncRangeHeader(nameLength, offset, length, ts, Group).Write(_buffer.AsSpan(FdfsConstants.HeaderSize));
                     status = await SendWithContentAsync(handle, FdfsConstants.HeaderSize + SyncRangeHeader.Size + nameLength, offset, length, cancellationToken);
+                    CountOut(length, status);
                 }
             }
 

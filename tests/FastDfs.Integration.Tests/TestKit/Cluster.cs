@@ -35,10 +35,13 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>Every tracker's endpoint, the first tracker's first.</summary>
     public IReadOnlyList<string> AllTrackerEndpoints => [TrackerEndpoint, .. _extraTrackers.Select(t => t.Endpoint)];
 
-    /// <summary>Adds a tracker with its own address and a fixed port; started now unless <paramref name="start"/> is false.</summary>
-    public async Task<TrackerNode> AddTrackerAsync(bool start = true)
+    /// <summary>
+    /// Adds a tracker with its own address and a fixed port; started now unless <paramref name="start"/> is false.
+    /// <paramref name="extraConfig"/> replaces <see cref="TrackerExtraConfig"/> for this tracker (e.g. another store_lookup).
+    /// </summary>
+    public async Task<TrackerNode> AddTrackerAsync(bool start = true, string? extraConfig = null)
     {
-        var node = new TrackerNode(Root, TrackerExtraConfig);
+        var node = new TrackerNode(Root, extraConfig ?? TrackerExtraConfig);
         _extraTrackers.Add(node);
         if (start)
         {

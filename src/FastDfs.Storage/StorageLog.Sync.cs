@@ -1,0 +1,18 @@
+using Microsoft.Extensions.Logging;
+
+namespace FastDfs.Storage;
+
+/// <summary>Log messages of the sync workers' settings and checks (event ids 3060-3069).</summary>
+internal static partial class StorageLog
+{
+    [LoggerMessage(EventId = 3060, Level = LogLevel.Information,
+        Message = "sync to {PeerIp}:{PeerPort}: outside the sync window {Start:HH\\:mm}-{End:HH\\:mm}, waiting {Wait}")]
+    public static partial void SyncWindowClosed(ILogger logger, string peerIp, int peerPort, TimeOnly start, TimeOnly end, TimeSpan wait);
+
+    [LoggerMessage(EventId = 3061, Level = LogLevel.Information, Message = "sync to {PeerIp}:{PeerPort}: sync window {Start:HH\\:mm}-{End:HH\\:mm} ended, pausing")]
+    public static partial void SyncWindowEnded(ILogger logger, string peerIp, int peerPort, TimeOnly start, TimeOnly end);
+
+    [LoggerMessage(EventId = 3062, Level = LogLevel.Warning,
+        Message = "sync to {PeerIp}:{PeerPort}: {RemoteName} exists there with {PeerSize} bytes, not {Size}: sending it as an update")]
+    public static partial void SyncCreateSizeDiffers(ILogger logger, string peerIp, int peerPort, string remoteName, long peerSize, long size);
+}
