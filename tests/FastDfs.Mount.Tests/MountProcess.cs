@@ -39,7 +39,10 @@ internal sealed partial class MountProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<MountProcess> StartAsync(string tracker, string options = "")
+    public static Task<MountProcess> StartAsync(string tracker, string options = "") => StartAsync([tracker], options);
+
+    /// <summary>A mount knowing several trackers (one <c>--tracker</c> each), for failover tests.</summary>
+    public static async Task<MountProcess> StartAsync(IReadOnlyList<string> trackers, string options = "")
     {
         string mountPoint = Path.Combine(Path.GetTempPath(), "fdfs-mnt-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(mountPoint);
@@ -50,8 +53,12 @@ internal sealed partial class MountProcess : IAsyncDisposable
             info.ArgumentList.Add(a);
         }
 
-        info.ArgumentList.Add("--tracker");
-        info.ArgumentList.Add(tracker);
+        foreach (string tracker in trackers)
+        {
+            info.ArgumentList.Add("--tracker");
+            info.ArgumentList.Add(tracker);
+        }
+
         info.ArgumentList.Add(mountPoint);
         if (options.Length > 0)
         {
