@@ -95,6 +95,7 @@ public sealed unsafe partial class FuseMount : IDisposable
                 }
             }
 
+            CloseOnExec();
             Volatile.Write(ref _running, _threadCount);
             for (int i = 0; i < _threadCount; i++)
             {
@@ -273,9 +274,42 @@ public sealed unsafe partial class FuseMount : IDisposable
         });
     }
 
+    /// <summary>
+    /// libfuse opens /dev/fuse and, with auto_unmount, the socket to its fusermount3 watchdog without FD_CLOEXEC. A
+    /// child process would inherit them, and the watchdog unmounts only once every copy of that socket is closed: a
+    /// child outliving a killed mount would leave "Transport endpoint is not connected" behind.
+    /// </summary>
+    private void CloseOnExec()
+    {
+        try
+        {
+            foreach (string entry in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+            {
+                if (int.TryParse(Path.GetFileName(entry), out int fd) && fd > 2)
+                {
+                    int flags = Native.Fcntl(fd, Native.FGetFd, 0);
+                    if (flags >= 0 && (flags & Native.FdCloExec) == 0)
+                    {
+                        _ = Native.Fcntl(fd, Native.FSetFd, flags | Native.FdCloExec);
+                    }
+                }
+            }
+        }
+        catch (IOException e)
+        {
+            FuseLog.CallbackFailed(_logger, "close-on-exec", e);
+        }
+    }
+
     private static partial class Native
     {
         public const int MntDetach = 2;
+        public const int FGetFd = 1;
+        public const int FSetFd = 2;
+        public const int FdCloExec = 1;
+
+        [LibraryImport("libc", EntryPoint = "fcntl")]
+        public static partial int Fcntl(int fd, int command, int argument);
 
         [LibraryImport("libc", EntryPoint = "geteuid")]
         public static partial uint GetEuid();
