@@ -7,6 +7,11 @@
 #   scripts/bench.sh replicated [REPS]  two storages in group1 (127.0.0.13 and .14, one port), so every upload is
 #                                       also copied to the peer: 4 KiB x 10,000 with 4 connections, 64 MiB with 1;
 #                                       also prints how long the peer took to catch up after each run
+#   scripts/bench.sh mount [REPS] [GIB] fdfs-mount (names on): fio 1 MiB sequential write/read and 4 KiB random read
+#                                       beside `fdfs bench` on the same cluster, `cp -r` of 10,000 4 KiB files (files/s),
+#                                       the mount's peak RSS while dd writes a GIB (default 10) GiB file, and a check
+#                                       of a block written past 4 GiB; REPS (default 3) runs each, medians printed.
+#                                       Needs fio and fuse3 (apt-get install fio fuse3) and root (drop_caches).
 #   BIN=/other/bin scripts/bench.sh     benchmark another build (for A/B comparisons)
 #   CASES="10000 4K 4" scripts/bench.sh 3   only the given cases
 #   WAIT=120 scripts/bench.sh replicated    seconds to wait for both storages to be ACTIVE (default 60);
@@ -14,8 +19,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=speed
-case "${1:-}" in memory | replicated) mode=$1; shift ;; esac
+case "${1:-}" in memory | replicated | mount) mode=$1; shift ;; esac
 reps=${1:-5}
+[ "$mode" = mount ] && reps=${1:-3}
 bin=${BIN:-$PWD/artifacts/bin}
 [ -x "$bin/fdfs" ] || bash scripts/build.sh >/dev/null
 work=$(mktemp -d /tmp/fdfs-bench.XXXXXX)
@@ -134,6 +140,79 @@ if [ "$mode" = memory ]; then
   /usr/bin/time -f "%M" -o "$work/download.rss" "$bin/fdfs" download "$(cat "$work/id")" "$work/big.out"
   cmp -s "$big" "$work/big.out" && same=identical || same=DIFFERENT
   echo "download: $same, storage peak RSS $(peak "$storage_pid"), client peak RSS $(( $(cat "$work/download.rss") / 1024 )) MiB"
+  exit 0
+fi
+
+if [ "$mode" = mount ]; then
+  for tool in fio fusermount3; do
+    command -v $tool >/dev/null || { apt-get install -y -qq fio fuse3 >/dev/null 2>&1 || { echo "bench: $tool missing (apt-get install fio fuse3)" >&2; exit 3; }; }
+  done
+  gib=${2:-10}
+  mnt=$work/mnt
+  mkdir -p "$mnt"
+  mount_pid=""
+  start_mount() {
+    "$bin/fdfs-mount" --tracker "$tracker" "$mnt" -o names=on,auto_unmount >>"$work/mount.log" 2>&1 & mount_pid=$!
+    pids+=("$mount_pid")
+    for _ in $(seq 1 100); do mountpoint -q "$mnt" && return 0; sleep 0.1; done
+    echo "bench: fdfs-mount did not mount; its log:" >&2; cat "$work/mount.log" >&2; exit 3
+  }
+  stop_mount() { fusermount3 -u "$mnt"; for _ in $(seq 1 100); do kill -0 "$mount_pid" 2>/dev/null || return 0; sleep 0.1; done; }
+  median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(f"{statistics.median(v):,.0f} ({min(v):,.0f}..{max(v):,.0f})")' "$@"; }
+  fio_mib() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); t=j["jobs"][0][sys.argv[2]]; print(t["bw_bytes"]/1048576)' "$@"; }
+  fio_iops() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["jobs"][0]["read"]["iops"])' "$1"; }
+  start_mount
+  mkdir -p "$mnt/group1/bench"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  # 10,000 files of 4 KiB in 10 directories, the cp -r source.
+  src=$work/small; for d in $(seq 0 9); do mkdir -p "$src/d$d"; for f in $(seq 0 999); do head -c 4096 /dev/urandom >"$src/d$d/f$f"; done; done
+  w=(); r=(); rr=(); cw=(); cr=(); c4=(); files=()
+  for rep in $(seq 1 "$reps"); do
+    f=$mnt/group1/bench/seq$rep
+    fio --name=w --filename="$f" --rw=write --bs=1M --size=1G --ioengine=psync --end_fsync=1 --output-format=json >"$work/w.json"
+    w+=("$(fio_mib "$work/w.json" write)")
+    # A new mount (and dropped caches) so reads come from the cluster, not from the kernel's page cache.
+    stop_mount; sync; echo 3 >/proc/sys/vm/drop_caches; start_mount
+    fio --name=r --filename="$f" --rw=read --bs=1M --size=1G --ioengine=psync --output-format=json >"$work/r.json"
+    r+=("$(fio_mib "$work/r.json" read)")
+    stop_mount; sync; echo 3 >/proc/sys/vm/drop_caches; start_mount
+    fio --name=rr --filename="$f" --rw=randread --bs=4k --size=1G --runtime=15 --time_based --ioengine=psync --output-format=json >"$work/rr.json"
+    rr+=("$(fio_iops "$work/rr.json")")
+    rm -f "$f"
+    # The direct client on the same cluster: 16 x 64 MiB, and 4 KiB files with one connection.
+    "$bin/fdfs" bench --op all -n 16 -s 64M -c 1 --json | grep '^{' >"$work/big.jsonl"
+    cw+=("$(python3 -c 'import json,sys; [print(r["ops_per_sec"]*64) for r in map(json.loads, open(sys.argv[1])) if r["op"]=="upload"]' "$work/big.jsonl")")
+    cr+=("$(python3 -c 'import json,sys; [print(r["ops_per_sec"]*64) for r in map(json.loads, open(sys.argv[1])) if r["op"]=="download"]' "$work/big.jsonl")")
+    "$bin/fdfs" bench --op all -n 5000 -s 4K -c 1 --json | grep '^{' >"$work/small.jsonl"
+    c4+=("$(python3 -c 'import json,sys; [print(r["ops_per_sec"]) for r in map(json.loads, open(sys.argv[1])) if r["op"]=="download"]' "$work/small.jsonl")")
+    start=$(date +%s.%N); cp -r "$src" "$mnt/group1/bench/tree$rep"; end=$(date +%s.%N)
+    files+=("$(python3 -c "print(10000 / ($end - $start))")")
+    sync; sleep 2
+  done
+  echo "| measure | mount, median (min..max) of $reps | direct client (fdfs bench), median |"
+  echo "|---|---|---|"
+  echo "| 1 MiB sequential write, MiB/s | $(median "${w[@]}") | 64 MiB uploads, 1 conn: $(median "${cw[@]}") |"
+  echo "| 1 MiB sequential read, MiB/s | $(median "${r[@]}") | 64 MiB downloads, 1 conn: $(median "${cr[@]}") |"
+  echo "| 4 KiB random read, IOPS | $(median "${rr[@]}") | 4 KiB downloads, 1 conn: $(median "${c4[@]}") ops/s |"
+  echo "| cp -r of 10,000 x 4 KiB, files/s | $(median "${files[@]}") | |"
+  # Memory: peak RSS of the mount while dd writes a big file; then a block written past 4 GiB reads back.
+  stop_mount; start_mount
+  big=$mnt/group1/bench/big
+  dd if=/dev/zero of="$big" bs=1M count=$((gib * 1024)) status=none &
+  dd_pid=$!; peak=0
+  while kill -0 $dd_pid 2>/dev/null; do
+    rss=$(awk '/VmRSS/ {print $2}' "/proc/$mount_pid/status"); [ "${rss:-0}" -gt "$peak" ] && peak=$rss; sleep 0.2
+  done
+  wait $dd_pid
+  echo "dd of $gib GiB into the mount: size $(stat -c %s "$big"), mount peak RSS $((peak / 1024)) MiB (VmHWM $(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$mount_pid/status") MiB)"
+  head -c 1048576 /dev/urandom >"$work/block"
+  dd if="$work/block" of="$big" bs=1M seek=$((4 * 1024 + 100)) conv=notrunc status=none
+  stop_mount; start_mount
+  dd if="$big" of="$work/block.back" bs=1M skip=$((4 * 1024 + 100)) count=1 status=none
+  cmp -s "$work/block" "$work/block.back" && echo "block at 4 GiB + 100 MiB: identical after remount" || echo "block at 4 GiB + 100 MiB: DIFFERENT"
+  rm -f "$big"
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  stop_mount
   exit 0
 fi
 

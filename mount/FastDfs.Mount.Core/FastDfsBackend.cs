@@ -106,6 +106,58 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
         }
     }
 
+    public async ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // The client asks the tracker for the group's upload choice (QUERY_STORE_WITH_GROUP) on every upload.
+            return await client.UploadAppenderAsync(content, null, null, group, null, cancellationToken);
+        }
+        catch (Exception e) when (IsClusterFailure(e))
+        {
+            return FsResult<FileId>.Fail(ToErrno("upload appender", group, e, cancellationToken));
+        }
+    }
+
+    public async ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.AppendAsync(fileId, content, cancellationToken);
+            return 0;
+        }
+        catch (Exception e) when (IsClusterFailure(e))
+        {
+            return ToErrno("append", fileId.ToString(), e, cancellationToken);
+        }
+    }
+
+    public async ValueTask<int> ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.ModifyAsync(fileId, offset, content, cancellationToken);
+            return 0;
+        }
+        catch (Exception e) when (IsClusterFailure(e))
+        {
+            return ToErrno("modify", fileId.ToString(), e, cancellationToken);
+        }
+    }
+
+    public async ValueTask<int> TruncateAsync(FileId fileId, long size, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.TruncateAsync(fileId, size, cancellationToken);
+            return 0;
+        }
+        catch (Exception e) when (IsClusterFailure(e))
+        {
+            return ToErrno("truncate", fileId.ToString(), e, cancellationToken);
+        }
+    }
+
     private static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>();
 
     private static bool IsClusterFailure(Exception e) => e is FdfsException or OperationCanceledException or IOException;

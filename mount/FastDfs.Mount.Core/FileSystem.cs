@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -25,7 +26,7 @@ public sealed partial class FileSystem : IAsyncDisposable
     private readonly INameService _names;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<ulong, OpenFile> _files = new();
-    private readonly ConcurrentDictionary<ulong, DirEntry[]> _directories = new();
+    private readonly ConcurrentDictionary<ulong, DirectorySnapshot> _directories = new();
     private readonly long _mountTime;
     private readonly SemaphoreSlim _groupRefresh = new(1, 1);
     private ulong _nextHandle;
@@ -57,7 +58,7 @@ public sealed partial class FileSystem : IAsyncDisposable
     public bool NamesAvailable => _names.NamesAvailable;
 
     /// <summary>Open file handles (diagnostics and tests).</summary>
-    public int OpenHandles => _files.Count;
+    public int OpenHandles => _files.Count + _namedHandles.Count;
 
     // ------------------------------------------------------------------ names
 
@@ -170,6 +171,11 @@ public sealed partial class FileSystem : IAsyncDisposable
             return Errno.ENOENT;
         }
 
+        if (dir.Kind == NodeKind.Named || (dir.Kind == NodeKind.Group && _names.NamesAvailable && !IsStorePath(name)))
+        {
+            return await UnlinkNamedAsync(dir, name, cancellationToken);
+        }
+
         if (dir.Kind != NodeKind.SubDirectory2)
         {
             return ChangeRefused(dir);
@@ -225,9 +231,12 @@ public sealed partial class FileSystem : IAsyncDisposable
             return FsResult<OpenReply>.Fail(Errno.EISDIR);
         }
 
-        const int AccessModeMask = 3;
-        const int OTrunc = 0x200;
-        if ((flags & AccessModeMask) != 0 || (flags & OTrunc) != 0)
+        if (node.Kind == NodeKind.Named)
+        {
+            return await OpenNamedAsync(node, flags, cancellationToken);
+        }
+
+        if ((flags & AccessModeMask) != 0 || (flags & OpenTruncate) != 0)
         {
             // File-ID files are immutable here; writing needs names (a later milestone).
             return FsResult<OpenReply>.Fail(Errno.EROFS);
@@ -250,6 +259,11 @@ public sealed partial class FileSystem : IAsyncDisposable
 
     public ValueTask<FsResult<int>> ReadAsync(ulong handle, long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
+        if (_namedHandles.TryGetValue(handle, out var named))
+        {
+            return ReadNamedAsync(named, offset, destination, cancellationToken);
+        }
+
         if (!_files.TryGetValue(handle, out var file))
         {
             return ValueTask.FromResult(FsResult<int>.Fail(Errno.EBADF));
@@ -260,6 +274,11 @@ public sealed partial class FileSystem : IAsyncDisposable
 
     public void Release(ulong handle)
     {
+        if (ReleaseNamed(handle))
+        {
+            return;
+        }
+
         if (_files.TryRemove(handle, out var file))
         {
             file.Close();
@@ -283,6 +302,7 @@ public sealed partial class FileSystem : IAsyncDisposable
         }
 
         var entries = new List<DirEntry> { new(".", node.Ino, true), new("..", UnknownIno, true) };
+        List<NsAttributes>? named = null;
         if (node.Kind == NodeKind.Root)
         {
             var groups = await GroupsAsync(cancellationToken);
@@ -296,7 +316,8 @@ public sealed partial class FileSystem : IAsyncDisposable
         else if (node.Kind == NodeKind.Named || (node.Kind == NodeKind.Group && _names.NamesAvailable))
         {
             // Store paths are not listed beside user names: they stay reachable, and cp -a / rsync of the group skip them.
-            int errno = await ListNamedAsync(node, entries, cancellationToken);
+            named = [];
+            int errno = await ListNamedAsync(node, entries, named, cancellationToken);
             if (errno != 0)
             {
                 return FsResult<ulong>.Fail(errno);
@@ -315,12 +336,12 @@ public sealed partial class FileSystem : IAsyncDisposable
         // Below the store paths nothing is listed: FastDFS has no way to enumerate files, and listing the 65,536
         // empty HH/HH directories of each store path would only send find and du on a long walk.
         ulong handle = Interlocked.Increment(ref _nextHandle);
-        _directories[handle] = [.. entries];
+        _directories[handle] = new DirectorySnapshot([.. entries], named?.ToArray(), node.Group);
         return handle;
     }
 
     /// <summary>The snapshot taken at opendir; offsets into it are stable for the handle's lifetime.</summary>
-    public IReadOnlyList<DirEntry>? DirectoryEntries(ulong handle) => _directories.GetValueOrDefault(handle);
+    public IReadOnlyList<DirEntry>? DirectoryEntries(ulong handle) => _directories.GetValueOrDefault(handle)?.Entries;
 
     public void ReleaseDir(ulong handle) => _directories.TryRemove(handle, out _);
 
@@ -334,7 +355,8 @@ public sealed partial class FileSystem : IAsyncDisposable
 
         long total = groups.Value.Sum(g => g.TotalMb);
         long free = groups.Value.Sum(g => g.FreeMb);
-        return new FsStats(1024 * 1024, total, free, Options.ReadOnly ? 0 : free, 0, 0, 255);
+        var (files, freeFiles) = _names.NamesAvailable ? await NamedFileCountsAsync(groups.Value, cancellationToken) : (0, 0);
+        return new FsStats(1024 * 1024, total, free, Options.ReadOnly ? 0 : free, files, freeFiles, 255);
     }
 
     // ------------------------------------------------------------------ extended attributes
@@ -346,6 +368,11 @@ public sealed partial class FileSystem : IAsyncDisposable
         if (node is null)
         {
             return FsResult<byte[]>.Fail(Errno.ENOENT);
+        }
+
+        if (NamedInode(node) is var nsInode and not 0)
+        {
+            return await GetNamedXattrAsync(node, nsInode, name, cancellationToken);
         }
 
         if (name == Xattrs.FileIdName)
@@ -379,6 +406,11 @@ public sealed partial class FileSystem : IAsyncDisposable
             return FsResult<byte[]>.Fail(Errno.ENOENT);
         }
 
+        if (NamedInode(node) is var nsInode and not 0)
+        {
+            return await ListNamedXattrAsync(node, nsInode, cancellationToken);
+        }
+
         if (node.IsDirectory)
         {
             return Array.Empty<byte>();
@@ -394,6 +426,11 @@ public sealed partial class FileSystem : IAsyncDisposable
         if (node is null)
         {
             return Errno.ENOENT;
+        }
+
+        if (NamedInode(node) is var nsInode and not 0)
+        {
+            return await SetNamedXattrAsync(node, nsInode, name, value, flags, cancellationToken);
         }
 
         if (name == Xattrs.FileIdName)
@@ -461,6 +498,11 @@ public sealed partial class FileSystem : IAsyncDisposable
             return Errno.ENOENT;
         }
 
+        if (NamedInode(node) is var nsInode and not 0)
+        {
+            return await RemoveNamedXattrAsync(node, nsInode, name, cancellationToken);
+        }
+
         if (name == Xattrs.FileIdName)
         {
             return Errno.EPERM;
@@ -502,7 +544,7 @@ public sealed partial class FileSystem : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        foreach (ulong handle in _files.Keys)
+        foreach (ulong handle in _files.Keys.Concat(_namedHandles.Keys))
         {
             Release(handle);
         }
@@ -591,7 +633,8 @@ public sealed partial class FileSystem : IAsyncDisposable
 
     private FsResult<EntryReply> Entry(Node node)
     {
-        var attributes = node.IsDirectory && node.Kind != NodeKind.Named && node.NsInode == 0 ? DirectoryAttributes(node) : node.Attributes;
+        var attributes = node.IsDirectory && node.Kind != NodeKind.Named && node.NsInode == 0 ? DirectoryAttributes(node)
+            : node.Kind == NodeKind.Named ? WithPendingWrites(node, node.Attributes) : node.Attributes;
         return new EntryReply(node.Ino, node.Generation, attributes, Options.AttrTimeout.TotalSeconds, Options.EntryTimeout.TotalSeconds);
     }
 

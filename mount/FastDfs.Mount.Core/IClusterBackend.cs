@@ -31,6 +31,18 @@ public interface IClusterBackend
     ValueTask<FsResult<IReadOnlyDictionary<string, string>>> GetMetadataAsync(FileId fileId, CancellationToken cancellationToken);
 
     ValueTask<int> SetMetadataAsync(FileId fileId, IReadOnlyDictionary<string, string> metadata, MetadataFlag flag, CancellationToken cancellationToken);
+
+    /// <summary>A new appender file in <paramref name="group"/> holding <paramref name="content"/> (may be empty).</summary>
+    ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
+
+    /// <summary>Adds <paramref name="content"/> at the end of an appender file.</summary>
+    ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
+
+    /// <summary>Overwrites an appender file from <paramref name="offset"/> (at most its size; bytes past the end extend it).</summary>
+    ValueTask<int> ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
+
+    /// <summary>Cuts an appender file to <paramref name="size"/>, or extends it with zeros.</summary>
+    ValueTask<int> TruncateAsync(FileId fileId, long size, CancellationToken cancellationToken);
 }
 
 /// <summary>The storage a handle reads from (the tracker's download choice, remembered per open file).</summary>

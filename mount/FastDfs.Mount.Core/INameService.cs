@@ -63,6 +63,9 @@ public interface INameService
     ValueTask<int> RegisterPendingAsync(string fileId, TimeSpan lease, CancellationToken cancellationToken);
 
     ValueTask<int> ForgetPendingAsync(string fileId, CancellationToken cancellationToken);
+
+    /// <summary>What a group's tree holds (directories, files, symlinks): statfs's file counts.</summary>
+    ValueTask<FsResult<NsStatFs>> StatFsAsync(string group, CancellationToken cancellationToken);
 }
 
 /// <summary>Compat mode: there are no names, only file IDs. Every name operation is refused.</summary>
@@ -122,4 +125,6 @@ public sealed class NoNameService : INameService
     public ValueTask<int> RegisterPendingAsync(string fileId, TimeSpan lease, CancellationToken cancellationToken) => ValueTask.FromResult(Errno.EROFS);
 
     public ValueTask<int> ForgetPendingAsync(string fileId, CancellationToken cancellationToken) => ValueTask.FromResult(0);
+
+    public ValueTask<FsResult<NsStatFs>> StatFsAsync(string group, CancellationToken cancellationToken) => Refused<NsStatFs>(Errno.ENOSYS);
 }

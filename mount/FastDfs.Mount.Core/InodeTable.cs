@@ -63,6 +63,15 @@ public sealed class Node
     /// <summary>The directory service's last answer for a named node (valid with <see cref="AttributesExpire"/>).</summary>
     internal NsAttributes Named;
 
+    /// <summary>The names epoch <see cref="Named"/> was read in (FileSystem.NameOps: unlink/rename elsewhere may change nlink/ctime).</summary>
+    internal long NamedEpoch;
+
+    /// <summary>A symlink's target once read: an inode's target never changes, so it is kept for the node's life.</summary>
+    internal string? SymlinkTarget;
+
+    /// <summary>The content file <see cref="Metadata"/> was read from (a named file's content can be replaced).</summary>
+    internal string? MetadataFileId;
+
     /// <summary>Key of a named node: its directory-service inode, so hard links share one node and one ino.</summary>
     internal static string NamedKey(long nsInode) => "#" + nsInode.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

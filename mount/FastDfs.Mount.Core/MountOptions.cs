@@ -27,6 +27,18 @@ public sealed record MountOptions
     /// <summary>Chunks fetched ahead of a sequential reader (<c>readahead_chunks</c>); memory per handle is (this + 2) chunks.</summary>
     public int ReadAheadChunks { get; init; } = 4;
 
+    /// <summary>Bytes a writer buffers before sending them to the storage (<c>write_chunk</c>).</summary>
+    public int WriteChunkSize { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Chunks of one file queued or in flight to the storage (<c>write_chunks</c>); memory per written file is (this + 1) chunks.</summary>
+    public int WriteChunks { get; init; } = 2;
+
+    /// <summary>
+    /// How long an uploaded but not yet named content file is kept (<c>pending_lease</c>): if the mount dies before
+    /// close, the directory service's collector deletes it after this. Renewed while the file is being written.
+    /// </summary>
+    public TimeSpan PendingLease { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Refuse every change (<c>ro</c>).</summary>
     public bool ReadOnly { get; init; }
 
@@ -46,6 +58,21 @@ public sealed record MountOptions
         if (ReadAheadChunks is < 0 or > 64)
         {
             throw new ArgumentException($"readahead_chunks must be 0..64 (got {ReadAheadChunks})");
+        }
+
+        if (WriteChunkSize is < 4096 or > 64 * 1024 * 1024)
+        {
+            throw new ArgumentException($"write_chunk must be 4 KiB..64 MiB (got {WriteChunkSize})");
+        }
+
+        if (WriteChunks is < 1 or > 64)
+        {
+            throw new ArgumentException($"write_chunks must be 1..64 (got {WriteChunks})");
+        }
+
+        if (PendingLease < TimeSpan.FromSeconds(10))
+        {
+            throw new ArgumentException("pending_lease must be at least 10 s");
         }
 
         if (OperationTimeout <= TimeSpan.Zero)

@@ -13,15 +13,18 @@ internal sealed class OpenFile
     private readonly IClusterBackend _backend;
     private readonly MountOptions _options;
     private readonly FileId _fileId;
+    private readonly StorageChoice _storage;
     private readonly Lock _lock = new();
     private readonly List<Chunk> _window = [];
     private long _nextSequential;
     private bool _closed;
 
-    public OpenFile(Node node, FileId fileId, long size, IClusterBackend backend, MountOptions options)
+    /// <param name="storage">The download choice to use; by default the node's (file-ID files never change).</param>
+    public OpenFile(Node node, FileId fileId, long size, IClusterBackend backend, MountOptions options, StorageChoice? storage = null)
     {
         Node = node;
         _fileId = fileId;
+        _storage = storage ?? node.Storage;
         Size = size;
         _backend = backend;
         _options = options;
@@ -30,6 +33,8 @@ internal sealed class OpenFile
     public Node Node { get; }
 
     public long Size { get; }
+
+    public FileId ContentId => _fileId;
 
     public async ValueTask<FsResult<int>> ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
@@ -103,7 +108,7 @@ internal sealed class OpenFile
         int done = 0;
         while (done < destination.Length)
         {
-            var result = await _backend.ReadAsync(_fileId, offset + done, destination[done..], Node.Storage, cancellationToken);
+            var result = await _backend.ReadAsync(_fileId, offset + done, destination[done..], _storage, cancellationToken);
             if (!result.IsOk)
             {
                 return result;

@@ -74,6 +74,9 @@ public sealed class TrackerNameService(NamespaceClient client, TimeSpan operatio
     public ValueTask<int> ForgetPendingAsync(string fileId, CancellationToken cancellationToken) =>
         Call("forget pending", fileId, () => client.ForgetPendingAsync(fileId, cancellationToken), cancellationToken);
 
+    public ValueTask<FsResult<NsStatFs>> StatFsAsync(string group, CancellationToken cancellationToken) =>
+        Call("statfs", group, () => client.StatFsAsync(group, cancellationToken), cancellationToken);
+
     private static string Target(long inode) => "inode " + inode.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private async ValueTask<FsResult<T>> Call<T>(string operation, string target, Func<Task<T>> call, CancellationToken cancellationToken, int quietErrno = 0)

@@ -63,6 +63,122 @@ public sealed unsafe partial class FuseMount
         ArrayPool<byte>.Shared.Return(buffer);
     }
 
+    /// <summary>create: the name (owned by the caller, from fuse_req_ctx) and an open handle, in one reply.</summary>
+    [UnmanagedCallersOnly]
+    private static void OnCreateFile(nint req, ulong parent, byte* name, uint mode, FuseFileInfo* fi)
+    {
+        try
+        {
+            var caller = LibFuse.RequestContext(req);
+            var pending = Fs.CreateAsync(parent, Name(name), mode, caller->Uid, caller->Gid, fi->Flags);
+            if (pending.IsCompletedSuccessfully)
+            {
+                ReplyCreated(req, pending.Result);
+                return;
+            }
+
+            var mount = Current;
+            Interlocked.Increment(ref mount._inFlight);
+            _ = CreateLaterAsync(mount, req, pending);
+        }
+        catch (Exception e)
+        {
+            Failed(req, "create", e);
+        }
+    }
+
+    private static void ReplyCreated(nint req, in FsResult<(EntryReply Entry, OpenReply Open)> result)
+    {
+        if (!result.IsOk)
+        {
+            LibFuse.ReplyErr(req, result.Errno);
+            return;
+        }
+
+        var (reply, open) = result.Value;
+        var entry = default(EntryParam);
+        entry.Ino = reply.Ino;
+        entry.Generation = reply.Generation;
+        Fill(ref entry.Attr, reply.Attributes);
+        entry.AttrTimeout = reply.AttrTimeout;
+        entry.EntryTimeout = reply.EntryTimeout;
+        var fi = default(FuseFileInfo);
+        fi.Fh = open.Handle;
+        fi.Bits = open.KeepCache ? FuseFileInfo.KeepCache : 0;
+        if (LibFuse.ReplyCreate(req, &entry, &fi) != 0)
+        {
+            // Interrupted: neither the lookup nor the handle reached the kernel.
+            Fs.Release(open.Handle);
+            Fs.Forget(reply.Ino, 1);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnWrite(nint req, ulong ino, byte* data, nuint size, long offset, FuseFileInfo* fi)
+    {
+        try
+        {
+            // The data points into the receive buffer, reused by the next request: copy it now.
+            int length = (int)size;
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+            new ReadOnlySpan<byte>(data, length).CopyTo(buffer);
+            var pending = Fs.WriteAsync(fi->Fh, offset, buffer.AsMemory(0, length));
+            if (pending.IsCompletedSuccessfully)
+            {
+                ReplyWritten(req, buffer, pending.Result);
+                return;
+            }
+
+            var mount = Current;
+            Interlocked.Increment(ref mount._inFlight);
+            _ = WriteLaterAsync(mount, req, buffer, pending);
+        }
+        catch (Exception e)
+        {
+            Failed(req, "write", e);
+        }
+    }
+
+    private static void ReplyWritten(nint req, byte[] buffer, in FsResult<int> result)
+    {
+        ArrayPool<byte>.Shared.Return(buffer);
+        if (result.IsOk)
+        {
+            LibFuse.ReplyWrite(req, (nuint)result.Value);
+        }
+        else
+        {
+            LibFuse.ReplyErr(req, result.Errno);
+        }
+    }
+
+    /// <summary>flush (each close of a descriptor): answers once the data is stored and named.</summary>
+    [UnmanagedCallersOnly]
+    private static void OnFlush(nint req, ulong ino, FuseFileInfo* fi)
+    {
+        try
+        {
+            CompleteErrno(req, Fs.FlushAsync(fi->Fh));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "flush", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnFSync(nint req, ulong ino, int dataSync, FuseFileInfo* fi)
+    {
+        try
+        {
+            CompleteErrno(req, Fs.FSyncAsync(fi->Fh));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "fsync", e);
+        }
+    }
+
     [UnmanagedCallersOnly]
     private static void OnRelease(nint req, ulong ino, FuseFileInfo* fi)
     {

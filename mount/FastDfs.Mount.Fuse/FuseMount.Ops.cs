@@ -20,6 +20,7 @@ public sealed unsafe partial class FuseMount
         ops[(int)OpSlot.Forget] = (nint)(delegate* unmanaged<nint, ulong, ulong, void>)&OnForget;
         ops[(int)OpSlot.ForgetMulti] = (nint)(delegate* unmanaged<nint, nuint, ForgetData*, void>)&OnForgetMulti;
         ops[(int)OpSlot.GetAttr] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnGetAttr;
+        ops[(int)OpSlot.ReadLink] = (nint)(delegate* unmanaged<nint, ulong, void>)&OnReadLink;
         ops[(int)OpSlot.SetAttr] = (nint)(delegate* unmanaged<nint, ulong, Stat*, int, FuseFileInfo*, void>)&OnSetAttr;
         ops[(int)OpSlot.MkNod] = (nint)(delegate* unmanaged<nint, ulong, byte*, uint, ulong, void>)&OnMkNod;
         ops[(int)OpSlot.MkDir] = (nint)(delegate* unmanaged<nint, ulong, byte*, uint, void>)&OnMkDir;
@@ -33,13 +34,17 @@ public sealed unsafe partial class FuseMount
         ops[(int)OpSlot.Release] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnRelease;
         ops[(int)OpSlot.OpenDir] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnOpenDir;
         ops[(int)OpSlot.ReadDir] = (nint)(delegate* unmanaged<nint, ulong, nuint, long, FuseFileInfo*, void>)&OnReadDir;
+        ops[(int)OpSlot.ReadDirPlus] = (nint)(delegate* unmanaged<nint, ulong, nuint, long, FuseFileInfo*, void>)&OnReadDirPlus;
         ops[(int)OpSlot.ReleaseDir] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnReleaseDir;
         ops[(int)OpSlot.StatFs] = (nint)(delegate* unmanaged<nint, ulong, void>)&OnStatFs;
         ops[(int)OpSlot.SetXattr] = (nint)(delegate* unmanaged<nint, ulong, byte*, byte*, nuint, int, void>)&OnSetXattr;
         ops[(int)OpSlot.GetXattr] = (nint)(delegate* unmanaged<nint, ulong, byte*, nuint, void>)&OnGetXattr;
         ops[(int)OpSlot.ListXattr] = (nint)(delegate* unmanaged<nint, ulong, nuint, void>)&OnListXattr;
         ops[(int)OpSlot.RemoveXattr] = (nint)(delegate* unmanaged<nint, ulong, byte*, void>)&OnRemoveXattr;
-        ops[(int)OpSlot.Create] = (nint)(delegate* unmanaged<nint, ulong, byte*, uint, FuseFileInfo*, void>)&OnCreate;
+        ops[(int)OpSlot.Create] = (nint)(delegate* unmanaged<nint, ulong, byte*, uint, FuseFileInfo*, void>)&OnCreateFile;
+        ops[(int)OpSlot.Write] = (nint)(delegate* unmanaged<nint, ulong, byte*, nuint, long, FuseFileInfo*, void>)&OnWrite;
+        ops[(int)OpSlot.Flush] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnFlush;
+        ops[(int)OpSlot.FSync] = (nint)(delegate* unmanaged<nint, ulong, int, FuseFileInfo*, void>)&OnFSync;
         return (nint)ops;
     }
 
@@ -388,6 +393,87 @@ public sealed unsafe partial class FuseMount
         catch (Exception e)
         {
             Failed(req, "readdir", e);
+        }
+    }
+
+    /// <summary>
+    /// READDIRPLUS: names with their attributes, so ls -l of a large directory costs no lookup per entry. Every entry
+    /// sent with a node counts one lookup (the kernel forgets it later); "." and ".." and entries without attributes
+    /// go with node 0, which the kernel does not count.
+    /// </summary>
+    [UnmanagedCallersOnly]
+    private static void OnReadDirPlus(nint req, ulong ino, nuint size, long offset, FuseFileInfo* fi)
+    {
+        try
+        {
+            var entries = Fs.DirectoryEntries(fi->Fh);
+            if (entries is null)
+            {
+                LibFuse.ReplyErr(req, Errno.EBADF);
+                return;
+            }
+
+            int capacity = (int)Math.Min(size, 1024 * 1024);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(capacity);
+            byte[] name = ArrayPool<byte>.Shared.Rent(1024);
+            var counted = new List<ulong>();
+            try
+            {
+                fixed (byte* b = buffer)
+                fixed (byte* n = name)
+                {
+                    nuint used = 0;
+                    for (long i = offset; i < entries.Count; i++)
+                    {
+                        var entry = entries[(int)i];
+                        int length = Encoding.UTF8.GetBytes(entry.Name, name);
+                        name[length] = 0;
+
+                        // Measure first (a zero-sized buffer is never written): a node is only counted if its entry is sent.
+                        var param = default(EntryParam);
+                        nuint needed = LibFuse.AddDirEntryPlus(req, null, 0, n, &param, i + 1);
+                        if (needed > (nuint)capacity - used)
+                        {
+                            break;
+                        }
+
+                        if (Fs.TryDirectoryEntryPlus(fi->Fh, (int)i, out var reply))
+                        {
+                            counted.Add(reply.Ino);
+                            param.Ino = reply.Ino;
+                            param.Generation = reply.Generation;
+                            Fill(ref param.Attr, reply.Attributes);
+                            param.AttrTimeout = reply.AttrTimeout;
+                            param.EntryTimeout = reply.EntryTimeout;
+                        }
+                        else
+                        {
+                            param.Attr.Ino = entry.Ino;
+                            param.Attr.Mode = entry.Mode != 0 ? entry.Mode : entry.IsDirectory ? NodeAttributes.S_IFDIR : NodeAttributes.S_IFREG;
+                        }
+
+                        used += LibFuse.AddDirEntryPlus(req, b + used, (nuint)capacity - used, n, &param, i + 1);
+                    }
+
+                    if (LibFuse.ReplyBuf(req, b, used) != 0)
+                    {
+                        // The kernel dropped the request: it will never forget these lookups.
+                        foreach (ulong counted1 in counted)
+                        {
+                            Fs.Forget(counted1, 1);
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                ArrayPool<byte>.Shared.Return(name);
+            }
+        }
+        catch (Exception e)
+        {
+            Failed(req, "readdirplus", e);
         }
     }
 

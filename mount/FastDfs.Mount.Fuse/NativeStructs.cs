@@ -175,5 +175,6 @@ internal enum OpSlot
     Access = 29,
     Create = 30,
     ForgetMulti = 38,
+    ReadDirPlus = 41,
     Count = 44,
 }

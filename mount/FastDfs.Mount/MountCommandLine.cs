@@ -20,6 +20,7 @@ internal sealed record MountCommandLine
                              fdfs-mount's: timeout=S (default 30), attr_timeout=S, entry_timeout=S,
                              negative_timeout=S, xattr_timeout=S, readahead_chunk=BYTES, readahead_chunks=N,
                              readahead_kb=KIB (kernel read-ahead, default 1024), threads=N (receive threads, default 2),
+                             write_chunk=BYTES (default 4 MiB), write_chunks=N (default 2), pending_lease=S (600),
                              uid=N, gid=N, names=auto|on|off (directory service: auto = use it when the
                              trackers serve it; off = file-ID paths only)
         """;
@@ -135,6 +136,15 @@ internal sealed record MountCommandLine
                     break;
                 case "readahead_chunks":
                     options = options with { ReadAheadChunks = Integer(key, value) };
+                    break;
+                case "write_chunk":
+                    options = options with { WriteChunkSize = Integer(key, value) };
+                    break;
+                case "write_chunks":
+                    options = options with { WriteChunks = Integer(key, value) };
+                    break;
+                case "pending_lease":
+                    options = options with { PendingLease = Seconds(key, value) };
                     break;
                 case "readahead_kb":
                     readAheadKb = Integer(key, value);

@@ -203,6 +203,30 @@ public class FileSystemTests
     }
 
     [Fact]
+    public async Task Name_operations_without_names_are_refused_with_EROFS_and_file_ids_stay_fixed()
+    {
+        _backend.Files[FileKey] = [1, 2, 3];
+        await using var fs = NewFs();
+        ulong file = await WalkAsync(fs, FileKey);
+        ulong group = await WalkAsync(fs, "group1");
+        ulong dir = fs.Inodes.Find(FileKey[..FileKey.LastIndexOf('/')])!.Ino;
+        var caller = new Caller(1000, 1000);
+        Assert.Equal(Errno.EROFS, (await fs.MkDirAsync(group, "docs", 0x1ED, caller)).Errno);
+        Assert.Equal(Errno.EROFS, (await fs.MkNodAsync(dir, "fifo", 0x1000 | 0x1A4, caller)).Errno);
+        Assert.Equal(Errno.EROFS, (await fs.SymlinkAsync(group, "link", "M00", caller)).Errno);
+        Assert.Equal(Errno.EROFS, await fs.RmDirAsync(group, "M00"));
+        Assert.Equal(Errno.EROFS, await fs.RenameAsync(dir, "a", dir, "b", RenameFlags.None));
+        Assert.Equal(Errno.EPERM, (await fs.LinkAsync(file, group, "alias")).Errno); // a file-ID file has no name to share
+        Assert.Equal(Errno.EPERM, (await fs.SetAttrAsync(file, new SetAttrChange(AttrChange.Mode, 0x1FF, 0, 0, 0, 0, 0, 0))).Errno);
+        Assert.Equal(Errno.EINVAL, (await fs.ReadLinkAsync(file)).Errno);
+
+        // Device nodes are refused before anything is asked: the directory service keeps no rdev.
+        Assert.Equal(Errno.EPERM, (await fs.MkNodAsync(group, "tty", 0x2000 | 0x1A4, caller)).Errno);
+        Assert.Equal(Errno.EPERM, (await fs.MkNodAsync(group, "sda", 0x6000 | 0x1A4, caller)).Errno);
+        Assert.Equal(Errno.EINVAL, await fs.RmDirAsync(group, "."));
+    }
+
+    [Fact]
     public async Task Statfs_sums_the_groups()
     {
         await using var fs = NewFs();

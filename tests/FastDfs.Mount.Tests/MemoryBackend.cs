@@ -93,6 +93,82 @@ internal sealed class MemoryBackend : IClusterBackend
         return ValueTask.FromResult(0);
     }
 
+    public int Uploads;
+
+    /// <summary>Storage operations (upload appender, append, modify, truncate) in the order they arrived.</summary>
+    public ConcurrentQueue<string> Changes { get; } = new();
+
+    /// <summary>When not 0, uploads and appender changes fail with this errno (a dead storage, a full disk).</summary>
+    public int ChangeErrno { get; set; }
+
+    public async ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        await WaitGate(cancellationToken);
+        if (ChangeErrno != 0)
+        {
+            return FsResult<FileId>.Fail(ChangeErrno);
+        }
+
+        int n = Interlocked.Increment(ref Uploads);
+        var id = new FileId(group, $"M00/00/00/appender-{n:D24}"); // long enough to pass FileId's name checks
+        Files[id.ToString()] = content.ToArray();
+        Changes.Enqueue($"upload {content.Length}");
+        return FsResult<FileId>.Ok(id);
+    }
+
+    public ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
+        Change(fileId, $"append {content.Length}", old => [.. old, .. content.Span], cancellationToken);
+
+    /// <summary>As FastDFS: the offset must be within the file; bytes past the end extend it.</summary>
+    public ValueTask<int> ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
+        Change(fileId, $"modify {offset} {content.Length}", old =>
+        {
+            if (offset > old.Length)
+            {
+                return null;
+            }
+
+            byte[] updated = new byte[Math.Max(old.Length, offset + content.Length)];
+            old.CopyTo(updated, 0);
+            content.Span.CopyTo(updated.AsSpan((int)offset));
+            return updated;
+        }, cancellationToken);
+
+    public ValueTask<int> TruncateAsync(FileId fileId, long size, CancellationToken cancellationToken) =>
+        Change(fileId, $"truncate {size}", old =>
+        {
+            byte[] updated = new byte[size];
+            old.AsSpan(0, (int)Math.Min(old.Length, size)).CopyTo(updated);
+            return updated;
+        }, cancellationToken);
+
+    private async ValueTask<int> Change(FileId fileId, string what, Func<byte[], byte[]?> change, CancellationToken cancellationToken)
+    {
+        await WaitGate(cancellationToken);
+        if (ChangeErrno != 0)
+        {
+            return ChangeErrno;
+        }
+
+        lock (Files)
+        {
+            if (!Files.TryGetValue(fileId.ToString(), out byte[]? old))
+            {
+                return Errno.ENOENT;
+            }
+
+            byte[]? updated = change(old);
+            if (updated is null)
+            {
+                return Errno.EINVAL;
+            }
+
+            Files[fileId.ToString()] = updated;
+            Changes.Enqueue(what);
+            return 0;
+        }
+    }
+
     private async ValueTask WaitGate(CancellationToken cancellationToken)
     {
         if (Gate is { } gate)

@@ -1,0 +1,685 @@
+using System.Buffers;
+using System.Diagnostics;
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+
+namespace FastDfs.Mount.Core;
+
+public sealed partial class FileSystem
+{
+    /// <summary>
+    /// The content of one named regular file while handles write to it (shared by the node's handles). Writes fill a
+    /// pooled tail chunk; full chunks, in-place changes and size changes go to the storage in order through one chain
+    /// of operations, at most <see cref="MountOptions.WriteChunks"/> of them queued, so memory stays at
+    /// (write_chunks + 1) chunks whatever the file size. New content is an appender file uploaded with the first
+    /// chunk and registered as pending; it is bound to the name (SET_CONTENT) at commit (flush, fsync, last release).
+    /// The first failure of a queued operation sticks: every later write, flush and fsync answers it.
+    /// </summary>
+    private sealed class ContentWriter
+    {
+        private readonly FileSystem _fs;
+        private readonly Node _node;
+        private readonly SemaphoreSlim _lock = new(1, 1);
+        private readonly SemaphoreSlim _slots;
+        private Task _chain = Task.CompletedTask;
+
+        // Set by the chain once an upload ran; read by later operations of the same chain.
+        private FileId? _content;
+
+        // _content exists or an operation that creates it is queued.
+        private bool _hasContent;
+
+        // The name is bound to something else than _content (new upload, or O_TRUNC of old content).
+        private bool _unbound;
+
+        // Content that O_TRUNC replaces: its metadata (user xattrs) moves to the new content.
+        private FileId? _replaced;
+
+        private bool _dirty;
+        private long _stored;
+        private long _size;
+        private long _mtimeNs;
+        private byte[]? _tail;
+        private int _tailLength;
+        private int _error;
+        private Task? _registration;
+        private long _registeredAt;
+
+        // Bumped by every change, so readers drop read-ahead chunks fetched before it.
+        private long _version;
+
+        public ContentWriter(FileSystem fs, Node node, NsAttributes attributes)
+        {
+            _fs = fs;
+            _node = node;
+            _slots = new SemaphoreSlim(fs.Options.WriteChunks, fs.Options.WriteChunks);
+            _content = ParseContent(attributes.FileId);
+            _hasContent = _content is not null;
+            if (attributes.FileId is not null && _content is null)
+            {
+                // Never treat content we cannot address as empty: that would replace it.
+                _error = Errno.EIO;
+            }
+
+            _stored = _size = _content is null ? 0 : attributes.Size;
+            _mtimeNs = attributes.MtimeNs;
+        }
+
+        /// <summary>Open handles using this writer (guarded by the file system's writer table lock).</summary>
+        public int Handles { get; set; }
+
+        /// <summary>True while size or mtime differ from what the directory service holds.</summary>
+        public bool Dirty => Volatile.Read(ref _dirty);
+
+        public long Size => Volatile.Read(ref _size);
+
+        public long MtimeNs => Volatile.Read(ref _mtimeNs);
+
+        public int Error => Volatile.Read(ref _error);
+
+        private MountOptions Options => _fs.Options;
+
+        private int ChunkSize => Options.WriteChunkSize;
+
+        public async ValueTask<int> WriteAsync(long offset, ReadOnlyMemory<byte> data, bool append, CancellationToken cancellationToken)
+        {
+            if (!await EnterAsync(cancellationToken))
+            {
+                return Errno.EIO;
+            }
+
+            try
+            {
+                if (_error != 0)
+                {
+                    return _error;
+                }
+
+                if (append)
+                {
+                    offset = _size;
+                }
+
+                if (offset > _size)
+                {
+                    // A write past the end: FastDFS has no holes, but TRUNCATE extends an appender with zeros
+                    // (the storage's file system may keep them sparse).
+                    int shipped = await ShipTailAsync(cancellationToken);
+                    if (shipped != 0)
+                    {
+                        return shipped;
+                    }
+
+                    long extendTo = offset;
+                    MarkContent();
+                    int queued = await EnqueueAsync(t => SetLengthAsync(extendTo, t), null, cancellationToken);
+                    if (queued != 0)
+                    {
+                        return queued;
+                    }
+
+                    _stored = offset;
+                    _size = offset;
+                }
+
+                long end = offset + data.Length;
+
+                // Bytes already handed to the storage: MODIFY in place, in chunk-sized pieces.
+                for (long at = offset; at < Math.Min(end, _stored);)
+                {
+                    int piece = (int)Math.Min(ChunkSize, Math.Min(end, _stored) - at);
+                    byte[] buffer = ArrayPool<byte>.Shared.Rent(piece);
+                    data.Span.Slice((int)(at - offset), piece).CopyTo(buffer);
+                    long modifyAt = at;
+                    int queued = await EnqueueAsync(t => ModifyAsync(modifyAt, buffer, piece, t), buffer, cancellationToken);
+                    if (queued != 0)
+                    {
+                        return queued;
+                    }
+
+                    at += piece;
+                }
+
+                // Bytes inside the tail still in memory.
+                long position = Math.Max(offset, _stored);
+                if (position < Math.Min(end, _size))
+                {
+                    int n = (int)(Math.Min(end, _size) - position);
+                    data.Span.Slice((int)(position - offset), n).CopyTo(_tail.AsSpan((int)(position - _stored)));
+                    position += n;
+                }
+
+                // Bytes past the end extend the tail; a full tail goes to the storage.
+                while (position < end)
+                {
+                    _tail ??= ArrayPool<byte>.Shared.Rent(ChunkSize);
+                    int n = (int)Math.Min(ChunkSize - _tailLength, end - position);
+                    data.Span.Slice((int)(position - offset), n).CopyTo(_tail.AsSpan(_tailLength));
+                    _tailLength += n;
+                    position += n;
+                    Volatile.Write(ref _size, _size + n);
+                    if (_tailLength == ChunkSize)
+                    {
+                        int shipped = await ShipTailAsync(cancellationToken);
+                        if (shipped != 0)
+                        {
+                            return shipped;
+                        }
+                    }
+                }
+
+                Touch();
+                _version++;
+                return _error;
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
+        /// <summary>O_TRUNC: the file is empty from now on; its old content is replaced at commit.</summary>
+        public async ValueTask<int> TruncateForOpenAsync(CancellationToken cancellationToken)
+        {
+            if (!await EnterAsync(cancellationToken))
+            {
+                return Errno.EIO;
+            }
+
+            try
+            {
+                int drained = await DrainAsync(cancellationToken);
+                if (drained != 0)
+                {
+                    return drained;
+                }
+
+                if (!_hasContent && _size == 0)
+                {
+                    return 0;
+                }
+
+                // Content this writer uploaded and never named is pending: the collector removes it after the lease.
+                if (!_unbound)
+                {
+                    _replaced = _content;
+                }
+
+                _content = null;
+                _hasContent = false;
+                _unbound = true;
+                _registration = null;
+                _registeredAt = 0;
+                _stored = 0;
+                Volatile.Write(ref _size, 0);
+                Touch();
+                _version++;
+                return 0;
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
+        /// <summary>truncate/ftruncate: cut the appender or extend it with zeros.</summary>
+        public async ValueTask<int> ResizeAsync(long size, CancellationToken cancellationToken)
+        {
+            if (!await EnterAsync(cancellationToken))
+            {
+                return Errno.EIO;
+            }
+
+            try
+            {
+                int drained = await DrainAsync(cancellationToken);
+                if (drained != 0)
+                {
+                    return drained;
+                }
+
+                if (size == _size)
+                {
+                    return 0;
+                }
+
+                if (size > 0 || _hasContent)
+                {
+                    MarkContent();
+                    int queued = await EnqueueAsync(t => SetLengthAsync(size, t), null, cancellationToken);
+                    if (queued != 0)
+                    {
+                        return queued;
+                    }
+                }
+
+                _stored = size;
+                Volatile.Write(ref _size, size);
+                Touch();
+                _version++;
+                return await DrainAsync(cancellationToken);
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
+        /// <summary>The content file, created empty (and bound) if there is none yet, so metadata can be set on it.</summary>
+        public async ValueTask<FsResult<FileId>> EnsureContentAsync(CancellationToken cancellationToken)
+        {
+            if (!await EnterAsync(cancellationToken))
+            {
+                return FsResult<FileId>.Fail(Errno.EIO);
+            }
+
+            try
+            {
+                if (!_hasContent)
+                {
+                    MarkContent();
+                    long size = _size;
+                    int queued = await EnqueueAsync(t => SetLengthAsync(size, t), null, cancellationToken);
+                    if (queued != 0)
+                    {
+                        return FsResult<FileId>.Fail(queued);
+                    }
+                }
+
+                int drained = await DrainAsync(cancellationToken);
+                if (drained != 0)
+                {
+                    return FsResult<FileId>.Fail(drained);
+                }
+
+                if (_unbound)
+                {
+                    int committed = await CommitLockedAsync(cancellationToken);
+                    if (committed != 0)
+                    {
+                        return FsResult<FileId>.Fail(committed);
+                    }
+                }
+
+                return _content!.Value;
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
+        /// <summary>Every byte stored and the name bound to it (flush, fsync, last release).</summary>
+        public async ValueTask<int> CommitAsync(CancellationToken cancellationToken)
+        {
+            if (!await EnterAsync(cancellationToken))
+            {
+                return Errno.EIO;
+            }
+
+            try
+            {
+                return await CommitLockedAsync(cancellationToken);
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
+        /// <summary>
+        /// For a read: queued operations finished, then the content file and how many of its bytes are stored; bytes
+        /// of [offset, offset + destination.Length) still in the tail are copied into <paramref name="destination"/>.
+        /// </summary>
+        public async ValueTask<FsResult<(FileId? Content, long Stored, long Size, long Version)>> PrepareReadAsync(
+            long offset, Memory<byte> destination, CancellationToken cancellationToken)
+        {
+            if (!await EnterAsync(cancellationToken))
+            {
+                return FsResult<(FileId?, long, long, long)>.Fail(Errno.EIO);
+            }
+
+            try
+            {
+                int drained = await AwaitChainAsync(cancellationToken);
+                if (drained != 0)
+                {
+                    return FsResult<(FileId?, long, long, long)>.Fail(drained);
+                }
+
+                long end = Math.Min(offset + destination.Length, _size);
+                long from = Math.Max(offset, _stored);
+                if (from < end)
+                {
+                    _tail.AsSpan((int)(from - _stored), (int)(end - from)).CopyTo(destination.Span[(int)(from - offset)..]);
+                }
+
+                return (_content, _stored, _size, _version);
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
+        /// <summary>The writer is done (no handles): its pooled tail goes back.</summary>
+        public void Discard()
+        {
+            if (_tail is { } tail)
+            {
+                _tail = null;
+                _tailLength = 0;
+                ArrayPool<byte>.Shared.Return(tail);
+            }
+        }
+
+        private async ValueTask<int> CommitLockedAsync(CancellationToken cancellationToken)
+        {
+            int shipped = await ShipTailAsync(cancellationToken, committing: true);
+            int drained = shipped != 0 ? shipped : await AwaitChainAsync(cancellationToken);
+            if (drained != 0)
+            {
+                return drained;
+            }
+
+            if (!_dirty && !_unbound)
+            {
+                return 0;
+            }
+
+            if (_unbound && !_hasContent)
+            {
+                if (_replaced is null)
+                {
+                    // Never had content and still has none: the name already says "empty".
+                    _unbound = false;
+                    _dirty = false;
+                    return 0;
+                }
+
+                // O_TRUNC of content with nothing written after: an empty appender takes the old content's place.
+                MarkContent();
+                int queued = await EnqueueAsync(t => SetLengthAsync(0, t), null, cancellationToken);
+                drained = queued != 0 ? queued : await AwaitChainAsync(cancellationToken);
+                if (drained != 0)
+                {
+                    return drained;
+                }
+            }
+
+            var content = _content!.Value;
+            using var deadline = _fs.Deadline(cancellationToken);
+            if (_unbound && _replaced is { } replaced)
+            {
+                var metadata = await _fs._backend.GetMetadataAsync(replaced, deadline.Token);
+                if (!metadata.IsOk && metadata.Errno != Errno.ENOENT)
+                {
+                    return metadata.Errno;
+                }
+
+                if (metadata.IsOk && metadata.Value.Count > 0)
+                {
+                    int copied = await _fs._backend.SetMetadataAsync(content, metadata.Value, MetadataFlag.Overwrite, deadline.Token);
+                    if (copied != 0)
+                    {
+                        return copied;
+                    }
+                }
+            }
+
+            long size = _size;
+            var bound = await _fs._names.SetContentAsync(_node.NsInode, content.ToString(), size, _mtimeNs, deadline.Token);
+            if (_registration is { } registration)
+            {
+                // Sent beside SET_CONTENT: either order leaves the file ID bound and not pending.
+                await registration;
+                _registration = null;
+            }
+
+            if (!bound.IsOk)
+            {
+                if (_unbound && _registeredAt == 0)
+                {
+                    Register(content); // never named: let the collector remove it
+                }
+
+                if (bound.Errno == Errno.ENOENT)
+                {
+                    // Unlinked while open: as on ext4, close succeeds and the data goes with the last name.
+                    Volatile.Write(ref _dirty, false);
+                    return 0;
+                }
+
+                MountLog.CommitFailed(_fs._logger, _node.Key, content.ToString(), bound.Errno);
+                return bound.Errno;
+            }
+
+            _unbound = false;
+            _replaced = null;
+            Volatile.Write(ref _dirty, false);
+            _fs.SetNamed(_node, bound.Value);
+            _fs.RememberCachedContent(_node, bound.Value);
+            MountLog.Committed(_fs._logger, _node.Key, content.ToString(), size);
+            return 0;
+        }
+
+        /// <summary>The tail goes to the storage and every queued operation has finished.</summary>
+        private async ValueTask<int> DrainAsync(CancellationToken cancellationToken)
+        {
+            int shipped = await ShipTailAsync(cancellationToken);
+            return shipped != 0 ? shipped : await AwaitChainAsync(cancellationToken);
+        }
+
+        private async ValueTask<int> AwaitChainAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                // Every operation carries its own deadline, so the chain always ends; the caller's token is a safety net.
+                await _chain.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return Errno.EIO;
+            }
+
+            return _error;
+        }
+
+        /// <param name="committing">
+        /// The commit follows at once: a new upload is then not registered as pending (one directory-service write
+        /// less per small file); if binding fails, it is registered then, so the collector still removes it.
+        /// </param>
+        private async ValueTask<int> ShipTailAsync(CancellationToken cancellationToken, bool committing = false)
+        {
+            if (_tailLength == 0)
+            {
+                return 0;
+            }
+
+            byte[] buffer = _tail!;
+            int length = _tailLength;
+            _tail = null;
+            _tailLength = 0;
+            _stored += length;
+            if (!_hasContent)
+            {
+                _hasContent = true;
+                _unbound = true;
+                return await EnqueueAsync(t => UploadAsync(buffer, length, register: !committing, t), buffer, cancellationToken);
+            }
+
+            return await EnqueueAsync(t => AppendAsync(buffer, length, t), buffer, cancellationToken);
+        }
+
+        private void MarkContent()
+        {
+            if (!_hasContent)
+            {
+                _hasContent = true;
+                _unbound = true;
+            }
+        }
+
+        private void Touch()
+        {
+            Volatile.Write(ref _mtimeNs, (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100);
+            Volatile.Write(ref _dirty, true);
+        }
+
+        /// <summary>Queues one storage operation after the previous ones; waits while write_chunks are queued.</summary>
+        private async ValueTask<int> EnqueueAsync(Func<CancellationToken, ValueTask<int>> operation, byte[]? buffer, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await _slots.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+
+                return Errno.EIO;
+            }
+
+            _chain = RunAsync(_chain, operation, buffer);
+            return 0;
+        }
+
+        private async Task RunAsync(Task previous, Func<CancellationToken, ValueTask<int>> operation, byte[]? buffer)
+        {
+            try
+            {
+                await previous;
+                if (Volatile.Read(ref _error) == 0)
+                {
+                    int errno;
+                    using (var deadline = new CancellationTokenSource(Options.OperationTimeout))
+                    {
+                        try
+                        {
+                            errno = await operation(deadline.Token);
+                        }
+                        catch (Exception e)
+                        {
+                            MountLog.WriteFailed(_fs._logger, _node.Key, e.Message);
+                            errno = Errno.EIO;
+                        }
+                    }
+
+                    if (errno != 0)
+                    {
+                        MountLog.WriteFailed(_fs._logger, _node.Key, "errno " + errno);
+                        Volatile.Write(ref _error, errno);
+                    }
+                }
+            }
+            finally
+            {
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+
+                _slots.Release();
+            }
+        }
+
+        private async ValueTask<int> UploadAsync(byte[] buffer, int length, bool register, CancellationToken cancellationToken)
+        {
+            var uploaded = await _fs._backend.UploadAppenderAsync(_node.Group, buffer.AsMemory(0, length), cancellationToken);
+            if (!uploaded.IsOk)
+            {
+                return uploaded.Errno;
+            }
+
+            _content = uploaded.Value;
+            if (register)
+            {
+                Register(uploaded.Value);
+            }
+
+            return 0;
+        }
+
+        private async ValueTask<int> AppendAsync(byte[] buffer, int length, CancellationToken cancellationToken)
+        {
+            RenewRegistration();
+            return await _fs._backend.AppendAsync(_content!.Value, buffer.AsMemory(0, length), cancellationToken);
+        }
+
+        private ValueTask<int> ModifyAsync(long offset, byte[] buffer, int length, CancellationToken cancellationToken) =>
+            _fs._backend.ModifyAsync(_content!.Value, offset, buffer.AsMemory(0, length), cancellationToken);
+
+        private async ValueTask<int> SetLengthAsync(long size, CancellationToken cancellationToken)
+        {
+            if (_content is null)
+            {
+                int uploaded = await UploadAsync([], 0, register: true, cancellationToken);
+                if (uploaded != 0 || size == 0)
+                {
+                    return uploaded;
+                }
+            }
+
+            RenewRegistration();
+            return await _fs._backend.TruncateAsync(_content!.Value, size, cancellationToken);
+        }
+
+        /// <summary>
+        /// Tells the directory service about an upload not yet named, so a crash before commit leaves nothing behind;
+        /// not awaited here (the commit awaits it beside SET_CONTENT).
+        /// </summary>
+        private void Register(FileId fileId)
+        {
+            _registeredAt = Stopwatch.GetTimestamp();
+            _registration = RegisterAsync(fileId);
+        }
+
+        private void RenewRegistration()
+        {
+            if (_unbound && _content is { } content
+                && Stopwatch.GetElapsedTime(_registeredAt) > Options.PendingLease / 2)
+            {
+                Register(content);
+            }
+        }
+
+        private async Task RegisterAsync(FileId fileId)
+        {
+            using var deadline = new CancellationTokenSource(Options.OperationTimeout);
+            int errno;
+            try
+            {
+                errno = await _fs._names.RegisterPendingAsync(fileId.ToString(), Options.PendingLease, deadline.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException)
+            {
+                errno = Errno.EIO;
+            }
+
+            if (errno != 0)
+            {
+                // Not fatal: the data is stored; only a crash before commit would now leave the upload behind.
+                MountLog.PendingNotRegistered(_fs._logger, fileId.ToString(), errno);
+            }
+        }
+
+        private async ValueTask<bool> EnterAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await _lock.WaitAsync(cancellationToken);
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        private static FileId? ParseContent(string? fileId) =>
+            fileId is not null && FileId.TryParse(fileId, out var id, out _) ? id : null;
+    }
+}

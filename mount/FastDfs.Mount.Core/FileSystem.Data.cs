@@ -1,0 +1,521 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+
+namespace FastDfs.Mount.Core;
+
+/// <summary>
+/// Data of named regular files: create, open, read, write, flush, fsync, release, truncate. A named file's content
+/// is a FastDFS appender file of its group (<see cref="NsAttributes.FileId"/>; null = empty). Writes go through the
+/// node's <see cref="ContentWriter"/>; close and fsync return once every byte is stored and the name is bound to it.
+/// </summary>
+public sealed partial class FileSystem
+{
+    private const int AccessModeMask = 3;
+    private const int OpenTruncate = 0x200;
+    private const int OpenAppend = 0x400;
+    private const int FileTooLarge = 27; // EFBIG
+
+    private readonly ConcurrentDictionary<ulong, NamedHandle> _namedHandles = new();
+    private readonly Dictionary<Node, ContentWriter> _writers = [];
+    private readonly Lock _writersLock = new();
+
+    // What the kernel may hold in its page cache per node: the content as of the last open or commit.
+    private readonly ConditionalWeakTable<Node, CachedContent> _kernelCache = new();
+
+    /// <summary>create(2): a new name with the caller's owner, and a handle open for writing.</summary>
+    public async ValueTask<FsResult<(EntryReply Entry, OpenReply Open)>> CreateAsync(
+        ulong parent, string name, uint mode, uint uid, uint gid, int flags, CancellationToken cancellationToken = default)
+    {
+        var dir = Inodes.Find(parent);
+        if (dir is null)
+        {
+            return FsResult<(EntryReply, OpenReply)>.Fail(Errno.ENOENT);
+        }
+
+        if (!_names.NamesAvailable || dir.Kind is not (NodeKind.Group or NodeKind.Named))
+        {
+            return FsResult<(EntryReply, OpenReply)>.Fail(ChangeRefused(dir));
+        }
+
+        if (!dir.IsDirectory)
+        {
+            return FsResult<(EntryReply, OpenReply)>.Fail(Errno.ENOTDIR);
+        }
+
+        if (Options.ReadOnly)
+        {
+            return FsResult<(EntryReply, OpenReply)>.Fail(Errno.EROFS);
+        }
+
+        if (System.Text.Encoding.UTF8.GetByteCount(name) > 255)
+        {
+            return FsResult<(EntryReply, OpenReply)>.Fail(Errno.ENAMETOOLONG);
+        }
+
+        if (dir.Kind == NodeKind.Group && IsStorePath(name))
+        {
+            return FsResult<(EntryReply, OpenReply)>.Fail(Errno.EEXIST); // M00..MFF are the file-ID paths
+        }
+
+        var parentInode = await NamedDirectoryAsync(dir, cancellationToken);
+        if (!parentInode.IsOk)
+        {
+            return FsResult<(EntryReply, OpenReply)>.Fail(parentInode.Errno);
+        }
+
+        if ((mode & NodeAttributes.S_IFMT) == 0)
+        {
+            mode |= NodeAttributes.S_IFREG;
+        }
+
+        // In a setgid directory the new file takes the directory's group, as on ext4.
+        using var deadline = Deadline(cancellationToken);
+        var created = await _names.CreateAsync(parentInode.Value, name, mode, uid, OwnerGid(dir, new Caller(uid, gid)), null, 0, deadline.Token);
+        if (!created.IsOk)
+        {
+            return FsResult<(EntryReply, OpenReply)>.Fail(created.Errno);
+        }
+
+        var entry = NamedEntry(dir.Group, created.Value);
+        var node = Inodes.Find(entry.Value.Ino)!;
+        var writer = AcquireWriter(node, created.Value);
+        ulong handle = AddNamedHandle(node, writer, flags, created.Value);
+        RememberCachedContent(node, created.Value);
+        return (entry.Value, new OpenReply(handle, KeepCache: false));
+    }
+
+    public async ValueTask<FsResult<int>> WriteAsync(ulong handle, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        if (!_namedHandles.TryGetValue(handle, out var open) || open.Writer is null)
+        {
+            return FsResult<int>.Fail(Errno.EBADF);
+        }
+
+        if (offset < 0 || offset + data.Length > MaxFileSize)
+        {
+            return FsResult<int>.Fail(offset < 0 ? Errno.EINVAL : FileTooLarge);
+        }
+
+        // A write may wait behind queued chunks (each with its own deadline): the commit bound applies.
+        using var deadline = CommitDeadline(cancellationToken);
+        int errno = await open.Writer.WriteAsync(offset, data, open.Append, deadline.Token);
+        return errno == 0 ? data.Length : FsResult<int>.Fail(errno);
+    }
+
+    /// <summary>close(2) of one descriptor: every byte written through the node is stored and named.</summary>
+    public ValueTask<int> FlushAsync(ulong handle, CancellationToken cancellationToken = default) => CommitHandleAsync(handle, cancellationToken);
+
+    public ValueTask<int> FSyncAsync(ulong handle, CancellationToken cancellationToken = default) => CommitHandleAsync(handle, cancellationToken);
+
+    /// <summary>setattr size (truncate/ftruncate) of a named regular file, open or not.</summary>
+    internal async ValueTask<int> ResizeNamedAsync(Node node, long size, CancellationToken cancellationToken)
+    {
+        if (size < 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        if (size > MaxFileSize)
+        {
+            return FileTooLarge;
+        }
+
+        if (Options.ReadOnly)
+        {
+            return Errno.EROFS;
+        }
+
+        var writer = await AcquireWriterAsync(node, cancellationToken);
+        if (!writer.IsOk)
+        {
+            return writer.Errno;
+        }
+
+        try
+        {
+            using var deadline = CommitDeadline(cancellationToken);
+            int errno = await writer.Value.ResizeAsync(size, deadline.Token);
+            return errno != 0 ? errno : await writer.Value.CommitAsync(deadline.Token);
+        }
+        finally
+        {
+            ReleaseWriter(node, writer.Value);
+        }
+    }
+
+    /// <summary>
+    /// The content file of a named regular file; one without content gets an empty appender (bound to it), so
+    /// metadata can be set on it.
+    /// </summary>
+    internal async ValueTask<FsResult<FileId>> EnsureContentAsync(Node node, CancellationToken cancellationToken)
+    {
+        if (FindWriter(node) is null && node.Named.FileId is { } known && Stopwatch.GetTimestamp() < node.AttributesExpire
+            && FileId.TryParse(known, out var id, out _))
+        {
+            return id;
+        }
+
+        if (Options.ReadOnly)
+        {
+            return FsResult<FileId>.Fail(Errno.EROFS);
+        }
+
+        var writer = await AcquireWriterAsync(node, cancellationToken);
+        if (!writer.IsOk)
+        {
+            return FsResult<FileId>.Fail(writer.Errno);
+        }
+
+        try
+        {
+            using var deadline = CommitDeadline(cancellationToken);
+            return await writer.Value.EnsureContentAsync(deadline.Token);
+        }
+        finally
+        {
+            ReleaseWriter(node, writer.Value);
+        }
+    }
+
+    /// <summary>Size and mtime as this mount's handles left them while the directory service does not know them yet.</summary>
+    internal bool HasPendingWrites(Node node, out long size, out long mtimeNs)
+    {
+        var writer = FindWriter(node);
+        if (writer is { Dirty: true })
+        {
+            size = writer.Size;
+            mtimeNs = writer.MtimeNs;
+            return true;
+        }
+
+        size = 0;
+        mtimeNs = 0;
+        return false;
+    }
+
+    // ------------------------------------------------------------------ open, read, release of named files
+
+    private async ValueTask<FsResult<OpenReply>> OpenNamedAsync(Node node, int flags, CancellationToken cancellationToken)
+    {
+        bool writable = (flags & AccessModeMask) != 0;
+        if (writable && Options.ReadOnly)
+        {
+            return FsResult<OpenReply>.Fail(Errno.EROFS);
+        }
+
+        if (!node.Named.IsRegular)
+        {
+            return FsResult<OpenReply>.Fail(Errno.EINVAL);
+        }
+
+        var writer = writable ? await AcquireWriterAsync(node, cancellationToken) : default;
+        if (!writer.IsOk)
+        {
+            return FsResult<OpenReply>.Fail(writer.Errno);
+        }
+
+        NsAttributes attributes;
+        if (writer.Value is null && FindWriter(node) is null)
+        {
+            // Close-to-open: what another mount committed since shows now.
+            using var deadline = Deadline(cancellationToken);
+            var fresh = await _names.GetAttrAsync(node.NsInode, deadline.Token);
+            if (!fresh.IsOk)
+            {
+                return FsResult<OpenReply>.Fail(fresh.Errno);
+            }
+
+            SetNamed(node, fresh.Value);
+            attributes = fresh.Value;
+        }
+        else
+        {
+            attributes = node.Named;
+        }
+
+        bool truncate = writable && (flags & OpenTruncate) != 0;
+        if (truncate)
+        {
+            using var deadline = CommitDeadline(cancellationToken);
+            int errno = await writer.Value!.TruncateForOpenAsync(deadline.Token);
+            if (errno != 0)
+            {
+                ReleaseWriter(node, writer.Value);
+                return FsResult<OpenReply>.Fail(errno);
+            }
+        }
+
+        // Pages the kernel cached stay valid when nothing changed the content since (or this mount is changing it,
+        // write-through, so the pages follow).
+        bool keepCache = !truncate && (FindWriter(node) is not null || IsCachedContent(node, attributes));
+        RememberCachedContent(node, attributes);
+        ulong handle = AddNamedHandle(node, writer.Value, flags, attributes);
+        return new OpenReply(handle, keepCache);
+    }
+
+    private async ValueTask<FsResult<int>> ReadNamedAsync(NamedHandle open, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        FileId? content = open.Content;
+        long stored = open.Size;
+        long size = open.Size;
+        long version = 0;
+        var writer = FindWriter(open.Node);
+        if (writer is not null)
+        {
+            // Reads see writes: queued operations finish first; bytes still in memory come from there.
+            using var deadline = CommitDeadline(cancellationToken);
+            var prepared = await writer.PrepareReadAsync(offset, destination, deadline.Token);
+            if (!prepared.IsOk)
+            {
+                return FsResult<int>.Fail(prepared.Errno);
+            }
+
+            (content, stored, size, version) = prepared.Value;
+        }
+
+        if (offset >= size || destination.IsEmpty)
+        {
+            return 0;
+        }
+
+        int wanted = (int)Math.Min(destination.Length, size - offset);
+        long fromStorage = Math.Min(offset + wanted, stored) - offset;
+        if (fromStorage > 0)
+        {
+            if (content is null)
+            {
+                return FsResult<int>.Fail(Errno.EIO);
+            }
+
+            var reader = open.ReaderFor(content.Value, stored, version, _backend, Options);
+            var read = await ReadWithDeadlineAsync(reader, offset, destination[..(int)fromStorage], cancellationToken);
+            if (!read.IsOk)
+            {
+                return read;
+            }
+
+            if (read.Value < fromStorage)
+            {
+                // The storage holds fewer bytes than the name says (another writer truncated it): zeros, as a hole.
+                destination.Span[read.Value..(int)fromStorage].Clear();
+            }
+        }
+
+        return wanted;
+    }
+
+    private bool ReleaseNamed(ulong handle)
+    {
+        if (!_namedHandles.TryRemove(handle, out var open))
+        {
+            return false;
+        }
+
+        open.CloseReader();
+        Inodes.Closed(open.Node);
+        if (open.Writer is not null)
+        {
+            ReleaseWriter(open.Node, open.Writer);
+        }
+
+        return true;
+    }
+
+    private async ValueTask<int> CommitHandleAsync(ulong handle, CancellationToken cancellationToken)
+    {
+        if (!_namedHandles.TryGetValue(handle, out var open))
+        {
+            return _files.ContainsKey(handle) ? 0 : Errno.EBADF;
+        }
+
+        var writer = open.Writer ?? FindWriter(open.Node);
+        if (writer is null)
+        {
+            return 0;
+        }
+
+        using var deadline = CommitDeadline(cancellationToken);
+        return await writer.CommitAsync(deadline.Token);
+    }
+
+    private ulong AddNamedHandle(Node node, ContentWriter? writer, int flags, NsAttributes attributes)
+    {
+        ulong handle = Interlocked.Increment(ref _nextHandle);
+        var content = attributes.FileId is not null && FileId.TryParse(attributes.FileId, out var id, out _) ? id : (FileId?)null;
+        Inodes.Opened(node);
+        _namedHandles[handle] = new NamedHandle(node, writer, (flags & OpenAppend) != 0, content, content is null ? 0 : attributes.Size);
+        return handle;
+    }
+
+    // ------------------------------------------------------------------ writers
+
+    private ContentWriter? FindWriter(Node node)
+    {
+        lock (_writersLock)
+        {
+            return _writers.GetValueOrDefault(node);
+        }
+    }
+
+    private ContentWriter AcquireWriter(Node node, NsAttributes attributes)
+    {
+        lock (_writersLock)
+        {
+            if (!_writers.TryGetValue(node, out var writer))
+            {
+                writer = new ContentWriter(this, node, attributes);
+                _writers[node] = writer;
+            }
+
+            writer.Handles++;
+            return writer;
+        }
+    }
+
+    /// <summary>The node's writer; a new one starts from the directory service's current attributes.</summary>
+    private async ValueTask<FsResult<ContentWriter>> AcquireWriterAsync(Node node, CancellationToken cancellationToken)
+    {
+        lock (_writersLock)
+        {
+            if (_writers.TryGetValue(node, out var existing))
+            {
+                existing.Handles++;
+                return existing;
+            }
+        }
+
+        using var deadline = Deadline(cancellationToken);
+        var fresh = await _names.GetAttrAsync(node.NsInode, deadline.Token);
+        if (!fresh.IsOk)
+        {
+            return FsResult<ContentWriter>.Fail(fresh.Errno);
+        }
+
+        SetNamed(node, fresh.Value);
+        return fresh.Value.IsRegular ? AcquireWriter(node, fresh.Value) : FsResult<ContentWriter>.Fail(Errno.EINVAL);
+    }
+
+    private void ReleaseWriter(Node node, ContentWriter writer)
+    {
+        lock (_writersLock)
+        {
+            if (--writer.Handles > 0)
+            {
+                return;
+            }
+        }
+
+        _ = FinishWriterAsync(node, writer);
+    }
+
+    /// <summary>The last handle is gone: commit what flush did not (a failed flush, a killed writer), then drop the writer.</summary>
+    private async Task FinishWriterAsync(Node node, ContentWriter writer)
+    {
+        int errno;
+        using (var deadline = CommitDeadline(CancellationToken.None))
+        {
+            errno = writer.Error != 0 ? writer.Error : await writer.CommitAsync(deadline.Token);
+        }
+
+        if (errno != 0)
+        {
+            MountLog.ChangesLost(_logger, node.Key, errno);
+        }
+
+        lock (_writersLock)
+        {
+            if (writer.Handles > 0 || !_writers.TryGetValue(node, out var current) || !ReferenceEquals(current, writer))
+            {
+                return; // reopened meanwhile: the writer lives on
+            }
+
+            _writers.Remove(node);
+        }
+
+        writer.Discard();
+        if (errno != 0)
+        {
+            node.AttributesExpire = 0; // what the directory service says is the truth again
+        }
+    }
+
+    /// <summary>A commit waits for up to write_chunks queued operations, each with its own deadline, then names.</summary>
+    private CancellationTokenSource CommitDeadline(CancellationToken cancellationToken)
+    {
+        var source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        source.CancelAfter(Options.OperationTimeout * (Options.WriteChunks + 2));
+        return source;
+    }
+
+    // ------------------------------------------------------------------ kernel page cache
+
+    private void RememberCachedContent(Node node, NsAttributes attributes) =>
+        _kernelCache.AddOrUpdate(node, new CachedContent(attributes.FileId, attributes.Size, attributes.MtimeNs));
+
+    private bool IsCachedContent(Node node, NsAttributes attributes) =>
+        _kernelCache.TryGetValue(node, out var cached) && cached == new CachedContent(attributes.FileId, attributes.Size, attributes.MtimeNs);
+
+    /// <summary>FastDFS sizes are signed 64-bit; ext4's limit is 16 TiB.</summary>
+    private const long MaxFileSize = 16L << 40;
+
+    private sealed record CachedContent(string? FileId, long Size, long MtimeNs);
+
+    /// <summary>One open handle of a named file. Reads of stored bytes go through <see cref="OpenFile"/> (read-ahead).</summary>
+    private sealed class NamedHandle(Node node, ContentWriter? writer, bool append, FileId? content, long size)
+    {
+        private readonly Lock _lock = new();
+        private readonly StorageChoice _storage = new();
+        private OpenFile? _reader;
+        private long _readerVersion;
+
+        public Node Node { get; } = node;
+
+        /// <summary>Null for read-only handles.</summary>
+        public ContentWriter? Writer { get; } = writer;
+
+        /// <summary>O_APPEND: every write goes to the current end, whatever offset the kernel sends.</summary>
+        public bool Append { get; } = append;
+
+        /// <summary>Content and size at open; reads of a node without a writer see this version (close-to-open).</summary>
+        public FileId? Content { get; } = content;
+
+        public long Size { get; } = size;
+
+        /// <summary>
+        /// A reader of <paramref name="content"/>'s first <paramref name="stored"/> bytes as of the writer's
+        /// <paramref name="version"/>; a new one (empty read-ahead) when any of them changed.
+        /// </summary>
+        public OpenFile ReaderFor(FileId content, long stored, long version, IClusterBackend backend, MountOptions options)
+        {
+            lock (_lock)
+            {
+                if (_reader is { } current && current.ContentId == content && current.Size == stored && _readerVersion == version)
+                {
+                    return current;
+                }
+
+                _reader?.Close();
+                if (_reader is null || _reader.ContentId != content)
+                {
+                    _storage.Address = null; // new content may sit on another storage of the group
+                }
+
+                _reader = new OpenFile(Node, content, stored, backend, options, _storage);
+                _readerVersion = version;
+                return _reader;
+            }
+        }
+
+        public void CloseReader()
+        {
+            lock (_lock)
+            {
+                _reader?.Close();
+                _reader = null;
+            }
+        }
+    }
+}

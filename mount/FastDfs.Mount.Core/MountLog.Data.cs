@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace FastDfs.Mount.Core;
+
+/// <summary>Write path events (6050-6079).</summary>
+internal static partial class MountLog
+{
+    [LoggerMessage(EventId = 6050, Level = LogLevel.Warning, Message = "writing {Node} failed: {Reason}; later writes, flush and fsync of it answer the error")]
+    public static partial void WriteFailed(ILogger logger, string node, string reason);
+
+    [LoggerMessage(EventId = 6051, Level = LogLevel.Warning, Message = "binding {Node} to its content {FileId} failed: errno {Errno}")]
+    public static partial void CommitFailed(ILogger logger, string node, string fileId, int errno);
+
+    [LoggerMessage(EventId = 6052, Level = LogLevel.Debug, Message = "{Node} now holds {FileId} ({Size} bytes)")]
+    public static partial void Committed(ILogger logger, string node, string fileId, long size);
+
+    [LoggerMessage(EventId = 6053, Level = LogLevel.Warning, Message = "upload {FileId} not registered as pending (errno {Errno}); a crash before close would leave it behind")]
+    public static partial void PendingNotRegistered(ILogger logger, string fileId, int errno);
+
+    [LoggerMessage(EventId = 6054, Level = LogLevel.Error, Message = "changes to {Node} were not saved when its last handle closed: errno {Errno}")]
+    public static partial void ChangesLost(ILogger logger, string node, int errno);
+}

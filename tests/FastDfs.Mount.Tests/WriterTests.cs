@@ -1,0 +1,284 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using FastDfs.Client;
+using FastDfs.Mount.Core;
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+using Xunit;
+
+namespace FastDfs.Mount.Tests;
+
+/// <summary>
+/// The core's write path on the in-memory backend: order of storage operations, the memory bound, sticky errors.
+/// The same paths run through FUSE against real daemons in <see cref="DataTests"/>.
+/// </summary>
+public class WriterTests
+{
+    private const int Chunk = 64 * 1024;
+    private readonly MemoryBackend _backend = new();
+    private readonly MemoryNames _names = new();
+
+    private FileSystem NewFs() => new(_backend, _names, new MountOptions { WriteChunkSize = Chunk, WriteChunks = 2, OperationTimeout = TimeSpan.FromSeconds(5) });
+
+    private static async Task<(ulong Handle, ulong Ino)> CreateAsync(FileSystem fs, string name)
+    {
+        var group = await fs.LookupAsync(InodeTable.RootIno, "group1");
+        Assert.True(group.IsOk, $"errno {group.Errno}");
+        var created = await fs.CreateAsync(group.Value.Ino, name, NodeAttributes.S_IFREG | 0x1A4, 1000, 1000, 0x41);
+        Assert.True(created.IsOk, $"errno {created.Errno}");
+        return (created.Value.Open.Handle, created.Value.Entry.Ino);
+    }
+
+    [Fact]
+    public async Task Sequential_writes_become_one_upload_then_appends_and_one_bind_at_flush()
+    {
+        await using var fs = NewFs();
+        var (handle, _) = await CreateAsync(fs, "seq");
+        byte[] data = RandomNumberGenerator.GetBytes((5 * Chunk) + 100);
+        for (int at = 0; at < data.Length; at += 10_000)
+        {
+            var written = await fs.WriteAsync(handle, at, data.AsMemory(at, Math.Min(10_000, data.Length - at)));
+            Assert.True(written.IsOk);
+        }
+
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        var file = Assert.Single(_names.Files.Values);
+        Assert.Equal(data.Length, file.Size);
+        Assert.Equal(data, _backend.Files[file.FileId!]);
+        Assert.Equal(["upload 65536", "append 65536", "append 65536", "append 65536", "append 65536", "append 100"], _backend.Changes);
+        Assert.Equal(1, _names.SetContents);
+        fs.Release(handle);
+    }
+
+    [Fact]
+    public async Task Random_writes_and_reads_before_flush_match_a_reference()
+    {
+        await using var fs = NewFs();
+        var (handle, _) = await CreateAsync(fs, "random");
+        var reference = new List<byte>();
+        var random = new Random(7);
+        for (int i = 0; i < 200; i++)
+        {
+            long offset = random.Next(0, (6 * Chunk) + 5000);
+            byte[] piece = RandomNumberGenerator.GetBytes(random.Next(1, 3 * Chunk));
+            Assert.True((await fs.WriteAsync(handle, offset, piece)).IsOk);
+            while (reference.Count < offset + piece.Length)
+            {
+                reference.Add(0);
+            }
+
+            for (int j = 0; j < piece.Length; j++)
+            {
+                reference[(int)offset + j] = piece[j];
+            }
+
+            if (i % 20 == 0)
+            {
+                byte[] buffer = new byte[100_000];
+                long at = random.Next(0, reference.Count);
+                var read = await fs.ReadAsync(handle, at, buffer);
+                Assert.True(read.IsOk);
+                Assert.Equal(reference.Skip((int)at).Take(read.Value), buffer[..read.Value]);
+            }
+        }
+
+        Assert.Equal(0, await fs.FSyncAsync(handle));
+        Assert.Equal([.. reference], _backend.Files[Assert.Single(_names.Files.Values).FileId!]);
+        fs.Release(handle);
+    }
+
+    [Fact]
+    public async Task A_frozen_storage_holds_writers_back_after_write_chunks_plus_one_chunks()
+    {
+        await using var fs = NewFs();
+        var (handle, _) = await CreateAsync(fs, "bounded");
+        _backend.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        byte[] chunk = new byte[Chunk];
+
+        // write_chunks (2) full chunks go to the queue; the third one, full, must wait for the storage.
+        for (int i = 0; i < 2; i++)
+        {
+            var accepted = fs.WriteAsync(handle, (long)i * Chunk, chunk);
+            Assert.True(accepted.IsCompleted, $"chunk {i} should be queued");
+        }
+
+        var held = fs.WriteAsync(handle, 2L * Chunk, chunk).AsTask();
+        await Task.Delay(100);
+        Assert.False(held.IsCompleted);
+
+        _backend.Gate.SetResult();
+        Assert.True((await held).IsOk);
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        Assert.Equal(3 * Chunk, Assert.Single(_names.Files.Values).Size);
+        fs.Release(handle);
+    }
+
+    [Fact]
+    public async Task A_failed_chunk_is_reported_at_flush_and_sticks_for_later_writes()
+    {
+        await using var fs = NewFs();
+        var (handle, _) = await CreateAsync(fs, "failing");
+        _backend.ChangeErrno = Errno.ENOSPC;
+        _backend.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Assert.True((await fs.WriteAsync(handle, 0, new byte[Chunk])).IsOk); // queued; the storage answers later
+        _backend.Gate.SetResult();
+
+        Assert.Equal(Errno.ENOSPC, await fs.FlushAsync(handle));
+        Assert.Equal(Errno.ENOSPC, (await fs.WriteAsync(handle, Chunk, new byte[100])).Errno);
+        Assert.Equal(Errno.ENOSPC, await fs.FSyncAsync(handle));
+        Assert.Null(Assert.Single(_names.Files.Values).FileId); // nothing was bound
+        fs.Release(handle);
+    }
+
+    [Fact]
+    public async Task Truncate_and_extend_of_a_closed_file_change_the_appender_in_place()
+    {
+        await using var fs = NewFs();
+        var (handle, ino) = await CreateAsync(fs, "resize");
+        byte[] data = RandomNumberGenerator.GetBytes(3 * Chunk);
+        Assert.True((await fs.WriteAsync(handle, 0, data)).IsOk);
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        fs.Release(handle);
+        string fileId = Assert.Single(_names.Files.Values).FileId!;
+
+        var node = fs.Inodes.Find(ino)!;
+        Assert.Equal(0, await fs.ResizeNamedAsync(node, 1000, CancellationToken.None));
+        Assert.Equal(0, await fs.ResizeNamedAsync(node, 5000, CancellationToken.None));
+
+        var file = Assert.Single(_names.Files.Values);
+        Assert.Equal(fileId, file.FileId);
+        Assert.Equal(5000, file.Size);
+        Assert.Equal([.. data[..1000], .. new byte[4000]], _backend.Files[fileId]);
+    }
+
+    [Fact]
+    public async Task Metadata_on_a_file_without_content_creates_an_empty_appender_first()
+    {
+        await using var fs = NewFs();
+        var (handle, ino) = await CreateAsync(fs, "meta");
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        fs.Release(handle);
+        Assert.Null(Assert.Single(_names.Files.Values).FileId);
+
+        var ensured = await fs.EnsureContentAsync(fs.Inodes.Find(ino)!, CancellationToken.None);
+
+        Assert.True(ensured.IsOk);
+        Assert.Equal(ensured.Value.ToString(), Assert.Single(_names.Files.Values).FileId);
+        Assert.Empty(_backend.Files[ensured.Value.ToString()]);
+    }
+
+    [Fact]
+    public async Task O_TRUNC_replaces_the_content_and_copies_its_metadata()
+    {
+        await using var fs = NewFs();
+        var (handle, ino) = await CreateAsync(fs, "replace");
+        Assert.True((await fs.WriteAsync(handle, 0, "old content"u8.ToArray())).IsOk);
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        fs.Release(handle);
+        string oldId = Assert.Single(_names.Files.Values).FileId!;
+        _backend.Metadata[oldId] = new Dictionary<string, string> { ["k"] = "v" };
+
+        const int WriteOnlyTruncate = 0x201;
+        var opened = await fs.OpenAsync(ino, WriteOnlyTruncate);
+        Assert.True(opened.IsOk);
+        Assert.True((await fs.WriteAsync(opened.Value.Handle, 0, "new"u8.ToArray())).IsOk);
+        Assert.Equal(0, await fs.FlushAsync(opened.Value.Handle));
+        fs.Release(opened.Value.Handle);
+
+        string newId = Assert.Single(_names.Files.Values).FileId!;
+        Assert.NotEqual(oldId, newId);
+        Assert.Equal("new"u8.ToArray(), _backend.Files[newId]);
+        Assert.Equal("v", _backend.Metadata[newId]["k"]);
+    }
+}
+
+/// <summary>A directory service in memory: one group root and the files created in it (what the write path needs).</summary>
+internal sealed class MemoryNames : INameService
+{
+    private const long RootInode = 1;
+    private long _next = RootInode;
+
+    public ConcurrentDictionary<long, NsAttributes> Files { get; } = new();
+
+    public int SetContents;
+
+    public bool NamesAvailable => true;
+
+    private static NsAttributes Directory(long inode) => new(inode, 1, NodeAttributes.S_IFDIR | 0x1ED, 0, 0, 2, 4096, 0, 0, 0, null);
+
+    private static ValueTask<FsResult<T>> Ok<T>(T value) => ValueTask.FromResult(FsResult<T>.Ok(value));
+
+    private static ValueTask<FsResult<T>> Fail<T>(int errno) => ValueTask.FromResult(FsResult<T>.Fail(errno));
+
+    public ValueTask<FsResult<NsAttributes>> RootAsync(string group, CancellationToken cancellationToken) => Ok(Directory(RootInode));
+
+    public ValueTask<FsResult<NsAttributes>> LookupAsync(long parent, string name, CancellationToken cancellationToken) =>
+        _names.TryGetValue(name, out long inode) ? Ok(Files[inode]) : Fail<NsAttributes>(Errno.ENOENT);
+
+    private readonly ConcurrentDictionary<string, long> _names = new();
+
+    public ValueTask<FsResult<NsAttributes>> GetAttrAsync(long inode, CancellationToken cancellationToken) =>
+        inode == RootInode ? Ok(Directory(RootInode)) : Files.TryGetValue(inode, out var a) ? Ok(a) : Fail<NsAttributes>(Errno.ENOENT);
+
+    public ValueTask<FsResult<NsAttributes>> CreateAsync(
+        long parent, string name, uint mode, uint uid, uint gid, string? fileId, long size, CancellationToken cancellationToken)
+    {
+        long inode = Interlocked.Increment(ref _next);
+        if (!_names.TryAdd(name, inode))
+        {
+            return Fail<NsAttributes>(Errno.EEXIST);
+        }
+
+        var created = new NsAttributes(inode, 1, mode, uid, gid, 1, size, 1, 1, 1, fileId);
+        Files[inode] = created;
+        return Ok(created);
+    }
+
+    public ValueTask<FsResult<NsAttributes>> SetContentAsync(long inode, string fileId, long size, long mtimeNs, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref SetContents);
+        var updated = Files[inode] with { FileId = fileId, Size = size, MtimeNs = mtimeNs };
+        Files[inode] = updated;
+        return Ok(updated);
+    }
+
+    public ValueTask<int> RegisterPendingAsync(string fileId, TimeSpan lease, CancellationToken cancellationToken) => ValueTask.FromResult(0);
+
+    public ValueTask<int> ForgetPendingAsync(string fileId, CancellationToken cancellationToken) => ValueTask.FromResult(0);
+
+    // Not used by the write path.
+    public ValueTask<FsResult<NamespacePage<NsDirEntryPlus>>> ReadDirPlusAsync(long inode, long cookie, int maxEntries, CancellationToken cancellationToken) =>
+        Fail<NamespacePage<NsDirEntryPlus>>(Errno.ENOSYS);
+
+    public ValueTask<FsResult<NsAttributes>> MkDirAsync(long parent, string name, uint mode, uint uid, uint gid, CancellationToken cancellationToken) =>
+        Fail<NsAttributes>(Errno.ENOSYS);
+
+    public ValueTask<FsResult<NsAttributes>> SymlinkAsync(long parent, string name, string target, uint uid, uint gid, CancellationToken cancellationToken) =>
+        Fail<NsAttributes>(Errno.ENOSYS);
+
+    public ValueTask<FsResult<string>> ReadLinkAsync(long inode, CancellationToken cancellationToken) => Fail<string>(Errno.ENOSYS);
+
+    public ValueTask<FsResult<NsAttributes>> LinkAsync(long inode, long newParent, string newName, CancellationToken cancellationToken) =>
+        Fail<NsAttributes>(Errno.ENOSYS);
+
+    public ValueTask<int> UnlinkAsync(long parent, string name, CancellationToken cancellationToken) => ValueTask.FromResult(Errno.ENOSYS);
+
+    public ValueTask<int> RmDirAsync(long parent, string name, CancellationToken cancellationToken) => ValueTask.FromResult(Errno.ENOSYS);
+
+    public ValueTask<int> RenameAsync(long parent, string name, long newParent, string newName, NamespaceRenameFlags flags, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Errno.ENOSYS);
+
+    public ValueTask<FsResult<NsAttributes>> SetAttrAsync(SetAttrRequest request, CancellationToken cancellationToken) => Fail<NsAttributes>(Errno.ENOSYS);
+
+    public ValueTask<int> SetXattrAsync(long inode, string name, ReadOnlyMemory<byte> value, NamespaceXattrFlags flags, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Errno.ENOSYS);
+
+    public ValueTask<FsResult<byte[]>> GetXattrAsync(long inode, string name, CancellationToken cancellationToken) => Fail<byte[]>(Errno.ENODATA);
+
+    public ValueTask<FsResult<IReadOnlyList<string>>> ListXattrAsync(long inode, CancellationToken cancellationToken) =>
+        Ok<IReadOnlyList<string>>([]);
+
+    public ValueTask<int> RemoveXattrAsync(long inode, string name, CancellationToken cancellationToken) => ValueTask.FromResult(Errno.ENODATA);
+
+    public ValueTask<FsResult<NsStatFs>> StatFsAsync(string group, CancellationToken cancellationToken) => Fail<NsStatFs>(Errno.ENOSYS);
+}
