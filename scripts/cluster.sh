@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A local FastDfs.Mount cluster on loopback: one tracker and two storages (group1, group2), data under .cluster/.
-#   scripts/cluster.sh up      build if needed, start, run a demo upload/download, print how to use it
-#   scripts/cluster.sh down    stop the daemons (SIGTERM, by pid)
+#   scripts/cluster.sh up      build if needed, start, run a demo upload/download, mount the cluster on .cluster/mnt
+#                              (fdfs-mount, needs fuse3) and copy a file in, print how to use it
+#   scripts/cluster.sh down    unmount, stop the daemons (SIGTERM, by pid)
 #   scripts/cluster.sh status  show the cluster as the tracker sees it
 #   scripts/cluster.sh run     like up, then stay in the foreground until Ctrl-C, then stop
 set -euo pipefail
@@ -75,6 +76,7 @@ CONF
   "$bin/fdfs" info "$id" | sed 's/^/  /'
   echo "  downloaded    $("$bin/fdfs" download "$id" -)"
   "$bin/fdfs" delete "$id" && echo "  deleted       $id"
+  mount_demo
   cat <<USAGE
 
 The cluster is up (data and logs in $dir).
@@ -84,11 +86,42 @@ The cluster is up (data and logs in $dir).
   $bin/fdfs storages               # fdfs_monitor-like view
   $bin/fdfs bench -n 2000 -s 4K -c 4
 Any FastDFS client works too: tracker_server = $FDFS_TRACKERS
+$mount_usage
 Stop it with: scripts/cluster.sh down
 USAGE
 }
 
+mounted() { grep -q " $1 fuse" /proc/mounts; }
+
+mount_demo() {
+  local mnt=$dir/mnt log=$dir/logs/mount.log
+  if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
+    mount_usage="No mount: fdfs-mount needs /dev/fuse and fuse3 (apt-get install fuse3), then run scripts/cluster.sh up again."
+    return
+  fi
+  mkdir -p "$mnt"
+  if ! mounted "$mnt"; then
+    "$bin/fdfs-mount" --tracker "$FDFS_TRACKERS" "$mnt" -o auto_unmount >"$log" 2>&1 &
+    echo $! >"$dir/mount.pid"
+    for _ in $(seq 1 100); do mounted "$mnt" && break; kill -0 "$!" 2>/dev/null || break; sleep 0.1; done
+    if ! mounted "$mnt"; then
+      mount_usage="No mount: fdfs-mount did not mount (see $log)."
+      return
+    fi
+  fi
+  echo
+  echo "demo: the cluster as a directory ($mnt)"
+  mkdir -p "$mnt/group1/demo"
+  cp "$dir/hello.txt" "$mnt/group1/demo/hello.txt"
+  setfattr -n user.author -v demo "$mnt/group1/demo/hello.txt" 2>/dev/null || true
+  echo "  ls -l group1/demo: $(ls -l "$mnt/group1/demo" | tail -n +2)"
+  id=$(getfattr --only-values -n system.fdfs.file_id "$mnt/group1/demo/hello.txt" 2>/dev/null || true)
+  [ -n "$id" ] && echo "  its file ID     $id  ($bin/fdfs download $id - prints it)"
+  mount_usage="Mounted on $mnt: ls, cp, rsync, git, getfattr/setfattr work there (mount/README.md; log in $log)."
+}
+
 down() {
+  mounted "$dir/mnt" && { fusermount3 -u "$dir/mnt" && echo "unmounted $dir/mnt"; }
   for pidfile in "$dir"/*.pid; do
     [ -f "$pidfile" ] || continue
     pid=$(cat "$pidfile")
