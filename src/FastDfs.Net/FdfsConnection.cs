@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using FastDfs.Protocol;
 
 namespace FastDfs.Net;
@@ -84,6 +85,8 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
     public bool HasBufferedData => _receiveEnd > _receiveStart;
 
     /// <summary>Reads the next header; null when the peer closed the connection cleanly between packets.</summary>
+    /// <remarks>Every request waits here; pooled state machines keep that wait from allocating.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<PacketHeader?> ReadHeaderOrEndAsync(CancellationToken cancellationToken)
     {
         if (_receiveEnd - _receiveStart < FdfsConstants.HeaderSize)
@@ -122,6 +125,7 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
     public async ValueTask<PacketHeader> ReadHeaderAsync(CancellationToken cancellationToken) =>
         await ReadHeaderOrEndAsync(cancellationToken) ?? throw new EndOfStreamException("connection closed by peer");
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ReadExactlyAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         buffer = buffer[TakeBuffered(buffer.Span)..];
@@ -149,6 +153,7 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
         return taken > 0 ? ValueTask.FromResult(taken) : ReceiveSomeAsync(buffer, cancellationToken);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReceiveSomeAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         if (buffer.Length >= ReceiveBufferSize)
@@ -205,6 +210,7 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         while (!data.IsEmpty)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using FastDfs.Net;
 using FastDfs.Protocol;
@@ -12,6 +13,7 @@ internal sealed partial class StorageRequestHandler
     private static long s_tempSequence;
     private static readonly string s_tempTag = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-";
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> UploadAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, bool appender, CancellationToken cancellationToken)
     {
         if (header.BodyLength < UploadRequestHeader.Size)
@@ -206,6 +208,7 @@ internal sealed partial class StorageRequestHandler
     /// arrived since before the first write, so a body that arrived in pieces still costs one write. Writes are
     /// synchronous: the page cache takes them at memory speed and a thread-pool hop per chunk would cost more.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReceiveIntoAsync(
         FdfsConnection connection, StorageConnectionState state, SafeFileHandle handle, long fileOffset, int contentStart, int have, bool hash, CancellationToken cancellationToken)
     {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Hashing;
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Text;
 using FastDfs.Net;
 using FastDfs.Protocol;
@@ -74,6 +75,8 @@ internal sealed partial class StorageRequestHandler : IFdfsRequestHandler
         set => Volatile.Write(ref _sourceAddress, value);
     }
 
+    /// <remarks>Pooled state machines: a request that waits for its body or the binlog allocates none.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> HandleAsync(FdfsConnection connection, PacketHeader header, ConnectionContext context, CancellationToken cancellationToken)
     {
         if (context.State is not StorageConnectionState state)

@@ -64,6 +64,146 @@ public sealed class BinlogTests : IDisposable
     }
 
     [Fact]
+    public async Task Concurrent_appends_write_every_record_once_in_each_writers_order()
+    {
+        const int Writers = 16;
+        const int PerWriter = 300;
+        await using (var binlog = new Binlog(_base, TimeSpan.FromSeconds(1), NullLogger.Instance))
+        {
+            // Task.Run: writers on several threads, so leaders and followers really overlap.
+            await Task.WhenAll(Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
+            {
+                for (int i = 0; i < PerWriter; i++)
+                {
+                    await binlog.AppendAsync(1_700_000_000 + i, BinlogOp.Create, $"M00/00/00/w{w:D2}n{i:D4}xxxxxxxxxxxxxxxxxxxxx.bin");
+                }
+            })));
+        }
+
+        string text = ReadBinlog();
+        Assert.EndsWith("\n", text, StringComparison.Ordinal);
+        string[] lines = text.TrimEnd('\n').Split('\n');
+        Assert.Equal(Writers * PerWriter, lines.Length);
+        var next = new int[Writers];
+        foreach (string line in lines)
+        {
+            Assert.True(BinlogReader.TryParse(Encoding.UTF8.GetBytes(line), 0, 0, out var entry), line);
+            int writer = int.Parse(entry.RemoteName.AsSpan(11, 2), System.Globalization.CultureInfo.InvariantCulture);
+            int i = int.Parse(entry.RemoteName.AsSpan(14, 4), System.Globalization.CultureInfo.InvariantCulture);
+
+            // Each writer awaited every append before the next: its records are in the file in its order, none twice.
+            Assert.Equal(next[writer], i);
+            Assert.Equal(1_700_000_000 + i, entry.Timestamp);
+            next[writer]++;
+        }
+
+        Assert.All(next, count => Assert.Equal(PerWriter, count));
+    }
+
+    [Fact]
+    public async Task Appends_that_did_not_wait_are_written_in_call_order()
+    {
+        await using var binlog = new Binlog(_base, TimeSpan.FromSeconds(1), NullLogger.Instance);
+        var pending = new List<Task>();
+        for (int i = 0; i < 2000; i++)
+        {
+            pending.Add(binlog.AppendAsync(i, BinlogOp.Delete, $"M00/00/00/{i:D6}xxxxxxxxxxxxxxxxxxxxxxxxxx.bin").AsTask());
+        }
+
+        var commit = binlog.NextCommit;
+        await Task.WhenAll(pending);
+        await binlog.AppendAsync(2000, BinlogOp.Delete, "M00/00/00/lastxxxxxxxxxxxxxxxxxxxxxxxxxxxx.bin");
+        await commit.WaitAsync(TimeSpan.FromSeconds(10));
+
+        using var reader = new BinlogReader(binlog, 0, 0);
+        var entries = new List<BinlogEntry>();
+        while (reader.Read(entries, 500) > 0)
+        {
+        }
+
+        Assert.Equal(Enumerable.Range(0, 2001).Select(i => (long)i), entries.Select(e => e.Timestamp));
+    }
+
+    [Fact]
+    public async Task Rotation_keeps_every_record_and_the_reader_follows_it()
+    {
+        await using (var binlog = new Binlog(_base, TimeSpan.FromSeconds(1), NullLogger.Instance, maxFileSize: 4096))
+        {
+            await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+            {
+                for (int i = 0; i < 100; i++)
+                {
+                    await binlog.AppendAsync(w * 1000 + i, BinlogOp.Create, $"M00/00/00/rot{w}x{i:D3}xxxxxxxxxxxxxxxxxxxxxxx.bin");
+                }
+            })));
+
+            Assert.True(binlog.CurrentIndex >= 10, $"only {binlog.CurrentIndex + 1} files for ~44 KiB of records");
+            Assert.Equal($"current_write={binlog.CurrentIndex}\ncurrent_compress={binlog.CurrentIndex}\n",
+                File.ReadAllText(Path.Combine(SyncDir, "binlog_index.dat")));
+
+            using var reader = new BinlogReader(binlog, 0, 0);
+            var entries = new List<BinlogEntry>();
+            while (reader.Read(entries, 64) > 0)
+            {
+            }
+
+            Assert.Equal(800, entries.Count);
+            Assert.Equal(800, entries.Select(e => e.RemoteName).Distinct(StringComparer.Ordinal).Count());
+            for (int index = 0; index < binlog.CurrentIndex; index++)
+            {
+                string file = Path.Combine(SyncDir, Binlog.FileName(index));
+                Assert.InRange(new FileInfo(file).Length, 4096, 4096 + 64 * 100);
+                Assert.EndsWith("\n", File.ReadAllText(file), StringComparison.Ordinal);
+            }
+        }
+
+        // Reopened, the writer goes on in the file the index names.
+        await using var reopened = new Binlog(_base, TimeSpan.FromSeconds(1), NullLogger.Instance, maxFileSize: 4096);
+        int current = reopened.CurrentIndex;
+        await reopened.AppendAsync(9999, BinlogOp.Delete, "M00/00/00/afterxxxxxxxxxxxxxxxxxxxxxxxxxxx.bin");
+        Assert.EndsWith("9999 D M00/00/00/afterxxxxxxxxxxxxxxxxxxxxxxxxxxx.bin\n",
+            File.ReadAllText(Path.Combine(SyncDir, Binlog.FileName(current))), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_record_cut_short_by_a_crash_is_dropped_when_the_binlog_reopens()
+    {
+        await using (var binlog = new Binlog(_base, TimeSpan.FromSeconds(1), NullLogger.Instance))
+        {
+            await binlog.AppendAsync(100, BinlogOp.Create, "M00/00/00/aaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bin");
+        }
+
+        // What a kill -9 in the middle of a write(2) can leave: a line without its '\n' (never acknowledged).
+        File.AppendAllText(Path.Combine(SyncDir, "binlog.000"), "101 C M00/00/00/torn");
+        await using (var binlog = new Binlog(_base, TimeSpan.FromSeconds(1), NullLogger.Instance))
+        {
+            await binlog.AppendAsync(102, BinlogOp.Create, "M00/00/00/bbbbbbbbbbbbbbbbbbbbbbbbbbbbb.bin");
+        }
+
+        Assert.Equal("100 C M00/00/00/aaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bin\n102 C M00/00/00/bbbbbbbbbbbbbbbbbbbbbbbbbbbbb.bin\n", ReadBinlog());
+
+        // A file holding only a torn record becomes empty.
+        File.WriteAllText(Path.Combine(SyncDir, "binlog.000"), "103 C M00/00/00/torn");
+        await using (var binlog = new Binlog(_base, TimeSpan.FromSeconds(1), NullLogger.Instance))
+        {
+            await binlog.AppendAsync(104, BinlogOp.Create, "M00/00/00/ccccccccccccccccccccccccccccc.bin");
+        }
+
+        Assert.Equal("104 C M00/00/00/ccccccccccccccccccccccccccccc.bin\n", ReadBinlog());
+    }
+
+    [Fact]
+    public async Task Append_after_dispose_fails_with_an_io_error()
+    {
+        var binlog = new Binlog(_base, TimeSpan.FromSeconds(1), NullLogger.Instance);
+        await binlog.AppendAsync(100, BinlogOp.Create, "M00/00/00/aaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bin");
+        await binlog.DisposeAsync();
+        await Assert.ThrowsAsync<IOException>(async () => await binlog.AppendAsync(101, BinlogOp.Create, "M00/00/00/bbbbbbbbbbbbbbbbbbbbbbbbbbbbb.bin"));
+        Assert.True(binlog.NextCommit.IsCompleted);
+        Assert.Equal("100 C M00/00/00/aaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bin\n", ReadBinlog());
+    }
+
+    [Fact]
     public void Mark_file_has_the_seven_fastdfs_keys_and_round_trips()
     {
         Directory.CreateDirectory(SyncDir);

@@ -91,6 +91,33 @@ public class UploadDownloadTests
     }
 
     [Fact]
+    public async Task Downloads_leave_no_descriptor_open_on_the_file()
+    {
+        await using var server = await StorageTestServer.StartAsync();
+        var content = Enumerable.Range(0, 5000).Select(i => (byte)i).ToArray();
+        await using var conn = await server.ConnectAsync();
+        string remote = await conn.UploadAsync(content);
+        for (int i = 0; i < 50; i++)
+        {
+            var (status, body) = await conn.DownloadAsync(remote, i, 0);
+            Assert.Equal(0, status);
+            Assert.Equal(content.Length - i, body.Length);
+        }
+
+        // The refused request (offset past the end) opened the file too.
+        await using (var refused = await server.ConnectAsync())
+        {
+            Assert.Equal(FdfsErrno.EINVAL, (await refused.DownloadAsync(remote, 5000, 0)).Status);
+        }
+
+        // Downloads open files with raw descriptors (StorageRequestHandler.Download): none may outlive its request.
+        string local = Path.GetFullPath(server.LocalPath(remote));
+        var open = new DirectoryInfo("/proc/self/fd").GetFileSystemInfos().Select(fd => fd.LinkTarget).ToList();
+        Assert.NotEmpty(open);
+        Assert.DoesNotContain(local, open);
+    }
+
+    [Fact]
     public async Task Upload_to_chosen_store_path_and_rotating_directories()
     {
         await using var server = await StorageTestServer.StartAsync(o => o with { FileDistributeRotateCount = 2 });
