@@ -50,6 +50,9 @@ internal sealed class GroupPeers : IAsyncDisposable
     /// <summary>Local address for outgoing connections (client_bind), null for any.</summary>
     public IPAddress? BindAddress { get; }
 
+    /// <summary>True when the trackers identify storages by storage ID (learnt from the tracker before the first join).</summary>
+    public bool UseStorageId { get; set; }
+
     /// <summary>This storage's ID as the trackers know it (its IP without storage IDs); set after the first join.</summary>
     public string MyId
     {
@@ -92,13 +95,15 @@ internal sealed class GroupPeers : IAsyncDisposable
 
             foreach (var brief in storages)
             {
+                // Peers are known by ID (the IP without storage IDs) and reached at their IP.
+                string id = brief.Id.Length > 0 ? brief.Id : brief.Ip;
                 string ip = brief.Ip.Length > 0 ? brief.Ip : brief.Id;
-                if (ip.Length == 0 || ip == me)
+                if (id.Length == 0 || id == me)
                 {
                     continue;
                 }
 
-                string key = ip + ":" + brief.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                string key = id + ":" + brief.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 if (brief.Status is StorageStatus.Deleted or StorageStatus.IpChanged)
                 {
                     if (_workers.Remove(key, out var worker))
@@ -115,7 +120,7 @@ internal sealed class GroupPeers : IAsyncDisposable
                 }
                 else
                 {
-                    var worker = new SyncWorker(this, ip, brief.Port, brief.Status);
+                    var worker = new SyncWorker(this, id, ip, brief.Port, brief.Status);
                     _workers.Add(key, worker);
                     StorageLog.PeerAdded(Logger, ip, brief.Port, brief.Status.ToString());
                     worker.Start();
@@ -136,7 +141,7 @@ internal sealed class GroupPeers : IAsyncDisposable
         await worker.DisposeAsync();
         try
         {
-            File.Delete(Path.Combine(Binlog.FolderPath, SyncMark.FileName(worker.PeerIp, worker.PeerPort)));
+            File.Delete(worker.MarkFilePath);
         }
         catch (IOException)
         {
@@ -172,11 +177,11 @@ internal sealed class GroupPeers : IAsyncDisposable
     }
 
     /// <summary>REPORT_STATUS to every tracker: another storage's status (SYNCING while copying to it, OFFLINE when done).</summary>
-    public async Task ReportPeerStatusAsync(string peerIp, int peerPort, StorageStatus status, CancellationToken cancellationToken)
+    public async Task ReportPeerStatusAsync(string peerId, string peerIp, int peerPort, StorageStatus status, CancellationToken cancellationToken)
     {
         var body = new byte[FdfsConstants.GroupNameMaxLength + StorageBrief.Size];
         new WireWriter(body).WriteFixed(Options.GroupName, FdfsConstants.GroupNameMaxLength);
-        new StorageBrief(status, peerPort, peerIp, peerIp).Write(body.AsSpan(FdfsConstants.GroupNameMaxLength));
+        new StorageBrief(status, peerPort, peerId, peerIp).Write(body.AsSpan(FdfsConstants.GroupNameMaxLength));
         bool any = false;
         foreach (var tracker in Options.TrackerServers)
         {

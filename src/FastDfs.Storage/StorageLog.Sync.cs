@@ -15,4 +15,7 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3062, Level = LogLevel.Warning,
         Message = "sync to {PeerIp}:{PeerPort}: {RemoteName} exists there with {PeerSize} bytes, not {Size}: sending it as an update")]
     public static partial void SyncCreateSizeDiffers(ILogger logger, string peerIp, int peerPort, string remoteName, long peerSize, long size);
+
+    [LoggerMessage(EventId = 3063, Level = LogLevel.Information, Message = "tracker {Tracker}: storage IDs in use, this storage is {Id} (id_type_in_filename={IdType})")]
+    public static partial void StorageIdLearnt(ILogger logger, string tracker, string id, string idType);
 }

@@ -4,7 +4,8 @@ using System.Text;
 namespace FastDfs.Storage;
 
 /// <summary>
-/// A sync worker's position in the binlog for one peer: <c>base_path/data/sync/&lt;peer ip&gt;_&lt;port&gt;.mark</c>,
+/// A sync worker's position in the binlog for one peer: <c>base_path/data/sync/&lt;peer ip&gt;_&lt;port&gt;.mark</c>
+/// (<c>&lt;peer id&gt;.mark</c> with storage IDs),
 /// ini text with the seven keys FastDFS writes (protocol notes 9.3). Saved through a temp file and rename so a crash
 /// leaves the old or the new mark, never half of one.
 /// </summary>
@@ -39,9 +40,15 @@ internal sealed class SyncMark
 
     public static string FileName(string peerIp, int port) => string.Create(CultureInfo.InvariantCulture, $"{peerIp}_{port}.mark");
 
-    public static SyncMark Load(string syncDir, string peerIp, int port)
+    /// <summary>FastDFS names a peer's mark by its ID in ID mode (it survives an IP change), else by IP and port.</summary>
+    public static string FileName(string peerId, string peerIp, int port, bool useStorageId) =>
+        useStorageId ? peerId + ".mark" : FileName(peerIp, port);
+
+    public static SyncMark Load(string syncDir, string peerIp, int port) => LoadFile(Path.Combine(syncDir, FileName(peerIp, port)));
+
+    public static SyncMark LoadFile(string path)
     {
-        var mark = new SyncMark(Path.Combine(syncDir, FileName(peerIp, port)));
+        var mark = new SyncMark(path);
         if (!File.Exists(mark._file))
         {
             return mark;

@@ -34,19 +34,26 @@ internal sealed class SyncWorker : IAsyncDisposable
     private int _peerStatus;
     private bool _reportedSyncing;
 
-    public SyncWorker(GroupPeers peers, string peerIp, int peerPort, StorageStatus status)
+    public SyncWorker(GroupPeers peers, string peerId, string peerIp, int peerPort, StorageStatus status)
     {
         _peers = peers;
         _options = peers.Options;
         _logger = peers.Logger;
+        PeerId = peerId;
         PeerIp = peerIp;
         PeerPort = peerPort;
         _peerStatus = (int)status;
-        _mark = SyncMark.Load(peers.Binlog.FolderPath, peerIp, peerPort);
+        _mark = SyncMark.LoadFile(Path.Combine(peers.Binlog.FolderPath, SyncMark.FileName(peerId, peerIp, peerPort, peers.UseStorageId)));
         _window = new SyncWindow(_options.SyncStartTime, _options.SyncEndTime);
     }
 
+    /// <summary>The peer's storage ID (its IP without storage IDs): what the trackers know it by.</summary>
+    public string PeerId { get; }
+
+    /// <summary>Where the peer is reached.</summary>
     public string PeerIp { get; }
+
+    public string MarkFilePath => _mark.FilePath;
 
     public int PeerPort { get; }
 
@@ -132,7 +139,7 @@ internal sealed class SyncWorker : IAsyncDisposable
 
         if (status is StorageStatus.WaitSync or StorageStatus.Syncing)
         {
-            var answer = await _peers.QuerySyncSourceAsync(PeerIp, cancellationToken);
+            var answer = await _peers.QuerySyncSourceAsync(PeerId, cancellationToken);
             if (answer is not { } found)
             {
                 return false;
@@ -179,7 +186,7 @@ internal sealed class SyncWorker : IAsyncDisposable
             StorageLog.SyncPeerConnected(_logger, PeerIp, PeerPort, _mark.BinlogIndex, _mark.BinlogOffset);
             if (FullCopyPending && !_reportedSyncing && PeerStatus == StorageStatus.WaitSync)
             {
-                await _peers.ReportPeerStatusAsync(PeerIp, PeerPort, StorageStatus.Syncing, cancellationToken);
+                await _peers.ReportPeerStatusAsync(PeerId, PeerIp, PeerPort, StorageStatus.Syncing, cancellationToken);
                 _reportedSyncing = true;
             }
 
@@ -348,7 +355,7 @@ internal sealed class SyncWorker : IAsyncDisposable
         StorageLog.FullSyncDone(_logger, PeerIp, PeerPort, _mark.SyncRowCount);
         if (PeerStatus is StorageStatus.WaitSync or StorageStatus.Syncing)
         {
-            await _peers.ReportPeerStatusAsync(PeerIp, PeerPort, StorageStatus.Offline, cancellationToken);
+            await _peers.ReportPeerStatusAsync(PeerId, PeerIp, PeerPort, StorageStatus.Offline, cancellationToken);
         }
     }
 

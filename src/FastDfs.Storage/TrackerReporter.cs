@@ -44,6 +44,10 @@ internal sealed class TrackerReporter : IAsyncDisposable
     private int _sourceClaim;
     private StorageStatus _myStatus = StorageStatus.Init;
 
+    // Storage-ID mode and this storage's ID, learnt once from the first tracker that answers (as FastDFS does at start).
+    private readonly SemaphoreSlim _identityGate = new(1, 1);
+    private StorageIdentity? _identity;
+
     public TrackerReporter(
         StorageOptions options, StorePaths paths, StorageStats stats, StorageRequestHandler handler, DataInitFlag initFlag, GroupPeers peers, DiskRecovery recovery, ILogger logger)
     {
@@ -145,6 +149,7 @@ internal sealed class TrackerReporter : IAsyncDisposable
     {
         string name = Describe(tracker);
         int rejoinGeneration = Volatile.Read(ref _rejoinGeneration);
+        var identity = await LearnIdentityAsync(connection, name, cancellationToken);
         var join = new StorageJoinRequest
         {
             Group = _options.GroupName!,
@@ -156,7 +161,7 @@ internal sealed class TrackerReporter : IAsyncDisposable
             UpTime = _upTime,
             InitFlag = !_initFlag.SyncOldDone,
             Status = _myStatus,
-            StorageId = _options.ServerId ?? string.Empty,
+            StorageId = identity.UseStorageId ? identity.Id : _options.ServerId ?? string.Empty,
             CurrentTrackerIp = connection.RemoteEndPoint.Address.ToString(),
             Trackers = _options.TrackerServers.Select(Describe).ToList(),
         };
@@ -178,7 +183,7 @@ internal sealed class TrackerReporter : IAsyncDisposable
         StorageLog.Joined(_logger, name, response.Status.ToString(), response.SyncSourceId);
         var me = _bindAddress ?? connection.LocalEndPoint.Address;
         me = me.IsIPv4MappedToIPv6 ? me.MapToIPv4() : me;
-        _peers.MyId = me.ToString();
+        _peers.MyId = identity.UseStorageId ? identity.Id : me.ToString();
         _handler.Progress.Resend();
         if (_bindAddress is null && _handler.SourceAddress == 0)
         {
@@ -267,6 +272,154 @@ internal sealed class TrackerReporter : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Before the first join: the cluster-wide use_storage_id / id_type_in_filename from the tracker's PARAMETER_REQ
+    /// (75; this storage's own use_storage_id when the tracker does not answer it) and, in ID mode, this storage's ID
+    /// (server_id, else GET_SERVER_ID (70) for its address). With IDs in file names, new names carry the numeric ID.
+    /// </summary>
+    private async Task<StorageIdentity> LearnIdentityAsync(FdfsConnection connection, string name, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _identity) is { } known)
+        {
+            return known;
+        }
+
+        await _identityGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_identity is { } learnt)
+            {
+                return learnt;
+            }
+
+            bool useStorageId = _options.UseStorageId;
+            bool idInFilename = false;
+            var (status, body) = await RoundTripAsync(connection, TrackerCommand.StorageParameterReq, ReadOnlyMemory<byte>.Empty, cancellationToken);
+            if (status == 0)
+            {
+                var parameters = ParseParameters(body);
+                if (parameters.TryGetValue("use_storage_id", out string? use) && FdfsConfigFile.TryParseBool(use, out bool b))
+                {
+                    useStorageId = b;
+                }
+
+                idInFilename = parameters.TryGetValue("id_type_in_filename", out string? idType)
+                    && idType.Equals("id", StringComparison.OrdinalIgnoreCase);
+            }
+            else
+            {
+                StorageLog.TrackerRefused(_logger, name, "STORAGE_PARAMETER_REQ", FdfsErrno.Name(status));
+            }
+
+            var identity = new StorageIdentity(false, string.Empty, false);
+            if (useStorageId)
+            {
+                string id = _options.ServerId ?? await GetServerIdAsync(connection, name, cancellationToken);
+                identity = new StorageIdentity(true, id, idInFilename);
+                _peers.UseStorageId = true;
+                if (idInFilename)
+                {
+                    if (!StorageIdMap.IsValidId(id))
+                    {
+                        throw new IOException($"storage id '{id}' cannot go into file names (must be 1..{StorageIdEntry.MaxServerId})");
+                    }
+
+                    // Bytes 0..3 of new names: the ID as a little-endian uint32 (notes 6.2).
+                    _handler.SourceAddress = uint.Parse(id, CultureInfo.InvariantCulture);
+                    Interlocked.Exchange(ref _sourceClaim, 1);
+                }
+
+                StorageLog.StorageIdLearnt(_logger, name, id, idInFilename ? "id" : "ip");
+                _handler.StorageIds = await FetchStorageIdsAsync(connection, name, cancellationToken);
+            }
+
+            Volatile.Write(ref _identity, identity);
+            return identity;
+        }
+        finally
+        {
+            _identityGate.Release();
+        }
+    }
+
+    /// <summary>GET_SERVER_ID (70) for <c>group + ip:port</c> of this storage.</summary>
+    private async Task<string> GetServerIdAsync(FdfsConnection connection, string name, CancellationToken cancellationToken)
+    {
+        var me = _bindAddress ?? connection.LocalEndPoint.Address;
+        me = me.IsIPv4MappedToIPv6 ? me.MapToIPv4() : me;
+        string address = me.AddressFamily == AddressFamily.InterNetworkV6
+            ? string.Create(CultureInfo.InvariantCulture, $"[{me}]:{_port}")
+            : string.Create(CultureInfo.InvariantCulture, $"{me}:{_port}");
+        var request = new GetServerIdRequest(_options.GroupName!, address);
+        var (status, body) = await RoundTripAsync(connection, TrackerCommand.StorageGetServerId, request.ToArray(), cancellationToken);
+        string id = status == 0 ? System.Text.Encoding.ASCII.GetString(body).TrimEnd('\0') : string.Empty;
+        if (status != 0 || id.Length == 0)
+        {
+            StorageLog.TrackerRefused(_logger, name, "STORAGE_GET_SERVER_ID " + address, FdfsErrno.Name(status));
+            throw new IOException($"tracker {name} knows no storage id for {address} in {_options.GroupName}: add it to storage_ids.conf");
+        }
+
+        return id;
+    }
+
+    /// <summary>
+    /// FETCH_STORAGE_IDS (69), page by page: the ID -> address map the storage needs to name a file's source in
+    /// QUERY_FILE_INFO. Best effort: without it file info shows the ID instead of the IP.
+    /// </summary>
+    private async Task<StorageIdMap?> FetchStorageIdsAsync(FdfsConnection connection, string name, CancellationToken cancellationToken)
+    {
+        var lines = new List<string>();
+        bool? allowEmpty = true; // 6.16 sends start_index + allow_empty; older trackers take the index alone
+        while (true)
+        {
+            var (status, body) = await RoundTripAsync(connection, TrackerCommand.StorageFetchStorageIds,
+                new FetchStorageIdsRequest(lines.Count, allowEmpty).ToArray(), cancellationToken);
+            if (status == FdfsErrno.EINVAL && allowEmpty is not null && lines.Count == 0)
+            {
+                allowEmpty = null;
+                continue;
+            }
+
+            if (status != 0)
+            {
+                StorageLog.TrackerRefused(_logger, name, "STORAGE_FETCH_STORAGE_IDS", FdfsErrno.Name(status));
+                return null;
+            }
+
+            try
+            {
+                var page = FetchStorageIdsResponse.Read(body);
+                lines.AddRange(page.Lines);
+                if (page.Lines.Count == 0 || lines.Count >= page.TotalCount)
+                {
+                    return StorageIdMap.Parse(string.Join('\n', lines), $"storage IDs from {name}");
+                }
+            }
+            catch (Exception e) when (e is FdfsProtocolException or FdfsConfigException)
+            {
+                StorageLog.TrackerFailed(_logger, name, "bad FETCH_STORAGE_IDS answer: " + e.Message, 0);
+                return null;
+            }
+        }
+    }
+
+    private static Dictionary<string, string> ParseParameters(byte[] body)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string line in System.Text.Encoding.ASCII.GetString(body).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = line.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0)
+            {
+                result[line[..eq].Trim()] = line[(eq + 1)..].Trim();
+            }
+        }
+
+        return result;
+    }
+
+    private sealed record StorageIdentity(bool UseStorageId, string Id, bool IdInFilename);
+
     /// <summary>First start only: ask which peer to copy old files from, then confirm it (as the C storage does).</summary>
     private async Task SyncHandshakeAsync(FdfsConnection connection, string name, CancellationToken cancellationToken)
     {
@@ -353,7 +506,7 @@ internal sealed class TrackerReporter : IAsyncDisposable
         string me = _peers.MyId;
         foreach (var brief in storages)
         {
-            if ((brief.Ip.Length > 0 ? brief.Ip : brief.Id) == me && brief.Port == _port)
+            if ((brief.Id.Length > 0 ? brief.Id : brief.Ip) == me && brief.Port == _port)
             {
                 if (brief.Status == StorageStatus.Offline && _myStatus != StorageStatus.Offline)
                 {
@@ -453,5 +606,6 @@ internal sealed class TrackerReporter : IAsyncDisposable
         await _stopping.CancelAsync();
         await Task.WhenAll(_loops).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         _stopping.Dispose();
+        _identityGate.Dispose();
     }
 }

@@ -33,7 +33,7 @@ public sealed partial class ClusterRegistry
             ReservedMb = g.ReservedMb,
             TrunkFreeMb = 0,
             StorageCount = g.All.Length,
-            StoragePort = state.StoragePort,
+            StoragePort = PortsDiffer(g) ? -1 : state.StoragePort,
             ReadableServerCount = g.Readable.Length,
             WritableServerCount = writable,
             CurrentWriteServer = writable == 0 ? 0 : (uint)Volatile.Read(ref state.WriteCursor) % (uint)writable,
@@ -41,6 +41,20 @@ public sealed partial class ClusterRegistry
             SubdirCountPerPath = state.SubdirCountPerPath,
             CurrentTrunkFileId = -1,
         };
+    }
+
+    /// <summary>The group record's port is -1 when its storages use different ports (ID mode, notes 3.2).</summary>
+    private static bool PortsDiffer(GroupView g)
+    {
+        foreach (var s in g.All)
+        {
+            if (s.Status != StorageStatus.Deleted && s.Port != g.State.StoragePort && s.Port != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Storage records of a group (all, or the one with <paramref name="id"/>); null when not found.</summary>
@@ -81,7 +95,7 @@ public sealed partial class ClusterRegistry
         return new StorageInfo
         {
             Status = s.Status,
-            RwMode = StorageRwMode.Both,
+            RwMode = s.RwMode,
             Id = s.Id,
             Ip = s.Ip,
             SyncSourceId = s.SyncSource,
@@ -114,6 +128,7 @@ public sealed partial class ClusterRegistry
                 {
                     storages.Add(new StorageRecord
                     {
+                        Id = s.Id,
                         Ip = s.Ip,
                         Status = s.Status,
                         Port = s.Port,
@@ -164,14 +179,14 @@ public sealed partial class ClusterRegistry
                     StorePathCount = gr.StorePathCount,
                     SubdirCountPerPath = gr.SubdirCountPerPath,
                 };
-                foreach (var sr in gr.Storages.OrderBy(s => s.Ip, StringComparer.Ordinal))
+                foreach (var sr in gr.Storages)
                 {
-                    if (string.IsNullOrEmpty(sr.Ip) || sr.Ip.Length > FdfsConstants.QueryIpSize || g.Find(sr.Ip) is not null)
+                    if (!IsUsable(sr) || g.Find(RecordId(sr)) is not null)
                     {
                         continue;
                     }
 
-                    g.Storages.Add(NodeFromRecord(sr, g));
+                    g.Insert(NodeFromRecord(sr, g));
                 }
 
                 _groups.Add(g.Name, g);
@@ -216,15 +231,12 @@ public sealed partial class ClusterRegistry
 
                 foreach (var sr in gr.Storages)
                 {
-                    if (string.IsNullOrEmpty(sr.Ip) || sr.Ip.Length > FdfsConstants.QueryIpSize || g.Find(sr.Ip) is not null
-                        || g.Storages.Count >= FdfsConstants.MaxServersPerGroup)
+                    if (!IsUsable(sr) || g.Find(RecordId(sr)) is not null || g.Storages.Count >= FdfsConstants.MaxServersPerGroup)
                     {
                         continue;
                     }
 
-                    var s = NodeFromRecord(sr, g);
-                    int at = g.Storages.FindIndex(x => string.CompareOrdinal(x.Ip, s.Ip) > 0);
-                    g.Storages.Insert(at < 0 ? g.Storages.Count : at, s);
+                    g.Insert(NodeFromRecord(sr, g));
                     g.Version++;
                     added++;
                 }
@@ -241,11 +253,19 @@ public sealed partial class ClusterRegistry
         return added;
     }
 
+    /// <summary>Saved before storage IDs were persisted (or in IP mode): the ID is the IP.</summary>
+    private static string RecordId(StorageRecord sr) => string.IsNullOrEmpty(sr.Id) ? sr.Ip : sr.Id;
+
+    private static bool IsUsable(StorageRecord sr) =>
+        !string.IsNullOrEmpty(sr.Ip) && sr.Ip.Length <= FdfsConstants.QueryIpSize && RecordId(sr).Length < FdfsConstants.StorageIdMaxSize;
+
     /// <summary>A storage from saved state: one that was in service is OFFLINE until it reports to this tracker.</summary>
-    private static StorageNode NodeFromRecord(StorageRecord sr, GroupState g)
+    private StorageNode NodeFromRecord(StorageRecord sr, GroupState g)
     {
-        var s = new StorageNode(sr.Ip, g)
+        string id = RecordId(sr);
+        var s = new StorageNode(id, sr.Ip, g)
         {
+            RwMode = _options.StorageIds?.FindById(id)?.RwMode ?? StorageRwMode.Both,
             Status = sr.Status is StorageStatus.Online or StorageStatus.Active ? StorageStatus.Offline : sr.Status,
             Port = sr.Port,
             JoinTime = sr.JoinTime,

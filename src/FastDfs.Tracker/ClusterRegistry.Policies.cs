@@ -240,16 +240,13 @@ public sealed partial class ClusterRegistry
         return storage is null ? FdfsErrno.ENOENT : FdfsErrno.Success;
     }
 
+    /// <summary>The file's source storage among <paramref name="candidates"/>: by numeric ID or by IPv4 address (notes 6.2).</summary>
     private static StorageNode? FindSource(StorageNode[] candidates, in FileNameInfo file)
     {
-        if (file.HasServerId)
-        {
-            return null;
-        }
-
+        bool byId = file.HasServerId;
         foreach (var s in candidates)
         {
-            if (s.NameAddress == file.SourceAddress)
+            if ((byId ? s.NumericId : s.NameAddress) == file.SourceAddress)
             {
                 return s;
             }

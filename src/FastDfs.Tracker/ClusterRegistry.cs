@@ -1,10 +1,12 @@
 using FastDfs.Protocol;
+using FastDfs.Protocol.Config;
 using FastDfs.Protocol.Messages;
 
 namespace FastDfs.Tracker;
 
 /// <summary>
-/// The tracker's picture of the cluster: groups and their storages keyed by IP (protocol notes 8.1-8.4).
+/// The tracker's picture of the cluster: groups and their storages keyed by ID (protocol notes 8.1-8.4): the ID from
+/// storage_ids.conf with use_storage_id, else the storage's IP.
 /// Storage reports mutate it under one lock (they arrive every few seconds per storage); client queries read an
 /// immutable <see cref="ClusterSnapshot"/> published after every change, so the query path takes no lock.
 /// </summary>
@@ -27,6 +29,11 @@ public sealed partial class ClusterRegistry
 
     public ClusterRegistry(TrackerOptions options, TimeProvider? timeProvider = null)
     {
+        if (options.UseStorageId && options.StorageIds is null)
+        {
+            throw new ArgumentException("use_storage_id needs the storage IDs (TrackerOptions.StorageIds)", nameof(options));
+        }
+
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         StartTime = Now;
@@ -46,22 +53,23 @@ public sealed partial class ClusterRegistry
 
     public int GroupCount => Snapshot.Groups.Length;
 
-    /// <summary>Status of a storage, or null when unknown (for tests and diagnostics).</summary>
-    public StorageStatus? GetStatus(string group, string ip)
+    /// <summary>Status of a storage (by ID, or by IP), or null when unknown (for tests and diagnostics).</summary>
+    public StorageStatus? GetStatus(string group, string idOrIp)
     {
         lock (_gate)
         {
-            return _groups.TryGetValue(group, out var g) ? g.Find(ip)?.Status : null;
+            return _groups.TryGetValue(group, out var g) ? (g.Find(idOrIp) ?? g.FindByAddress(idOrIp))?.Status : null;
         }
     }
 
-    internal StorageNode? FindStorage(string ip)
+    /// <summary>The storage whose current address is <paramref name="ip"/>, in any group.</summary>
+    internal StorageNode? FindStorageByIp(string ip)
     {
         lock (_gate)
         {
             foreach (var g in _groups.Values)
             {
-                if (g.Find(ip) is { } s)
+                if (g.FindByAddress(ip) is { } s)
                 {
                     return s;
                 }
@@ -71,13 +79,68 @@ public sealed partial class ClusterRegistry
         return null;
     }
 
-    internal StorageNode? FindStorage(string group, string ip)
+    internal StorageNode? FindStorage(string group, string id)
     {
         lock (_gate)
         {
-            return _groups.TryGetValue(group, out var g) ? g.Find(ip) : null;
+            return _groups.TryGetValue(group, out var g) ? g.Find(id) : null;
         }
     }
+
+    internal StorageNode? FindStorageByAddress(string group, string ip, int port)
+    {
+        lock (_gate)
+        {
+            return _groups.TryGetValue(group, out var g) ? g.FindByAddress(ip, port) : null;
+        }
+    }
+
+    /// <summary>
+    /// Which storage is joining (protocol notes 8.2). IP mode: its IP. ID mode: the ID it sends when
+    /// trust_storage_server_id is on, else the storage_ids.conf line for its IP and port; unknown ones get ENOENT and
+    /// a line for another group EINVAL, as FastDFS answers.
+    /// </summary>
+    private byte ResolveId(string ip, StorageJoinRequest request, out StorageIdEntry? entry, out string? error)
+    {
+        entry = null;
+        error = null;
+        if (!_options.UseStorageId)
+        {
+            return FdfsErrno.Success;
+        }
+
+        var ids = _options.StorageIds!;
+        int port = (int)request.StoragePort;
+        if (_options.TrustStorageServerId && request.StorageId.Length > 0)
+        {
+            entry = ids.FindById(request.StorageId);
+            if (entry is null)
+            {
+                error = $"storage id {request.StorageId} (sent by {ip}:{port}) is not in {_options.StorageIdsFilename}";
+                return FdfsErrno.ENOENT;
+            }
+        }
+        else
+        {
+            entry = ids.FindByAddress(ip, port);
+            if (entry is null)
+            {
+                error = $"{ip}:{port} (group {request.Group}) has no line in {_options.StorageIdsFilename}";
+                return FdfsErrno.ENOENT;
+            }
+        }
+
+        if (entry.Group != request.Group)
+        {
+            error = $"storage id {entry.Id} belongs to group {entry.Group} in {_options.StorageIdsFilename}, but {ip}:{port} joins {request.Group}";
+            return FdfsErrno.EINVAL;
+        }
+
+        return FdfsErrno.Success;
+    }
+
+    /// <summary>ID mode with IDs in file names: storages of a group may use different ports (notes 8.2).</summary>
+    private bool PortsMayDiffer => _options.UseStorageId && _options.IdTypeInFilename == IdTypeInFilename.Id;
 
     /// <summary>STORAGE_JOIN (protocol notes 8.2, 8.4). Returns the errno; on success the storage's record.</summary>
     internal byte Join(string ip, StorageJoinRequest request, long sessionId, out StorageNode? node, out string? error)
@@ -108,6 +171,14 @@ public sealed partial class ClusterRegistry
             return FdfsErrno.EINVAL;
         }
 
+        byte idErrno = ResolveId(ip, request, out var idEntry, out error);
+        if (idErrno != FdfsErrno.Success)
+        {
+            return idErrno;
+        }
+
+        string id = idEntry?.Id ?? ip;
+
         bool changed;
         lock (_gate)
         {
@@ -122,9 +193,9 @@ public sealed partial class ClusterRegistry
                 group = null;
             }
 
-            var existing = group?.Find(ip);
+            var existing = group?.Find(id);
             if (group is not null && group.Storages.Exists(s => s != existing && s.Status != StorageStatus.Deleted)
-                && (group.StoragePort != request.StoragePort || group.StorePathCount != request.StorePathCount
+                && ((group.StoragePort != request.StoragePort && !PortsMayDiffer) || group.StorePathCount != request.StorePathCount
                     || group.SubdirCountPerPath != request.SubdirCountPerPath))
             {
                 error = $"group {group.Name} uses port {group.StoragePort}, {group.StorePathCount} path(s), {group.SubdirCountPerPath} subdirs; "
@@ -151,12 +222,12 @@ public sealed partial class ClusterRegistry
             var oldStatus = existing?.Status;
             if (existing is null)
             {
-                existing = new StorageNode(ip, group) { Status = StatusForUnknown(request) };
-                int at = group.Storages.FindIndex(s => string.CompareOrdinal(s.Ip, ip) > 0);
-                group.Storages.Insert(at < 0 ? group.Storages.Count : at, existing);
+                existing = new StorageNode(id, ip, group) { Status = StatusForUnknown(request) };
+                group.Insert(existing);
             }
             else
             {
+                existing.SetIp(ip);
                 existing.Status = existing.Status switch
                 {
                     StorageStatus.Deleted or StorageStatus.IpChanged => StorageStatus.Init,
@@ -171,6 +242,7 @@ public sealed partial class ClusterRegistry
             }
 
             existing.Port = (int)request.StoragePort;
+            existing.RwMode = idEntry?.RwMode ?? StorageRwMode.Both;
             existing.StorePathCount = (int)request.StorePathCount;
             existing.SubdirCountPerPath = (int)request.SubdirCountPerPath;
             existing.UploadPriority = request.UploadPriority;
@@ -399,11 +471,11 @@ public sealed partial class ClusterRegistry
     }
 
     /// <summary>STORAGE_REPORT_STATUS: a storage reports another one's status (e.g. SYNCING while copying to it).</summary>
-    internal byte ReportStatus(string group, string ip, StorageStatus status)
+    internal byte ReportStatus(string group, string id, string ip, StorageStatus status)
     {
         lock (_gate)
         {
-            if (!_groups.TryGetValue(group, out var g) || g.Find(ip) is not { } node)
+            if (!_groups.TryGetValue(group, out var g) || (g.Find(id) ?? g.FindByAddress(ip)) is not { } node)
             {
                 return FdfsErrno.ENOENT;
             }

@@ -9,13 +9,13 @@ namespace FastDfs.Tracker;
 /// </summary>
 internal sealed class GroupView
 {
-    private GroupView(GroupState state, StorageNode[] all, StorageNode[] active, StorageNode? storeServer,
+    private GroupView(GroupState state, StorageNode[] all, StorageNode[] writable, StorageNode[] readable, StorageNode? storeServer,
         long totalMb, long freeMb, long reservedMb, bool full)
     {
         State = state;
         All = all;
-        Writable = active;
-        Readable = active;
+        Writable = writable;
+        Readable = readable;
         StoreServer = storeServer;
         TotalMb = totalMb;
         FreeMb = freeMb;
@@ -27,7 +27,7 @@ internal sealed class GroupView
 
     public StorageNode[] All { get; }
 
-    /// <summary>ACTIVE storages that take uploads (every storage is read-write without storage IDs).</summary>
+    /// <summary>ACTIVE storages that take uploads (every storage is read-write without storage IDs; rw= with them).</summary>
     public StorageNode[] Writable { get; }
 
     /// <summary>ACTIVE storages that serve downloads.</summary>
@@ -50,13 +50,15 @@ internal sealed class GroupView
     {
         var all = state.Storages.ToArray();
         var active = Array.FindAll(all, s => s.Status == StorageStatus.Active);
+        var writable = Array.FindAll(active, s => s.CanWrite);
+        var readable = writable.Length == active.Length && Array.TrueForAll(active, s => s.CanRead) ? writable : Array.FindAll(active, s => s.CanRead);
         StorageNode? storeServer = null;
-        if (active.Length > 0)
+        if (writable.Length > 0)
         {
-            storeServer = active[0];
+            storeServer = writable[0];
             if (options.StoreServer == StoreServerPolicy.ByPriority)
             {
-                foreach (var s in active)
+                foreach (var s in writable)
                 {
                     if (s.UploadPriority < storeServer.UploadPriority)
                     {
@@ -81,7 +83,7 @@ internal sealed class GroupView
         long free = leastFree?.Disk!.SumFreeMb ?? 0;
         var reserve = options.ReservedStorageSpace;
         bool full = leastFree is not null && reserve.IsReached(total, free);
-        return new GroupView(state, all, active, storeServer, total, free, reserve.GetReservedMb(total), full);
+        return new GroupView(state, all, writable, readable, storeServer, total, free, reserve.GetReservedMb(total), full);
     }
 }
 

@@ -32,6 +32,9 @@ internal sealed record GroupRecord
 
 internal sealed record StorageRecord
 {
+    /// <summary>The storage ID (absent in files written before IDs were kept: the IP is the ID then).</summary>
+    public string? Id { get; init; }
+
     public string Ip { get; init; } = "";
 
     public StorageStatus Status { get; init; }
@@ -58,7 +61,7 @@ internal sealed record StorageRecord
 
     public long LastHeartbeat { get; init; }
 
-    /// <summary>Source storage IP -> timestamp synced up to (the row of FastDFS's sync timestamp matrix).</summary>
+    /// <summary>Source storage ID -> timestamp synced up to (the row of FastDFS's sync timestamp matrix).</summary>
     public Dictionary<string, long>? SyncedFrom { get; init; }
 }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using FastDfs.Protocol;
+using FastDfs.Protocol.Config;
 using FastDfs.Protocol.Messages;
 
 namespace FastDfs.Tracker;
@@ -39,35 +40,61 @@ internal sealed class DiskUsage
 }
 
 /// <summary>
-/// One storage server as the tracker knows it, identified by its IP (no storage-ID mode).
-/// Mutated under the registry lock; the fields the query path reads without the lock are either immutable
-/// (<see cref="Ip"/>, the encoded fields), replaced atomically (<see cref="Disk"/>) or cursors updated with Interlocked.
+/// One storage server as the tracker knows it, identified by its ID: the numeric ID from storage_ids.conf with
+/// use_storage_id, else its IP. Mutated under the registry lock; the fields the query path reads without the lock are
+/// either immutable (<see cref="Id"/>), replaced atomically (<see cref="Disk"/>, the address) or cursors updated with
+/// Interlocked.
 /// </summary>
 internal sealed class StorageNode
 {
-    public StorageNode(string ip, GroupState group)
+    private NodeAddress _address;
+
+    public StorageNode(string id, string ip, GroupState group)
     {
-        Ip = ip;
+        Id = id;
         Group = group;
-        IpField = new byte[FdfsConstants.QueryIpSize];
-        Encoding.ASCII.GetBytes(ip, IpField);
-        NameAddress = IPAddress.TryParse(ip, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
-            ? FileNames.AddressToNameField(address)
-            : 0;
+        _address = NodeAddress.Of(ip);
+        NumericId = StorageIdMap.IsValidId(id) ? uint.Parse(id, System.Globalization.CultureInfo.InvariantCulture) : 0;
     }
 
-    public string Ip { get; }
+    /// <summary>Without storage IDs: a storage known by its IP.</summary>
+    public StorageNode(string ip, GroupState group)
+        : this(ip, ip, group)
+    {
+    }
 
-    /// <summary>The ID FastDFS reports for a storage when IDs are off: its IP.</summary>
-    public string Id => Ip;
+    /// <summary>The storage's ID (its IP text when IDs are off); the registry key.</summary>
+    public string Id { get; }
+
+    /// <summary>The ID as file names carry it (1..2^24-1), 0 when the ID is not numeric (IP mode).</summary>
+    public uint NumericId { get; }
+
+    /// <summary>The address the storage last joined from (fixed in IP mode, may change with IDs).</summary>
+    public string Ip => Volatile.Read(ref _address).Ip;
 
     public GroupState Group { get; }
 
     /// <summary>IP text NUL-padded to the 15 bytes of query responses.</summary>
-    public byte[] IpField { get; }
+    public byte[] IpField => Volatile.Read(ref _address).IpField;
 
     /// <summary>The IP as file names encode it (bytes 0..3 of the name), to find a file's source without decoding text.</summary>
-    public uint NameAddress { get; }
+    public uint NameAddress => Volatile.Read(ref _address).NameAddress;
+
+    /// <summary>rw= of the storage's storage_ids.conf line (both without IDs).</summary>
+    public StorageRwMode RwMode { get; set; } = StorageRwMode.Both;
+
+    public bool CanWrite => (RwMode & StorageRwMode.WriteOnly) != 0;
+
+    public bool CanRead => (RwMode & StorageRwMode.ReadOnly) != 0;
+
+    /// <summary>With IDs a storage may join from another of its addresses; queries pick up the new one at once.</summary>
+    public void SetIp(string ip)
+    {
+        if (ip != Ip)
+        {
+            Volatile.Write(ref _address, NodeAddress.Of(ip));
+        }
+    }
 
     public StorageStatus Status { get; set; }
 
@@ -85,7 +112,7 @@ internal sealed class StorageNode
 
     public string Version { get; set; } = FdfsConstants.ServerVersion;
 
-    /// <summary>Source storage (IP) a new storage copies its files from, and the timestamp up to which it must.</summary>
+    /// <summary>Source storage (ID) a new storage copies its files from, and the timestamp up to which it must.</summary>
     public string SyncSource { get; set; } = string.Empty;
 
     public long SyncUntilTimestamp { get; set; }
@@ -124,9 +151,22 @@ internal sealed class StorageNode
     public bool IsAvailable => Status is StorageStatus.Online or StorageStatus.Active;
 
     public StorageBrief ToBrief() => new(Status, Port, Id, Ip);
+
+    private sealed record NodeAddress(string Ip, byte[] IpField, uint NameAddress)
+    {
+        public static NodeAddress Of(string ip)
+        {
+            var field = new byte[FdfsConstants.QueryIpSize];
+            Encoding.ASCII.GetBytes(ip.AsSpan(0, Math.Min(ip.Length, field.Length)), field);
+            uint name = IPAddress.TryParse(ip, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+                ? FileNames.AddressToNameField(address)
+                : 0;
+            return new NodeAddress(ip, field, name);
+        }
+    }
 }
 
-/// <summary>A group: its storages sorted by IP and the long-lived round-robin cursors.</summary>
+/// <summary>A group: its storages sorted by ID and the long-lived round-robin cursors.</summary>
 internal sealed class GroupState
 {
     public GroupState(string name)
@@ -144,7 +184,7 @@ internal sealed class GroupState
     /// <summary>Name NUL-padded to 16 bytes, as in responses.</summary>
     public byte[] NameField { get; }
 
-    /// <summary>All known storages (any status), sorted by IP as FastDFS sorts by ID.</summary>
+    /// <summary>All known storages (any status), sorted by ID as FastDFS sorts them.</summary>
     public List<StorageNode> Storages { get; } = [];
 
     public int StoragePort { get; set; }
@@ -162,16 +202,37 @@ internal sealed class GroupState
 
     public int UpdateCursor;
 
-    public StorageNode? Find(string ip)
+    public StorageNode? Find(string id)
     {
         foreach (var s in Storages)
         {
-            if (s.Ip == ip)
+            if (s.Id == id)
             {
                 return s;
             }
         }
 
         return null;
+    }
+
+    /// <summary>The storage at <paramref name="ip"/> (and <paramref name="port"/> unless 0): how IP-addressed commands find one.</summary>
+    public StorageNode? FindByAddress(string ip, int port = 0)
+    {
+        foreach (var s in Storages)
+        {
+            if (s.Ip == ip && (port == 0 || s.Port == port))
+            {
+                return s;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Inserts keeping the list sorted by ID.</summary>
+    public void Insert(StorageNode node)
+    {
+        int at = Storages.FindIndex(s => string.CompareOrdinal(s.Id, node.Id) > 0);
+        Storages.Insert(at < 0 ? Storages.Count : at, node);
     }
 }

@@ -53,4 +53,10 @@ internal static partial class TrackerLog
 
     [LoggerMessage(EventId = 2023, Level = LogLevel.Debug, Message = "cluster state saved to {Path}")]
     public static partial void StateSaved(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 2016, Level = LogLevel.Warning, Message = "{Remote} asked for the storage id of {Address} in group {Group}: not in storage_ids.conf")]
+    public static partial void UnknownStorageAddress(ILogger logger, System.Net.IPEndPoint remote, string group, string address);
+
+    [LoggerMessage(EventId = 2024, Level = LogLevel.Information, Message = "storage IDs: {Count} from {Path}, id_type_in_filename={IdType}")]
+    public static partial void StorageIdsLoaded(ILogger logger, int count, string path, string idType);
 }

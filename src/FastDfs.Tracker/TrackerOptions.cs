@@ -188,6 +188,12 @@ public sealed record TrackerOptions
     /// <summary><c>storage_ids_filename</c>; relative names are relative to the config file's directory.</summary>
     public string StorageIdsFilename { get; init; } = "storage_ids.conf";
 
+    /// <summary>
+    /// The parsed <see cref="StorageIdsFilename"/>: loaded by <see cref="FromConfig"/> when <see cref="UseStorageId"/>
+    /// is true (set it directly for options built in code).
+    /// </summary>
+    public StorageIdMap? StorageIds { get; init; }
+
     /// <summary><c>id_type_in_filename</c> (only meaningful with <see cref="UseStorageId"/>).</summary>
     public IdTypeInFilename IdTypeInFilename { get; init; } = IdTypeInFilename.Id;
 
@@ -321,6 +327,12 @@ public sealed record TrackerOptions
             NamespaceOrphanDelay = config.GetSeconds("namespace_orphan_delay", d.NamespaceOrphanDelay, 0),
         };
 
+        if (options.UseStorageId && options.StorageIdsFilename.Length > 0)
+        {
+            // A bad storage_ids.conf stops the tracker with the file and line, as any other config error does.
+            options = options with { StorageIds = StorageIdMap.Load(options.ResolveStorageIdsPath()) };
+        }
+
         options.Validate(config);
         return options;
     }
@@ -384,6 +396,11 @@ public sealed record TrackerOptions
         if (UseStorageId && StorageIdsFilename.Length == 0)
         {
             throw check.Fail("storage_ids_filename", "storage_ids_filename is required when use_storage_id is true");
+        }
+
+        if (UseStorageId && StorageIds is null)
+        {
+            throw check.Fail("storage_ids_filename", "use_storage_id is true but no storage IDs were loaded");
         }
 
         if (UseConnectionPool)

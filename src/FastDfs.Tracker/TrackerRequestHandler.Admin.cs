@@ -108,7 +108,7 @@ public sealed partial class TrackerRequestHandler
         var sb = new StringBuilder();
         void Add(string key, object value) =>
             sb.Append(key).Append('=').Append(Convert.ToString(value, CultureInfo.InvariantCulture)).Append('\n');
-        Add("use_storage_id", 0);
+        Add("use_storage_id", o.UseStorageId ? 1 : 0);
         Add("id_type_in_filename", o.IdTypeInFilename == IdTypeInFilename.Id ? "id" : "ip");
         Add("trust_storage_server_id", o.TrustStorageServerId ? 1 : 0);
         Add("response_ip_addr_size", 16);

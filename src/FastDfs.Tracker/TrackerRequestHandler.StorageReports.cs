@@ -13,6 +13,9 @@ public sealed partial class TrackerRequestHandler
     private const int SyncSourceSize = IdField + 8;
     private const int SyncReportEntrySize = IdField + 4;
 
+    /// <summary>Largest FETCH_STORAGE_IDS answer (FastDFS fills one packet buffer; storages read up to 64 KB).</summary>
+    private const int StorageIdsPageSize = 60 * 1024;
+
 
     private void RegisterStorageReports()
     {
@@ -31,8 +34,8 @@ public sealed partial class TrackerRequestHandler
         Register(TrackerCommand.StorageGetMyIp, GetMyIpAsync);
         Register(TrackerCommand.StorageParameterReq, ParameterReqAsync);
         Register(TrackerCommand.StorageChangelogReq, ChangelogReqAsync);
-        Register(TrackerCommand.StorageFetchStorageIds, NoStorageIdsAsync);
-        Register(TrackerCommand.StorageGetGroupName, NoStorageIdsAsync);
+        Register(TrackerCommand.StorageFetchStorageIds, FetchStorageIdsAsync);
+        Register(TrackerCommand.StorageGetGroupName, GetGroupNameAsync);
     }
 
     private async ValueTask<bool> JoinAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
@@ -222,10 +225,11 @@ public sealed partial class TrackerRequestHandler
             return await ErrorAsync(connection, header, FdfsErrno.EINVAL, $"bad status {(byte)brief.Status}", cancellationToken);
         }
 
-        string ip = brief.Ip.Length > 0 ? brief.Ip : brief.Id;
-        byte errno = _registry.ReportStatus(group, ip, brief.Status);
+        // FastDFS finds the storage by the brief's ID; older peers of ours sent the IP in both fields.
+        string id = brief.Id.Length > 0 ? brief.Id : brief.Ip;
+        byte errno = _registry.ReportStatus(group, id, brief.Ip.Length > 0 ? brief.Ip : id, brief.Status);
         return errno != FdfsErrno.Success
-            ? await ErrorAsync(connection, header, errno, $"unknown storage {ip} in {group}", cancellationToken)
+            ? await ErrorAsync(connection, header, errno, $"unknown storage {id} in {group}", cancellationToken)
             : await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
     }
 
@@ -252,25 +256,14 @@ public sealed partial class TrackerRequestHandler
         return await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
     }
 
-    /// <summary>71 / 70 body: <c>g16 + ip:port</c>. Returns the storage, or the errno.</summary>
+    /// <summary>71 body: <c>g16 + ip[:port]</c>. Returns the storage at that address, or the errno.</summary>
     private async ValueTask<(byte Errno, StorageNode? Node)> ReadStorageAddressAsync(
         FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
     {
         var body = await ReadBodyAsync(connection, header, session, cancellationToken);
-        string group = WireText.FromPadded(body.Span[..GroupField]);
-        string address = WireText.FromPadded(body.Span[GroupField..]);
-        string ip = address;
-        if (address.StartsWith('['))
-        {
-            int close = address.IndexOf(']', StringComparison.Ordinal);
-            ip = close > 0 ? address[1..close] : address;
-        }
-        else if (address.Count(c => c == ':') == 1)
-        {
-            ip = address[..address.IndexOf(':', StringComparison.Ordinal)];
-        }
-
-        var node = _registry.FindStorage(group, ip);
+        var request = GetServerIdRequest.Read(body.Span);
+        var (ip, port) = request.SplitAddress();
+        var node = _registry.FindStorageByAddress(request.Group, ip, port);
         return node is null ? (FdfsErrno.ENOENT, null) : (FdfsErrno.Success, node);
     }
 
@@ -294,17 +287,110 @@ public sealed partial class TrackerRequestHandler
         return await SendOutAsync(connection, session, StorageBrief.Size, cancellationToken);
     }
 
+    /// <summary>
+    /// 70: the storage ID for <c>g16 [+ ip[:port]]</c> (no address: the caller's). IP mode: the IP itself, as FastDFS
+    /// answers; ID mode: the storage_ids.conf line for that address (ENOENT if none, or if it is another group's).
+    /// </summary>
     private async ValueTask<bool> GetServerIdAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
     {
-        if (!AddressBodyOk(header))
+        if (header.BodyLength < GroupField || header.BodyLength > GroupField + FdfsConstants.IPv6AddressSize + 8)
         {
             return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
         }
 
-        var (errno, node) = await ReadStorageAddressAsync(connection, header, session, cancellationToken);
-        return errno != FdfsErrno.Success
-            ? await ErrorAsync(connection, header, errno, "unknown storage", cancellationToken)
-            : await SendAsync(connection, Encoding.ASCII.GetBytes(node!.Id), cancellationToken);
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        var request = GetServerIdRequest.Read(body.Span);
+        var (ip, port) = request.SplitAddress();
+        if (ip.Length == 0)
+        {
+            ip = session.PeerIp;
+        }
+
+        if (_options.StorageIds is not { } ids || !_options.UseStorageId)
+        {
+            return await SendAsync(connection, Encoding.ASCII.GetBytes(ip), cancellationToken);
+        }
+
+        var entry = port > 0 ? ids.FindByAddress(ip, port) : ids.FindByIp(request.Group, ip);
+        if (entry is null || entry.Group != request.Group)
+        {
+            TrackerLog.UnknownStorageAddress(_logger, connection.RemoteEndPoint, request.Group, request.Address);
+            return await ErrorAsync(connection, header, FdfsErrno.ENOENT, $"no storage id for {request.Address} in {request.Group}", cancellationToken);
+        }
+
+        return await SendAsync(connection, Encoding.ASCII.GetBytes(entry.Id), cancellationToken);
+    }
+
+    /// <summary>69: pages through storage_ids.conf (EOPNOTSUPP without storage IDs).</summary>
+    private async ValueTask<bool> FetchStorageIdsAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (!_options.UseStorageId || _options.StorageIds is not { } ids)
+        {
+            return await NoStorageIdsAsync(connection, header, session, cancellationToken);
+        }
+
+        if (header.BodyLength is not (4 or 5))
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        var request = FetchStorageIdsRequest.Read(body.Span);
+        bool emptyOk = request.AllowEmpty == true && request.StartIndex == ids.Count;
+        if (request.StartIndex < 0 || (request.StartIndex >= ids.Count && !emptyOk))
+        {
+            return await ErrorAsync(connection, header, FdfsErrno.EINVAL, $"start index {request.StartIndex} of {ids.Count} storage ids", cancellationToken);
+        }
+
+        // As FastDFS: as many lines as fit one response buffer; the caller asks again from where this one stopped.
+        var lines = new List<string>();
+        int size = FetchStorageIdsResponse.HeaderSize;
+        for (int i = request.StartIndex; i < ids.Count; i++)
+        {
+            string line = ids.Entries[i].ToLine();
+            if (size + line.Length + 1 > StorageIdsPageSize)
+            {
+                break;
+            }
+
+            lines.Add(line);
+            size += line.Length + 1;
+        }
+
+        return await SendAsync(connection, new FetchStorageIdsResponse(ids.Count, lines).ToArray(), cancellationToken);
+    }
+
+    /// <summary>109: the group of the storage at <c>[ip] + port L4</c> (no IP: the caller's), from storage_ids.conf.</summary>
+    private async ValueTask<bool> GetGroupNameAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (!_options.UseStorageId || _options.StorageIds is not { } ids)
+        {
+            return await NoStorageIdsAsync(connection, header, session, cancellationToken);
+        }
+
+        if (header.BodyLength < 4)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        if (header.BodyLength - 4 >= FdfsConstants.IPv6AddressSize)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.ENAMETOOLONG, $"address of {header.BodyLength - 4} bytes", cancellationToken);
+        }
+
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        string ip = body.Length == 4 ? session.PeerIp : WireText.FromPadded(body.Span[..^4]);
+        int port = BinaryPrimitives.ReadInt32BigEndian(body.Span[^4..]);
+        if (ids.FindByAddress(ip, port) is not { } entry)
+        {
+            TrackerLog.UnknownStorageAddress(_logger, connection.RemoteEndPoint, "?", $"{ip}:{port}");
+            return await ErrorAsync(connection, header, FdfsErrno.ENOENT, $"no storage id for {ip}:{port}", cancellationToken);
+        }
+
+        var o = OutBody(session, GroupField);
+        o.Clear();
+        Encoding.ASCII.GetBytes(entry.Group, o);
+        return await SendOutAsync(connection, session, GroupField, cancellationToken);
     }
 
     private async ValueTask<bool> GetMyIpAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
@@ -314,7 +400,15 @@ public sealed partial class TrackerRequestHandler
             return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
         }
 
-        await ReadBodyAsync(connection, header, session, cancellationToken);
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+
+        // ID mode: the address(es) storage_ids.conf gives the caller, as FastDFS answers.
+        if (_options.UseStorageId && _options.StorageIds is { } ids && body.Length > 0
+            && ids.FindByIp(WireText.FromPadded(body.Span[..GroupField]), session.PeerIp) is { } entry)
+        {
+            return await SendAsync(connection, Encoding.ASCII.GetBytes(string.Join(',', entry.Ips)), cancellationToken);
+        }
+
         return await SendAsync(connection, Encoding.ASCII.GetBytes(session.PeerIp), cancellationToken);
     }
 
@@ -339,7 +433,7 @@ public sealed partial class TrackerRequestHandler
         RefuseAsync(connection, header, FdfsErrno.EOPNOTSUPP, "storage IDs are not used", cancellationToken);
 
     /// <summary>The storage this connection belongs to: the joined one, else the one with the caller's IP.</summary>
-    private StorageNode? CallerStorage(TrackerSession session) => session.Storage ?? _registry.FindStorage(session.PeerIp);
+    private StorageNode? CallerStorage(TrackerSession session) => session.Storage ?? _registry.FindStorageByIp(session.PeerIp);
 
     private static ValueTask<bool> SendNotificationAsync(FdfsConnection connection, TrackerSession session, ChangeNotification notification, CancellationToken cancellationToken)
     {

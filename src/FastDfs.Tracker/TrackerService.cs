@@ -54,6 +54,11 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
         TrackerLog.Banner(_logger, FdfsConstants.ServerVersion, o.BasePath, o.Port, o.BindAddr.Length == 0 ? "*" : o.BindAddr,
             (int)o.StoreLookup, o.StoreGroup, (int)o.StoreServer, (int)o.StorePath, (int)o.DownloadServer,
             o.ReservedStorageSpace.ToString(), (long)o.CheckActiveInterval.TotalSeconds, o.MaxConnections, string.Join(",", o.AllowHosts));
+        if (o.UseStorageId && o.StorageIds is { } ids)
+        {
+            TrackerLog.StorageIdsLoaded(_logger, ids.Count, o.ResolveStorageIdsPath(), o.IdTypeInFilename == IdTypeInFilename.Id ? "id" : "ip");
+        }
+
         Directory.CreateDirectory(_store.DataDirectory);
         long savedAt = LoadState();
 

@@ -49,11 +49,14 @@ public class TrackerReporterTests
             await Task.Delay(50);
         }
 
+        // The cluster parameters (use_storage_id, id_type_in_filename) come first, once; then the join sequence.
         var commands = tracker.Received.Select(r => r.Command).ToList();
+        Assert.Equal(TrackerCommand.StorageParameterReq, commands[0]);
         Assert.Equal(
             [TrackerCommand.StorageJoin, TrackerCommand.StorageSyncDestReq, TrackerCommand.StorageSyncNotify, TrackerCommand.StorageReportDiskUsage, TrackerCommand.StorageBeat],
-            commands.Take(5));
-        var join = StorageJoinRequest.Read(tracker.Received.First().Body);
+            commands.Skip(1).Take(5));
+        Assert.Single(commands, c => c == TrackerCommand.StorageParameterReq);
+        var join = StorageJoinRequest.Read(tracker.Received.First(r => r.Command == TrackerCommand.StorageJoin).Body);
         Assert.Equal(StorageTestServer.Group, join.Group);
         Assert.Equal(server.Port, join.StoragePort);
         Assert.Equal(2, join.StorePathCount);

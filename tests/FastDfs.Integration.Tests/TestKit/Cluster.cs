@@ -6,7 +6,7 @@ using FastDfs.Protocol;
 namespace FastDfs.Integration.Tests.TestKit;
 
 /// <summary>Settings of one storage daemon in a test cluster.</summary>
-public sealed record StorageSpec(string Group = "group1", int StorePaths = 1, string Extra = "");
+public sealed record StorageSpec(string Group = "group1", int StorePaths = 1, string Extra = "", string? Ip = null);
 
 /// <summary>
 /// A real cluster on loopback: one tracker process and storage processes, each with its own 127.x address,
@@ -126,7 +126,7 @@ public sealed class Cluster : IAsyncDisposable
 
     public async Task<StorageNode> AddStorageAsync(StorageSpec spec)
     {
-        string ip = Loopback.Next();
+        string ip = spec.Ip ?? Loopback.Next(); // a fixed IP when storage_ids.conf must name it
         string dir = Path.Combine(Root, "storage-" + ip);
         Directory.CreateDirectory(dir);
         var paths = Enumerable.Range(0, spec.StorePaths).Select(i => Path.Combine(dir, "store" + i)).ToList();

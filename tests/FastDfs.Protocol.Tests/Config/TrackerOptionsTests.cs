@@ -77,6 +77,9 @@ public class TrackerOptionsTests
     [Fact]
     public void Reads_every_setting()
     {
+        // use_storage_id loads the IDs file, so it must exist.
+        string ids = Path.Combine(Path.GetTempPath(), $"fdfs-options-ids-{Environment.ProcessId}.conf");
+        File.WriteAllText(ids, "100001 group7 10.0.0.5\n");
         var o = FromText("""
             disabled = true
             bind_addr = 10.0.0.1, ::1
@@ -101,14 +104,15 @@ public class TrackerOptionsTests
             storage_sync_file_max_delay = 3600
             storage_sync_file_max_time = 60
             use_storage_id = yes
-            storage_ids_filename = /etc/ids.conf
+            storage_ids_filename = IDS_FILE
             id_type_in_filename = IP
             store_slave_file_use_link = on
             use_connection_pool = false
             connection_pool_max_idle_time = 10
             log_level = debug
             run_by_user = fdfs
-            """);
+            """.Replace("IDS_FILE", ids, StringComparison.Ordinal));
+        File.Delete(ids);
 
         Assert.True(o.Disabled);
         Assert.Equal(["10.0.0.1", "::1"], o.BindAddresses);
@@ -135,7 +139,8 @@ public class TrackerOptionsTests
         Assert.Equal(TimeSpan.FromHours(1), o.StorageSyncFileMaxDelay);
         Assert.Equal(TimeSpan.FromMinutes(1), o.StorageSyncFileMaxTime);
         Assert.True(o.UseStorageId);
-        Assert.Equal("/etc/ids.conf", o.ResolveStorageIdsPath());
+        Assert.Equal(ids, o.ResolveStorageIdsPath());
+        Assert.Equal("100001", Assert.Single(o.StorageIds!.Entries).Id);
         Assert.Equal(IdTypeInFilename.Ip, o.IdTypeInFilename);
         Assert.True(o.StoreSlaveFileUseLink);
         Assert.False(o.UseConnectionPool);

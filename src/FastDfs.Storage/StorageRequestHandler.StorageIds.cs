@@ -1,0 +1,24 @@
+using FastDfs.Protocol;
+using FastDfs.Protocol.Config;
+
+namespace FastDfs.Storage;
+
+/// <summary>Storage-ID mode on the serving side (protocol notes 6.2, 11).</summary>
+internal sealed partial class StorageRequestHandler
+{
+    private StorageIdMap? _storageIds;
+
+    /// <summary>The cluster's storage IDs (FETCH_STORAGE_IDS from the tracker in ID mode), null without IDs.</summary>
+    public StorageIdMap? StorageIds
+    {
+        get => Volatile.Read(ref _storageIds);
+        set => Volatile.Write(ref _storageIds, value);
+    }
+
+    /// <summary>
+    /// The source IP QUERY_FILE_INFO reports: a name carrying a server ID is resolved to that storage's address, as
+    /// FastDFS does; the ID text when it is unknown here.
+    /// </summary>
+    private string SourceIpOf(in FileNameInfo info) =>
+        info.HasServerId && StorageIds?.FindById(info.Source) is { } entry ? entry.Ip : info.Source;
+}
