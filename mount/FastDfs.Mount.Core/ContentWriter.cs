@@ -178,6 +178,52 @@ public sealed partial class FileSystem
             }
         }
 
+        /// <summary>
+        /// A write that only extends the tail in memory (no storage operation, nothing to wait for), done on the
+        /// caller's thread straight from its buffer. False when the write needs <see cref="WriteAsync"/>.
+        /// </summary>
+        public bool TryWriteInline(long offset, ReadOnlySpan<byte> data, bool append, out int errno)
+        {
+            errno = 0;
+            if (!_lock.Wait(0))
+            {
+                return false;
+            }
+
+            try
+            {
+                if (_error != 0)
+                {
+                    errno = _error;
+                    return true;
+                }
+
+                if (append)
+                {
+                    offset = _size;
+                }
+
+                // Only at the end, and only while the tail stays short of a full chunk (a full one ships).
+                if (offset != _size || _stored + _tailLength != _size || _tailLength + data.Length >= ChunkSize)
+                {
+                    return false;
+                }
+
+                _tail ??= ArrayPool<byte>.Shared.Rent(ChunkSize);
+                data.CopyTo(_tail.AsSpan(_tailLength));
+                _tailLength += data.Length;
+                Volatile.Write(ref _size, _size + data.Length);
+                Touch();
+                _version++;
+                errno = Volatile.Read(ref _error); // as WriteAsync: a queued operation that failed meanwhile
+                return true;
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
         /// <summary>O_TRUNC: the file is empty from now on; its old content is replaced at commit.</summary>
         public async ValueTask<int> TruncateForOpenAsync(CancellationToken cancellationToken)
         {

@@ -1,12 +1,26 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using FastDfs.Client;
 using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 
 namespace FastDfs.Mount.Core;
 
-/// <summary>The cluster through <see cref="FastDfsClient"/>; client errors become errnos here.</summary>
-public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeout, ILogger logger) : IClusterBackend
+/// <summary>
+/// The cluster through <see cref="FastDfsClient"/>; client errors become errnos here. The tracker's upload choice
+/// per group and update choice per content file are reused for <paramref name="choiceTimeout"/>: a small file then
+/// costs no tracker round trip, a big one no tracker round trip per chunk.
+/// </summary>
+public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeout, ILogger logger, TimeSpan choiceTimeout = default) : IClusterBackend
 {
+    // Bounds the update-choice table: a copy of many small files leaves one entry per file until it expires.
+    private const int MaxUpdateChoices = 4096;
+
+    private readonly long _choiceTicks = (long)(choiceTimeout.TotalSeconds * Stopwatch.Frequency);
+    private readonly ConcurrentDictionary<string, (StoreTarget Target, long Expires)> _storeChoices = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<FileId, (ServerAddress Storage, long Expires)> _updateChoices = new();
+
     public async ValueTask<FsResult<IReadOnlyList<GroupSpace>>> ListGroupsAsync(CancellationToken cancellationToken)
     {
         try
@@ -108,54 +122,107 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
 
     public async ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
+        StoreTarget? target = null;
         try
         {
-            // The client asks the tracker for the group's upload choice (QUERY_STORE_WITH_GROUP) on every upload.
-            return await client.UploadAppenderAsync(content, null, null, group, null, cancellationToken);
+            if (_choiceTicks <= 0)
+            {
+                return await client.UploadAppenderAsync(content, null, null, group, null, cancellationToken);
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            if (!_storeChoices.TryGetValue(group, out var choice) || now >= choice.Expires)
+            {
+                choice = (await client.QueryStoreAsync(group, cancellationToken), now + _choiceTicks);
+                _storeChoices[group] = choice;
+            }
+
+            target = choice.Target;
+            var fileId = await client.UploadAppenderAsync(content, null, choice.Target, cancellationToken);
+
+            // The storage that created an appender is its update choice while it lives (tracker 103).
+            RememberUpdateChoice(fileId, choice.Target.Storage);
+            return fileId;
         }
         catch (Exception e) when (IsClusterFailure(e))
         {
+            if (target is { } failed)
+            {
+                _storeChoices.TryRemove(group, out _);
+                MountLog.ChoiceDropped(logger, failed.Storage.ToString(), group);
+            }
+
             return FsResult<FileId>.Fail(ToErrno("upload appender", group, e, cancellationToken));
         }
     }
 
-    public async ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    public ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
+        UpdateAsync("append", fileId, (fileId, content), static (c, s, a, t) => c.AppendAsync(a.fileId, a.content, s, t), cancellationToken);
+
+    public ValueTask<int> ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
+        UpdateAsync("modify", fileId, (fileId, offset, content), static (c, s, a, t) => c.ModifyAsync(a.fileId, a.offset, a.content, s, t), cancellationToken);
+
+    public ValueTask<int> TruncateAsync(FileId fileId, long size, CancellationToken cancellationToken) =>
+        UpdateAsync("truncate", fileId, (fileId, size), static (c, s, a, t) => c.TruncateAsync(a.fileId, a.size, s, t), cancellationToken);
+
+    /// <summary>One change of an appender file on its update choice (remembered, or asked of the tracker).</summary>
+    private async ValueTask<int> UpdateAsync<TArgs>(
+        string operation, FileId fileId, TArgs args, Func<FastDfsClient, ServerAddress, TArgs, CancellationToken, Task> change,
+        CancellationToken cancellationToken)
     {
         try
         {
-            await client.AppendAsync(fileId, content, cancellationToken);
-            return 0;
+            long now = Stopwatch.GetTimestamp();
+            if (!_updateChoices.TryGetValue(fileId, out var choice) || now >= choice.Expires)
+            {
+                var storage = await client.QueryUpdateAsync(fileId, cancellationToken);
+                RememberUpdateChoice(fileId, storage);
+                choice = (storage, 0);
+            }
+
+            try
+            {
+                await change(client, choice.Storage, args, cancellationToken);
+                return 0;
+            }
+            catch (Exception e) when (IsClusterFailure(e))
+            {
+                // Not retried (a change may have applied); the next one asks the tracker again.
+                _updateChoices.TryRemove(fileId, out _);
+                throw;
+            }
         }
         catch (Exception e) when (IsClusterFailure(e))
         {
-            return ToErrno("append", fileId.ToString(), e, cancellationToken);
+            return ToErrno(operation, fileId.ToString(), e, cancellationToken);
         }
     }
 
-    public async ValueTask<int> ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    private void RememberUpdateChoice(FileId fileId, ServerAddress storage)
     {
-        try
+        if (_choiceTicks <= 0)
         {
-            await client.ModifyAsync(fileId, offset, content, cancellationToken);
-            return 0;
+            return;
         }
-        catch (Exception e) when (IsClusterFailure(e))
-        {
-            return ToErrno("modify", fileId.ToString(), e, cancellationToken);
-        }
-    }
 
-    public async ValueTask<int> TruncateAsync(FileId fileId, long size, CancellationToken cancellationToken)
-    {
-        try
+        long now = Stopwatch.GetTimestamp();
+        if (_updateChoices.Count >= MaxUpdateChoices)
         {
-            await client.TruncateAsync(fileId, size, cancellationToken);
-            return 0;
+            foreach (var (key, value) in _updateChoices)
+            {
+                if (now >= value.Expires)
+                {
+                    _updateChoices.TryRemove(key, out _);
+                }
+            }
+
+            if (_updateChoices.Count >= MaxUpdateChoices)
+            {
+                _updateChoices.Clear();
+            }
         }
-        catch (Exception e) when (IsClusterFailure(e))
-        {
-            return ToErrno("truncate", fileId.ToString(), e, cancellationToken);
-        }
+
+        _updateChoices[fileId] = (storage, now + _choiceTicks);
     }
 
     private static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>();

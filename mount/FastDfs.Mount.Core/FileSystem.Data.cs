@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
@@ -103,6 +104,27 @@ public sealed partial class FileSystem
         using var deadline = CommitDeadline(cancellationToken);
         int errno = await open.Writer.WriteAsync(offset, data, open.Append, deadline.Token);
         return errno == 0 ? data.Length : FsResult<int>.Fail(errno);
+    }
+
+    /// <summary>
+    /// write(2) without waiting, for an adapter whose buffer is only valid during the call: true (and the result)
+    /// when the bytes could be taken at once, false when the caller must copy them and use <see cref="WriteAsync"/>.
+    /// </summary>
+    public bool TryWriteInline(ulong handle, long offset, ReadOnlySpan<byte> data, out FsResult<int> result)
+    {
+        result = default;
+        if (!_namedHandles.TryGetValue(handle, out var open) || open.Writer is null || offset < 0 || offset + data.Length > MaxFileSize)
+        {
+            return false; // the asynchronous path answers the errors
+        }
+
+        if (!open.Writer.TryWriteInline(offset, data, open.Append, out int errno))
+        {
+            return false;
+        }
+
+        result = errno == 0 ? data.Length : FsResult<int>.Fail(errno);
+        return true;
     }
 
     /// <summary>close(2) of one descriptor: every byte written through the node is stored and named.</summary>
@@ -305,6 +327,33 @@ public sealed partial class FileSystem
         }
 
         return wanted;
+    }
+
+    private async ValueTask<FsResult<ReadLease>> ReadNamedLeaseAsync(NamedHandle open, long offset, int length, CancellationToken cancellationToken)
+    {
+        // Only stored bytes of a node nobody writes through this mount can be lent from read-ahead; the rest is
+        // assembled (tail bytes, holes) by the copying read.
+        if (FindWriter(open.Node) is null && open.Content is { } content && offset >= 0 && offset + length <= open.Size)
+        {
+            var reader = open.ReaderFor(content, open.Size, 0, _backend, Options);
+            var lease = await LeaseWithDeadlineAsync(reader, offset, length, cancellationToken);
+            if (!lease.IsOk || lease.Value.Length == length)
+            {
+                return lease;
+            }
+
+            lease.Value.Release(); // the storage holds fewer bytes than the name says: the copying read zero-fills
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        var read = await ReadNamedAsync(open, offset, buffer.AsMemory(0, length), cancellationToken);
+        if (!read.IsOk)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return FsResult<ReadLease>.Fail(read.Errno);
+        }
+
+        return ReadLease.Pooled(buffer, read.Value);
     }
 
     private bool ReleaseNamed(ulong handle)

@@ -146,41 +146,7 @@ public sealed partial class FileSystem
             content = ensured.Value;
         }
 
-        var metadata = await ContentMetadataAsync(node, content, fresh: (flags & (Xattrs.XattrCreate | Xattrs.XattrReplace)) != 0, cancellationToken);
-        if (!metadata.IsOk)
-        {
-            return metadata.Errno;
-        }
-
-        bool exists = metadata.Value.ContainsKey(key);
-        if ((flags & Xattrs.XattrCreate) != 0 && exists)
-        {
-            return Errno.EEXIST;
-        }
-
-        if ((flags & Xattrs.XattrReplace) != 0 && !exists)
-        {
-            return Errno.ENODATA;
-        }
-
-        var updated = new Dictionary<string, string>(metadata.Value, StringComparer.Ordinal) { [key] = text };
-        int tooBig = Xattrs.CheckTotal(updated);
-        if (tooBig != 0)
-        {
-            return tooBig;
-        }
-
-        using (var deadline = Deadline(cancellationToken))
-        {
-            // Merge sends only this key: a concurrent change to another key from another client survives.
-            int errno = await _backend.SetMetadataAsync(content, new Dictionary<string, string> { [key] = text }, MetadataFlag.Merge, deadline.Token);
-            if (errno == 0)
-            {
-                CacheContentMetadata(node, content, updated);
-            }
-
-            return errno;
-        }
+        return await SetContentXattrAsync(node, content, key, text, flags, cancellationToken);
     }
 
     private async ValueTask<int> RemoveNamedXattrAsync(Node node, long nsInode, string name, CancellationToken cancellationToken)
@@ -223,13 +189,57 @@ public sealed partial class FileSystem
             return Errno.ENODATA;
         }
 
+        return await RemoveContentXattrAsync(node, content, name[Xattrs.UserPrefix.Length..], cancellationToken);
+    }
+
+    /// <summary>Sets one user.* attribute as a key of the content file's FastDFS metadata (ext4's flag rules).</summary>
+    private async ValueTask<int> SetContentXattrAsync(Node node, FileId content, string key, string text, int flags, CancellationToken cancellationToken)
+    {
+        var metadata = await ContentMetadataAsync(node, content, fresh: (flags & (Xattrs.XattrCreate | Xattrs.XattrReplace)) != 0, cancellationToken);
+        if (!metadata.IsOk)
+        {
+            return metadata.Errno;
+        }
+
+        bool exists = metadata.Value.ContainsKey(key);
+        if ((flags & Xattrs.XattrCreate) != 0 && exists)
+        {
+            return Errno.EEXIST;
+        }
+
+        if ((flags & Xattrs.XattrReplace) != 0 && !exists)
+        {
+            return Errno.ENODATA;
+        }
+
+        var updated = new Dictionary<string, string>(metadata.Value, StringComparer.Ordinal) { [key] = text };
+        int tooBig = Xattrs.CheckTotal(updated);
+        if (tooBig != 0)
+        {
+            return tooBig;
+        }
+
+        using var deadline = Deadline(cancellationToken);
+
+        // Merge sends only this key: a concurrent change to another key from another client survives.
+        int errno = await _backend.SetMetadataAsync(content, new Dictionary<string, string> { [key] = text }, MetadataFlag.Merge, deadline.Token);
+        if (errno == 0)
+        {
+            CacheContentMetadata(node, content, updated);
+        }
+
+        return errno;
+    }
+
+    /// <summary>Removes one key from the content file's FastDFS metadata.</summary>
+    private async ValueTask<int> RemoveContentXattrAsync(Node node, FileId content, string key, CancellationToken cancellationToken)
+    {
         var metadata = await ContentMetadataAsync(node, content, fresh: true, cancellationToken);
         if (!metadata.IsOk)
         {
             return metadata.Errno;
         }
 
-        string key = name[Xattrs.UserPrefix.Length..];
         if (!metadata.Value.ContainsKey(key))
         {
             return Errno.ENODATA;
@@ -237,16 +247,14 @@ public sealed partial class FileSystem
 
         // FastDFS cannot delete one key: write the rest back (an empty set deletes the -m file).
         var rest = metadata.Value.Where(p => p.Key != key).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-        using (var deadline = Deadline(cancellationToken))
+        using var deadline = Deadline(cancellationToken);
+        int errno = await _backend.SetMetadataAsync(content, rest, MetadataFlag.Overwrite, deadline.Token);
+        if (errno == 0)
         {
-            int errno = await _backend.SetMetadataAsync(content, rest, MetadataFlag.Overwrite, deadline.Token);
-            if (errno == 0)
-            {
-                CacheContentMetadata(node, content, rest);
-            }
-
-            return errno;
+            CacheContentMetadata(node, content, rest);
         }
+
+        return errno;
     }
 
     /// <summary>The node's directory-service attributes, refreshed when the cache expired (the content file ID can change with a writer elsewhere).</summary>

@@ -272,6 +272,25 @@ public sealed partial class FileSystem : IAsyncDisposable
         return ReadWithDeadlineAsync(file, offset, destination, cancellationToken);
     }
 
+    /// <summary>
+    /// read(2) for an adapter that sends the bytes from memory it borrows (FUSE replies from the read-ahead chunk,
+    /// no copy); the caller sends <see cref="ReadLease.Span"/>, then calls <see cref="ReadLease.Release"/>.
+    /// </summary>
+    public ValueTask<FsResult<ReadLease>> ReadLeaseAsync(ulong handle, long offset, int length, CancellationToken cancellationToken = default)
+    {
+        if (_namedHandles.TryGetValue(handle, out var named))
+        {
+            return ReadNamedLeaseAsync(named, offset, length, cancellationToken);
+        }
+
+        if (!_files.TryGetValue(handle, out var file))
+        {
+            return ValueTask.FromResult(FsResult<ReadLease>.Fail(Errno.EBADF));
+        }
+
+        return LeaseWithDeadlineAsync(file, offset, length, cancellationToken);
+    }
+
     public void Release(ulong handle)
     {
         if (ReleaseNamed(handle))
@@ -455,39 +474,7 @@ public sealed partial class FileSystem : IAsyncDisposable
             return invalid;
         }
 
-        using var deadline = Deadline(cancellationToken);
-        var metadata = await MetadataAsync(node, deadline.Token, fresh: (flags & (Xattrs.XattrCreate | Xattrs.XattrReplace)) != 0);
-        if (!metadata.IsOk)
-        {
-            return metadata.Errno;
-        }
-
-        bool exists = metadata.Value.ContainsKey(key);
-        if ((flags & Xattrs.XattrCreate) != 0 && exists)
-        {
-            return Errno.EEXIST;
-        }
-
-        if ((flags & Xattrs.XattrReplace) != 0 && !exists)
-        {
-            return Errno.ENODATA;
-        }
-
-        var updated = new Dictionary<string, string>(metadata.Value, StringComparer.Ordinal) { [key] = text };
-        int tooBig = Xattrs.CheckTotal(updated);
-        if (tooBig != 0)
-        {
-            return tooBig;
-        }
-
-        // Merge sends only this key: a concurrent change to another key from another client survives.
-        int errno = await _backend.SetMetadataAsync(node.FileId!.Value, new Dictionary<string, string> { [key] = text }, MetadataFlag.Merge, deadline.Token);
-        if (errno == 0)
-        {
-            CacheMetadata(node, updated);
-        }
-
-        return errno;
+        return await SetContentXattrAsync(node, node.FileId!.Value, key, text, flags, cancellationToken);
     }
 
     public async ValueTask<int> RemoveXattrAsync(ulong ino, string name, CancellationToken cancellationToken = default)
@@ -518,28 +505,7 @@ public sealed partial class FileSystem : IAsyncDisposable
             return Errno.EROFS;
         }
 
-        using var deadline = Deadline(cancellationToken);
-        var metadata = await MetadataAsync(node, deadline.Token, fresh: true);
-        if (!metadata.IsOk)
-        {
-            return metadata.Errno;
-        }
-
-        string key = name[Xattrs.UserPrefix.Length..];
-        if (!metadata.Value.ContainsKey(key))
-        {
-            return Errno.ENODATA;
-        }
-
-        // FastDFS cannot delete one key: write the rest back (an empty set deletes the -m file).
-        var rest = metadata.Value.Where(p => p.Key != key).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-        int errno = await _backend.SetMetadataAsync(node.FileId!.Value, rest, MetadataFlag.Overwrite, deadline.Token);
-        if (errno == 0)
-        {
-            CacheMetadata(node, rest);
-        }
-
-        return errno;
+        return await RemoveContentXattrAsync(node, node.FileId!.Value, name[Xattrs.UserPrefix.Length..], cancellationToken);
     }
 
     public ValueTask DisposeAsync()
@@ -566,6 +532,19 @@ public sealed partial class FileSystem : IAsyncDisposable
         {
             MountLog.OperationTimedOut(_logger, "read", file.Node.Key, Options.OperationTimeout.TotalSeconds);
             return FsResult<int>.Fail(Errno.EIO);
+        }
+    }
+
+    private async ValueTask<FsResult<ReadLease>> LeaseWithDeadlineAsync(OpenFile file, long offset, int length, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await file.ReadLeaseAsync(offset, length, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            MountLog.OperationTimedOut(_logger, "read", file.Node.Key, Options.OperationTimeout.TotalSeconds);
+            return FsResult<ReadLease>.Fail(Errno.EIO);
         }
     }
 
@@ -638,23 +617,9 @@ public sealed partial class FileSystem : IAsyncDisposable
         return new EntryReply(node.Ino, node.Generation, attributes, Options.AttrTimeout.TotalSeconds, Options.EntryTimeout.TotalSeconds);
     }
 
-    private async ValueTask<FsResult<IReadOnlyDictionary<string, string>>> MetadataAsync(Node node, CancellationToken cancellationToken, bool fresh = false)
-    {
-        var cached = Volatile.Read(ref node.Metadata);
-        if (!fresh && cached is not null && Stopwatch.GetTimestamp() < node.MetadataExpire)
-        {
-            return FsResult<IReadOnlyDictionary<string, string>>.Ok(cached);
-        }
-
-        using var deadline = Deadline(cancellationToken);
-        var loaded = await _backend.GetMetadataAsync(node.FileId!.Value, deadline.Token);
-        if (loaded.IsOk)
-        {
-            CacheMetadata(node, loaded.Value);
-        }
-
-        return loaded;
-    }
+    /// <summary>A file-ID file's metadata: its content never changes, so it is its own content.</summary>
+    private ValueTask<FsResult<IReadOnlyDictionary<string, string>>> MetadataAsync(Node node, CancellationToken cancellationToken) =>
+        ContentMetadataAsync(node, node.FileId!.Value, fresh: false, cancellationToken);
 
     private void CacheMetadata(Node node, IReadOnlyDictionary<string, string> metadata)
     {

@@ -19,4 +19,7 @@ internal static partial class MountLog
 
     [LoggerMessage(EventId = 6054, Level = LogLevel.Error, Message = "changes to {Node} were not saved when its last handle closed: errno {Errno}")]
     public static partial void ChangesLost(ILogger logger, string node, int errno);
+
+    [LoggerMessage(EventId = 6055, Level = LogLevel.Debug, Message = "upload to {Storage} for {Group} failed: the next upload asks the tracker again")]
+    public static partial void ChoiceDropped(ILogger logger, string storage, string group);
 }

@@ -21,11 +21,19 @@ public sealed record MountOptions
     /// <summary>Upper bound for any operation that goes to the cluster (<c>timeout</c>); it then fails with EIO.</summary>
     public TimeSpan OperationTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long the tracker's upload choice for a group, and its update choice for a content file, are reused
+    /// (<c>choice_timeout</c>; 0 asks the tracker every time). Writes still go where the tracker said; a failed
+    /// storage operation drops the remembered choice.
+    /// </summary>
+    public TimeSpan ChoiceTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Size of one read-ahead chunk (<c>readahead_chunk</c>, bytes).</summary>
-    public int ReadAheadChunkSize { get; init; } = 1024 * 1024;
+    /// <remarks>4 MiB: each chunk is one storage round trip, and fewer, larger ones read faster (docs/benchmarks.md).</remarks>
+    public int ReadAheadChunkSize { get; init; } = 4 * 1024 * 1024;
 
     /// <summary>Chunks fetched ahead of a sequential reader (<c>readahead_chunks</c>); memory per handle is (this + 2) chunks.</summary>
-    public int ReadAheadChunks { get; init; } = 4;
+    public int ReadAheadChunks { get; init; } = 2;
 
     /// <summary>Bytes a writer buffers before sending them to the storage (<c>write_chunk</c>).</summary>
     public int WriteChunkSize { get; init; } = 4 * 1024 * 1024;
@@ -73,6 +81,11 @@ public sealed record MountOptions
         if (PendingLease < TimeSpan.FromSeconds(10))
         {
             throw new ArgumentException("pending_lease must be at least 10 s");
+        }
+
+        if (ChoiceTimeout < TimeSpan.Zero)
+        {
+            throw new ArgumentException("choice_timeout must not be negative");
         }
 
         if (OperationTimeout <= TimeSpan.Zero)

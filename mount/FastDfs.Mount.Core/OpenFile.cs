@@ -17,6 +17,7 @@ internal sealed class OpenFile
     private readonly Lock _lock = new();
     private readonly List<Chunk> _window = [];
     private long _nextSequential;
+    private int _streak;
     private bool _closed;
 
     /// <param name="storage">The download choice to use; by default the node's (file-ID files never change).</param>
@@ -88,6 +89,83 @@ internal sealed class OpenFile
         return copied;
     }
 
+    /// <summary>
+    /// A read whose bytes the caller sends straight from memory: from the read-ahead chunk that holds all of them
+    /// (no copy; the chunk stays allocated until <see cref="ReadLease.Release"/>), otherwise copied into a pooled
+    /// buffer as <see cref="ReadAsync"/> does.
+    /// </summary>
+    public async ValueTask<FsResult<ReadLease>> ReadLeaseAsync(long offset, int length, CancellationToken cancellationToken)
+    {
+        if (offset >= Size || length <= 0)
+        {
+            return ReadLease.Empty;
+        }
+
+        int wanted = (int)Math.Min(length, Size - offset);
+        int chunkSize = _options.ReadAheadChunkSize;
+        long index = offset / chunkSize;
+        if (_options.ReadAheadChunks > 0 && index == (offset + wanted - 1) / chunkSize && IsSequential(offset, wanted))
+        {
+            var chunk = Acquire(index, prefetch: true);
+            bool leased = false;
+            try
+            {
+                var result = await chunk.Fetch.WaitAsync(cancellationToken);
+                if (!result.IsOk)
+                {
+                    Drop(chunk);
+                    return FsResult<ReadLease>.Fail(result.Errno);
+                }
+
+                int from = (int)(offset - (index * chunkSize));
+                int n = Math.Min(wanted, result.Value - from);
+                if (n <= 0)
+                {
+                    return FsResult<ReadLease>.Fail(Errno.EIO); // the storage sent less than the file size promised
+                }
+
+                leased = true;
+                return new ReadLease(chunk.Buffer, from, n, this, chunk);
+            }
+            finally
+            {
+                if (!leased)
+                {
+                    Release(chunk);
+                }
+            }
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(wanted);
+        try
+        {
+            FsResult<int> read;
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                deadline.CancelAfter(_options.OperationTimeout);
+                read = await ReadDirectAsync(offset, buffer.AsMemory(0, wanted), deadline.Token);
+            }
+
+            if (read.IsOk)
+            {
+                var lease = ReadLease.Pooled(buffer, read.Value);
+                buffer = null!;
+                return lease;
+            }
+
+            return FsResult<ReadLease>.Fail(read.Errno);
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    internal void ReleaseLease(object chunk) => Release((Chunk)chunk);
+
     public void Close()
     {
         lock (_lock)
@@ -127,16 +205,19 @@ internal sealed class OpenFile
 
     /// <summary>
     /// Reads close to the last one count as sequential: the kernel's read-ahead keeps several reads in flight,
-    /// which may arrive slightly out of order.
+    /// which may arrive slightly out of order. Away from the start of the file, read-ahead begins only once two
+    /// reads in a row continued the one before: a random read that lands near the previous one by chance would
+    /// otherwise fetch (read-ahead chunks + 1) chunks it never uses.
     /// </summary>
     private bool IsSequential(long offset, int length)
     {
         lock (_lock)
         {
             long slack = 2L * _options.ReadAheadChunkSize;
-            bool sequential = offset == 0 || Math.Abs(offset - _nextSequential) <= slack;
-            _nextSequential = sequential ? Math.Max(_nextSequential, offset + length) : offset + length;
-            return sequential;
+            bool near = offset == 0 || Math.Abs(offset - _nextSequential) <= slack;
+            _streak = near ? _streak + 1 : 0;
+            _nextSequential = near ? Math.Max(_nextSequential, offset + length) : offset + length;
+            return offset == 0 || _streak >= 2;
         }
     }
 
@@ -253,5 +334,51 @@ internal sealed class OpenFile
         public bool Done;
         public bool Evicted;
         public bool Returned;
+    }
+}
+
+/// <summary>
+/// Bytes of a read, lent from a read-ahead chunk or a pooled buffer: send them, then <see cref="Release"/> exactly
+/// once (the chunk or buffer may be reused right after).
+/// </summary>
+public readonly struct ReadLease
+{
+    private readonly OpenFile? _file;
+    private readonly object? _chunk;
+    private readonly bool _pooled;
+
+    internal ReadLease(byte[] buffer, int start, int length, OpenFile? file, object? chunk, bool pooled = false)
+    {
+        Buffer = buffer;
+        Start = start;
+        Length = length;
+        _file = file;
+        _chunk = chunk;
+        _pooled = pooled;
+    }
+
+    public static ReadLease Empty => new([], 0, 0, null, null);
+
+    public byte[] Buffer { get; }
+
+    public int Start { get; }
+
+    public int Length { get; }
+
+    public ReadOnlySpan<byte> Span => Buffer.AsSpan(Start, Length);
+
+    /// <summary>A lease of a buffer rented from <see cref="ArrayPool{T}.Shared"/>; releasing returns it.</summary>
+    public static ReadLease Pooled(byte[] buffer, int length) => new(buffer, 0, length, null, null, pooled: true);
+
+    public void Release()
+    {
+        if (_chunk is not null)
+        {
+            _file!.ReleaseLease(_chunk);
+        }
+        else if (_pooled)
+        {
+            ArrayPool<byte>.Shared.Return(Buffer);
+        }
     }
 }

@@ -46,9 +46,9 @@ public sealed partial class FuseMount
         Interlocked.Decrement(ref mount._inFlight);
     }
 
-    private static async Task ReadLaterAsync(FuseMount mount, nint req, byte[] buffer, ValueTask<FsResult<int>> pending)
+    private static async Task ReadLaterAsync(FuseMount mount, nint req, ValueTask<FsResult<ReadLease>> pending)
     {
-        FsResult<int> result;
+        FsResult<ReadLease> result;
         try
         {
             result = await pending;
@@ -56,11 +56,17 @@ public sealed partial class FuseMount
         catch (Exception e)
         {
             FuseLog.CallbackFailed(mount._logger, "read", e);
-            result = FsResult<int>.Fail(Errno.EIO);
+            result = FsResult<ReadLease>.Fail(Errno.EIO);
         }
 
-        ReplyRead(req, buffer, result);
-        Interlocked.Decrement(ref mount._inFlight);
+        try
+        {
+            ReplyRead(req, result);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref mount._inFlight);
+        }
     }
 
     /// <summary>Pairs a value with the buffer size the caller offered, without an async hop when it is ready.</summary>

@@ -27,18 +27,18 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
+            // The reply is sent from the read-ahead chunk itself (lent until the reply is written): no copy.
             int length = (int)Math.Min(size, 16u * 1024 * 1024);
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
-            var pending = Fs.ReadAsync(fi->Fh, offset, buffer.AsMemory(0, length));
+            var pending = Fs.ReadLeaseAsync(fi->Fh, offset, length);
             if (pending.IsCompletedSuccessfully)
             {
-                ReplyRead(req, buffer, pending.Result);
+                ReplyRead(req, pending.Result);
                 return;
             }
 
             var mount = Current;
             Interlocked.Increment(ref mount._inFlight);
-            _ = ReadLaterAsync(mount, req, buffer, pending);
+            _ = ReadLaterAsync(mount, req, pending);
         }
         catch (Exception e)
         {
@@ -46,21 +46,27 @@ public sealed unsafe partial class FuseMount
         }
     }
 
-    private static void ReplyRead(nint req, byte[] buffer, in FsResult<int> result)
+    private static void ReplyRead(nint req, in FsResult<ReadLease> result)
     {
-        if (result.IsOk)
-        {
-            fixed (byte* p = buffer)
-            {
-                LibFuse.ReplyBuf(req, p, (nuint)result.Value);
-            }
-        }
-        else
+        if (!result.IsOk)
         {
             LibFuse.ReplyErr(req, result.Errno);
+            return;
         }
 
-        ArrayPool<byte>.Shared.Return(buffer);
+        var lease = result.Value;
+        try
+        {
+            // fuse_reply_buf is one writev: the kernel has copied the bytes when it returns.
+            fixed (byte* p = lease.Buffer)
+            {
+                LibFuse.ReplyBuf(req, p + lease.Start, (nuint)lease.Length);
+            }
+        }
+        finally
+        {
+            lease.Release();
+        }
     }
 
     /// <summary>create: the name (owned by the caller, from fuse_req_ctx) and an open handle, in one reply.</summary>
@@ -118,8 +124,15 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            // The data points into the receive buffer, reused by the next request: copy it now.
+            // Most writes only extend the file's buffered chunk: taken straight from the receive buffer.
             int length = (int)size;
+            if (Fs.TryWriteInline(fi->Fh, offset, new ReadOnlySpan<byte>(data, length), out var inline))
+            {
+                ReplyWrittenInline(req, inline);
+                return;
+            }
+
+            // Otherwise the data points into the receive buffer, reused by the next request: copy it now.
             byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
             new ReadOnlySpan<byte>(data, length).CopyTo(buffer);
             var pending = Fs.WriteAsync(fi->Fh, offset, buffer.AsMemory(0, length));
@@ -142,6 +155,11 @@ public sealed unsafe partial class FuseMount
     private static void ReplyWritten(nint req, byte[] buffer, in FsResult<int> result)
     {
         ArrayPool<byte>.Shared.Return(buffer);
+        ReplyWrittenInline(req, result);
+    }
+
+    private static void ReplyWrittenInline(nint req, in FsResult<int> result)
+    {
         if (result.IsOk)
         {
             LibFuse.ReplyWrite(req, (nuint)result.Value);

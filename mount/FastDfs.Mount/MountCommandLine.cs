@@ -21,6 +21,7 @@ internal sealed record MountCommandLine
                              negative_timeout=S, xattr_timeout=S, readahead_chunk=BYTES, readahead_chunks=N,
                              readahead_kb=KIB (kernel read-ahead, default 1024), threads=N (receive threads, default 2),
                              write_chunk=BYTES (default 4 MiB), write_chunks=N (default 2), pending_lease=S (600),
+                             choice_timeout=S (reuse of the tracker's upload/update choice, default 1),
                              uid=N, gid=N, names=auto|on|off (directory service: auto = use it when the
                              trackers serve it; off = file-ID paths only)
         """;
@@ -142,6 +143,9 @@ internal sealed record MountCommandLine
                     break;
                 case "write_chunks":
                     options = options with { WriteChunks = Integer(key, value) };
+                    break;
+                case "choice_timeout":
+                    options = options with { ChoiceTimeout = Seconds(key, value) };
                     break;
                 case "pending_lease":
                     options = options with { PendingLease = Seconds(key, value) };

@@ -66,7 +66,7 @@ if (!Directory.Exists(command.MountPoint))
 }
 
 await using var client = new FastDfsClient(clientOptions, loggerFactory);
-var backend = new FastDfsBackend(client, command.Options.OperationTimeout, loggerFactory.CreateLogger<FastDfsBackend>());
+var backend = new FastDfsBackend(client, command.Options.OperationTimeout, loggerFactory.CreateLogger<FastDfsBackend>(), command.Options.ChoiceTimeout);
 await using var namespaceClient = new NamespaceClient(clientOptions, loggerFactory);
 bool namesAvailable = command.Names ?? false;
 using (var probe = new CancellationTokenSource(command.Options.OperationTimeout))

@@ -61,6 +61,17 @@ public sealed partial class FastDfsClient
         string? group = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
         UploadAppenderAsync(content.AsMemory(), extension, metadata, group, progress, cancellationToken);
 
+    /// <summary>
+    /// Uploads an appender file to <paramref name="target"/>, an upload choice the caller got from
+    /// <see cref="QueryStoreAsync"/> and reuses for a short while: no tracker round trip (storage 23 only).
+    /// </summary>
+    public Task<FileId> UploadAppenderAsync(
+        ReadOnlyMemory<byte> content, string? extension, StoreTarget target, CancellationToken cancellationToken = default)
+    {
+        ValidateGroup(target.Group);
+        return UploadCoreAsync(StorageCommand.UploadAppenderFile, new Content(null, content, content.Length, null), extension, null, target.Group, cancellationToken, target);
+    }
+
     public Task<FileId> UploadAppenderFileAsync(
         string path, string? extension = null, IReadOnlyDictionary<string, string>? metadata = null,
         string? group = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
@@ -137,7 +148,7 @@ public sealed partial class FastDfsClient
 
     private async Task<FileId> UploadCoreAsync(
         StorageCommand command, Content content, string? extension, IReadOnlyDictionary<string, string>? metadata,
-        string? group, CancellationToken cancellationToken)
+        string? group, CancellationToken cancellationToken, StoreTarget? chosen = null)
     {
         string ext = NormalizeExtension(extension);
         byte[]? meta = metadata is { Count: > 0 } ? EncodeMetadata(metadata) : null;
@@ -146,7 +157,7 @@ public sealed partial class FastDfsClient
             ValidateGroup(group);
         }
 
-        var target = await QueryStoreAsync(group, cancellationToken);
+        var target = chosen ?? await QueryStoreAsync(group, cancellationToken);
         const int prefix = FdfsConstants.HeaderSize + UploadRequestHeader.Size;
         byte[] buffer = RentForContent(prefix, content);
         FileId fileId;
@@ -285,10 +296,32 @@ public sealed partial class FastDfsClient
         return AppenderCoreAsync(StorageCommand.TruncateFile, fileId, size, new Content(null, default, 0, null), cancellationToken);
     }
 
-    private async Task AppenderCoreAsync(StorageCommand command, FileId fileId, long offsetOrSize, Content content, CancellationToken cancellationToken)
+    /// <summary>
+    /// Appends, overwrites or truncates on <paramref name="storage"/>, an update choice the caller got from
+    /// <see cref="QueryUpdateAsync"/> for this file: no tracker round trip (storage 24, 34, 36 only).
+    /// </summary>
+    public Task AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, ServerAddress storage, CancellationToken cancellationToken = default) =>
+        AppenderCoreAsync(StorageCommand.AppendFile, fileId, 0, new Content(null, content, content.Length, null), cancellationToken, storage);
+
+    /// <inheritdoc cref="AppendAsync(FileId, ReadOnlyMemory{byte}, ServerAddress, CancellationToken)"/>
+    public Task ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, ServerAddress storage, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        return AppenderCoreAsync(StorageCommand.ModifyFile, fileId, offset, new Content(null, content, content.Length, null), cancellationToken, storage);
+    }
+
+    /// <inheritdoc cref="AppendAsync(FileId, ReadOnlyMemory{byte}, ServerAddress, CancellationToken)"/>
+    public Task TruncateAsync(FileId fileId, long size, ServerAddress storage, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        return AppenderCoreAsync(StorageCommand.TruncateFile, fileId, size, new Content(null, default, 0, null), cancellationToken, storage);
+    }
+
+    private async Task AppenderCoreAsync(
+        StorageCommand command, FileId fileId, long offsetOrSize, Content content, CancellationToken cancellationToken, ServerAddress? chosen = null)
     {
         ValidateFileId(fileId);
-        var storage = await QueryUpdateAsync(fileId, cancellationToken);
+        var storage = chosen ?? await QueryUpdateAsync(fileId, cancellationToken);
         int nameLength = fileId.RemoteFileName.Length;
         int fixedLength = AppenderRequestHeader.FixedSize(command);
         int prefixLength = FdfsConstants.HeaderSize + fixedLength + nameLength;

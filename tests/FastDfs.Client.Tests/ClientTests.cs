@@ -404,6 +404,43 @@ public sealed class ClientTests
     }
 
     [Fact]
+    public async Task Appender_operations_on_a_chosen_storage_skip_the_tracker_with_the_same_bodies()
+    {
+        await using var storage = Storage(r => r.Header.Command is (byte)StorageCommand.AppendFile or (byte)StorageCommand.ModifyFile or (byte)StorageCommand.TruncateFile ? Reply.Ok() : null);
+        await using var tracker = Tracker(storage);
+        await using var client = Client(tracker.Address);
+        var chosen = new ServerAddress("127.0.0.1", storage.Port);
+
+        await client.AppendAsync(Id, "ab"u8.ToArray(), chosen, Ct);
+        await client.ModifyAsync(Id, 7, "xyz"u8.ToArray(), chosen, Ct);
+        await client.TruncateAsync(Id, 9, chosen, Ct);
+
+        Assert.Empty(tracker.Requests);
+        var r = storage.Requests.ToArray();
+        string name = Convert.ToHexString(System.Text.Encoding.ASCII.GetBytes(Remote));
+        Assert.Equal("000000000000002C" + "0000000000000002" + name + "6162", Convert.ToHexString(r[0].Body));
+        Assert.Equal("000000000000002C" + "0000000000000007" + "0000000000000003" + name + "78797A", Convert.ToHexString(r[1].Body));
+        Assert.Equal("000000000000002C" + "0000000000000009" + name, Convert.ToHexString(r[2].Body));
+    }
+
+    [Fact]
+    public async Task Appender_upload_to_a_chosen_target_skips_the_tracker_and_uses_its_path_index()
+    {
+        await using var storage = Storage();
+        await using var tracker = Tracker(storage);
+        await using var client = Client(tracker.Address);
+
+        var id = await client.UploadAppenderAsync("hello"u8.ToArray(), "txt", new StoreTarget("group1", new ServerAddress("127.0.0.1", storage.Port), 3), Ct);
+
+        Assert.Equal(Id, id);
+        Assert.Empty(tracker.Requests);
+        var s = Assert.Single(storage.Requests);
+        Assert.Equal(
+            "0000000000000014" + "1700" + "03" + "0000000000000005" + "747874000000" + "68656C6C6F",
+            Convert.ToHexString(s.Wire));
+    }
+
+    [Fact]
     public async Task Slave_upload_golden_body()
     {
         await using var storage = Storage(r => r.Header.Command == (byte)StorageCommand.UploadSlaveFile

@@ -174,6 +174,63 @@ public class FileSystemTests
     }
 
     [Fact]
+    public async Task Leased_reads_lend_read_ahead_chunks_and_return_the_right_bytes()
+    {
+        byte[] data = new byte[3 * 1024 * 1024 + 777];
+        new Random(7).NextBytes(data);
+        _backend.Files[FileKey] = data;
+        await using var fs = NewFs(new MountOptions { ReadAheadChunkSize = 1024 * 1024, ReadAheadChunks = 2 });
+        ulong ino = await WalkAsync(fs, FileKey);
+        var open = await fs.OpenAsync(ino, 0);
+
+        // Sequential 128 KiB reads, one of them across no chunk boundary: lent from the chunks, no copy.
+        byte[] copy = new byte[data.Length];
+        for (int offset = 0; offset < data.Length; offset += 128 * 1024)
+        {
+            var lease = await fs.ReadLeaseAsync(open.Value.Handle, offset, 128 * 1024);
+            Assert.True(lease.IsOk);
+            Assert.Equal(Math.Min(128 * 1024, data.Length - offset), lease.Value.Length);
+            if (offset + (128 * 1024) <= 3 * 1024 * 1024)
+            {
+                Assert.Equal(offset % (1024 * 1024), lease.Value.Start); // the chunk's own buffer
+            }
+
+            lease.Value.Span.CopyTo(copy.AsSpan(offset));
+            lease.Value.Release();
+        }
+
+        Assert.Equal(data, copy);
+        Assert.InRange(_backend.BytesRead, data.Length, data.Length + (2 * 1024 * 1024));
+
+        // A read elsewhere and a read at the end.
+        var random = await fs.ReadLeaseAsync(open.Value.Handle, 1_500_000, 5000);
+        Assert.Equal(data.AsSpan(1_500_000, 5000).ToArray(), random.Value.Span.ToArray());
+        random.Value.Release();
+        Assert.Equal(0, (await fs.ReadLeaseAsync(open.Value.Handle, data.Length, 4096)).Value.Length);
+        fs.Release(open.Value.Handle);
+        Assert.Equal(0, fs.OpenHandles);
+    }
+
+    [Fact]
+    public async Task Two_random_reads_near_each_other_start_no_read_ahead()
+    {
+        _backend.Files[FileKey] = new byte[16 * 1024 * 1024];
+        await using var fs = NewFs(new MountOptions { ReadAheadChunkSize = 4 * 1024 * 1024, ReadAheadChunks = 2 });
+        ulong ino = await WalkAsync(fs, FileKey);
+        var open = await fs.OpenAsync(ino, 0);
+
+        foreach (long offset in new[] { 9_000_000L, 9_500_000L })
+        {
+            var lease = await fs.ReadLeaseAsync(open.Value.Handle, offset, 4096);
+            Assert.Equal(4096, lease.Value.Length);
+            lease.Value.Release();
+        }
+
+        Assert.Equal(2 * 4096, _backend.BytesRead);
+        fs.Release(open.Value.Handle);
+    }
+
+    [Fact]
     public async Task A_frozen_cluster_gives_EIO_within_the_operation_timeout()
     {
         _backend.Files[FileKey] = new byte[100_000];

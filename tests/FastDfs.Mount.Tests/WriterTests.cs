@@ -51,6 +51,37 @@ public class WriterTests
     }
 
     [Fact]
+    public async Task Inline_writes_fill_the_tail_and_leave_full_chunks_and_the_rest_to_the_async_path()
+    {
+        await using var fs = NewFs();
+        var (handle, _) = await CreateAsync(fs, "inline");
+        byte[] data = RandomNumberGenerator.GetBytes((3 * Chunk) + 100);
+        int inline = 0;
+        for (int at = 0; at < data.Length; at += 10_000)
+        {
+            var piece = data.AsMemory(at, Math.Min(10_000, data.Length - at));
+            if (fs.TryWriteInline(handle, at, piece.Span, out var result))
+            {
+                Assert.Equal(piece.Length, result.Value);
+                inline++;
+            }
+            else
+            {
+                Assert.True((await fs.WriteAsync(handle, at, piece)).IsOk);
+            }
+        }
+
+        // Writes that do not end at the current size (here: inside the tail) are not taken inline.
+        Assert.False(fs.TryWriteInline(handle, 5, data.AsSpan(5, 10), out _));
+        Assert.InRange(inline, 17, 20);
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        var file = Assert.Single(_names.Files.Values);
+        Assert.Equal(data, _backend.Files[file.FileId!]);
+        Assert.Equal(["upload 65536", "append 65536", "append 65536", "append 100"], _backend.Changes);
+        fs.Release(handle);
+    }
+
+    [Fact]
     public async Task Random_writes_and_reads_before_flush_match_a_reference()
     {
         await using var fs = NewFs();
