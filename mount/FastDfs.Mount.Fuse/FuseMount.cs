@@ -276,13 +276,17 @@ public sealed unsafe partial class FuseMount : IDisposable
 
     /// <summary>
     /// libfuse opens /dev/fuse and, with auto_unmount, the socket to its fusermount3 watchdog without FD_CLOEXEC. A
-    /// child process would inherit them, and the watchdog unmounts only once every copy of that socket is closed: a
-    /// child outliving a killed mount would leave "Transport endpoint is not connected" behind.
+    /// child process would inherit them, and the watchdog unmounts only once every copy of that socket is closed.
+    /// The socket is also moved above /dev/fuse: a killed process closes its descriptors in ascending order, and the
+    /// watchdog, woken by the socket's close, unmounts only if opening the mount point fails with ENOTCONN. With the
+    /// socket first, its check could run before /dev/fuse was closed, get ECONNABORTED instead, and leave a dead
+    /// mount point behind ("Transport endpoint is not connected").
     /// </summary>
     private void CloseOnExec()
     {
         try
         {
+            var inherited = new List<(int Fd, string? Target)>();
             foreach (string entry in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
             {
                 if (int.TryParse(Path.GetFileName(entry), out int fd) && fd > 2)
@@ -291,6 +295,21 @@ public sealed unsafe partial class FuseMount : IDisposable
                     if (flags >= 0 && (flags & Native.FdCloExec) == 0)
                     {
                         _ = Native.Fcntl(fd, Native.FSetFd, flags | Native.FdCloExec);
+                        inherited.Add((fd, new FileInfo(entry).LinkTarget));
+                    }
+                }
+            }
+
+            // Only descriptors .NET did not open (it sets FD_CLOEXEC on its own) are candidates: libfuse's.
+            int device = inherited.Where(f => f.Target == "/dev/fuse").Select(f => f.Fd).DefaultIfEmpty(-1).Max();
+            foreach (var (fd, target) in inherited)
+            {
+                if (device > fd && target is not null && target.StartsWith("socket:", StringComparison.Ordinal))
+                {
+                    int moved = Native.Fcntl(fd, Native.FDupFdCloExec, device + 1);
+                    if (moved > device)
+                    {
+                        _ = Native.Close(fd);
                     }
                 }
             }
@@ -307,6 +326,10 @@ public sealed unsafe partial class FuseMount : IDisposable
         public const int FGetFd = 1;
         public const int FSetFd = 2;
         public const int FdCloExec = 1;
+        public const int FDupFdCloExec = 1030;
+
+        [LibraryImport("libc", EntryPoint = "close")]
+        public static partial int Close(int fd);
 
         [LibraryImport("libc", EntryPoint = "fcntl")]
         public static partial int Fcntl(int fd, int command, int argument);
