@@ -34,7 +34,11 @@ public readonly record struct AttrReply(NodeAttributes Attributes, double Timeou
 public readonly record struct OpenReply(ulong Handle, bool KeepCache);
 
 /// <summary>One directory entry; the adapter encodes it for its platform. <see cref="Mode"/> (type bits) is 0 when only <see cref="IsDirectory"/> is known.</summary>
-public readonly record struct DirEntry(string Name, ulong Ino, bool IsDirectory, uint Mode = 0);
+public readonly record struct DirEntry(string Name, ulong Ino, bool IsDirectory, uint Mode = 0)
+{
+    /// <summary>The type bits readdir reports: <see cref="Mode"/> when known, else directory or regular file.</summary>
+    public uint TypeMode => Mode != 0 ? Mode : IsDirectory ? NodeAttributes.S_IFDIR : NodeAttributes.S_IFREG;
+}
 
 /// <summary>statfs's answer in blocks of <see cref="BlockSize"/> bytes.</summary>
 public readonly record struct FsStats(long BlockSize, long TotalBlocks, long FreeBlocks, long AvailableBlocks, long Files, long FreeFiles, int NameMax);

@@ -342,59 +342,7 @@ public sealed unsafe partial class FuseMount
     }
 
     [UnmanagedCallersOnly]
-    private static void OnReadDir(nint req, ulong ino, nuint size, long offset, FuseFileInfo* fi)
-    {
-        try
-        {
-            var entries = Fs.DirectoryEntries(fi->Fh);
-            if (entries is null)
-            {
-                LibFuse.ReplyErr(req, Errno.EBADF);
-                return;
-            }
-
-            int capacity = (int)Math.Min(size, 1024 * 1024);
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(capacity);
-            byte[] name = ArrayPool<byte>.Shared.Rent(1024);
-            try
-            {
-                fixed (byte* b = buffer)
-                fixed (byte* n = name)
-                {
-                    nuint used = 0;
-                    for (long i = offset; i < entries.Count; i++)
-                    {
-                        var entry = entries[(int)i];
-                        int length = Encoding.UTF8.GetBytes(entry.Name, name);
-                        name[length] = 0;
-                        var stat = default(Stat);
-                        stat.Ino = entry.Ino;
-                        stat.Mode = entry.Mode != 0 ? entry.Mode : entry.IsDirectory ? NodeAttributes.S_IFDIR : NodeAttributes.S_IFREG;
-
-                        // The offset given with an entry is where the next readdir resumes: the snapshot index.
-                        nuint needed = LibFuse.AddDirEntry(req, b + used, (nuint)capacity - used, n, &stat, i + 1);
-                        if (needed > (nuint)capacity - used)
-                        {
-                            break;
-                        }
-
-                        used += needed;
-                    }
-
-                    LibFuse.ReplyBuf(req, b, used);
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-                ArrayPool<byte>.Shared.Return(name);
-            }
-        }
-        catch (Exception e)
-        {
-            Failed(req, "readdir", e);
-        }
-    }
+    private static void OnReadDir(nint req, ulong ino, nuint size, long offset, FuseFileInfo* fi) => ReplyDirectory(req, size, offset, fi->Fh, plus: false);
 
     /// <summary>
     /// READDIRPLUS: names with their attributes, so ls -l of a large directory costs no lookup per entry. Every entry
@@ -402,11 +350,14 @@ public sealed unsafe partial class FuseMount
     /// go with node 0, which the kernel does not count.
     /// </summary>
     [UnmanagedCallersOnly]
-    private static void OnReadDirPlus(nint req, ulong ino, nuint size, long offset, FuseFileInfo* fi)
+    private static void OnReadDirPlus(nint req, ulong ino, nuint size, long offset, FuseFileInfo* fi) => ReplyDirectory(req, size, offset, fi->Fh, plus: true);
+
+    /// <summary>Entries of the opendir snapshot from <paramref name="offset"/> on, as many as fit in <paramref name="size"/>.</summary>
+    private static void ReplyDirectory(nint req, nuint size, long offset, ulong handle, bool plus)
     {
         try
         {
-            var entries = Fs.DirectoryEntries(fi->Fh);
+            var entries = Fs.DirectoryEntries(handle);
             if (entries is null)
             {
                 LibFuse.ReplyErr(req, Errno.EBADF);
@@ -416,7 +367,7 @@ public sealed unsafe partial class FuseMount
             int capacity = (int)Math.Min(size, 1024 * 1024);
             byte[] buffer = ArrayPool<byte>.Shared.Rent(capacity);
             byte[] name = ArrayPool<byte>.Shared.Rent(1024);
-            var counted = new List<ulong>();
+            List<ulong>? counted = plus ? [] : null;
             try
             {
                 fixed (byte* b = buffer)
@@ -429,38 +380,24 @@ public sealed unsafe partial class FuseMount
                         int length = Encoding.UTF8.GetBytes(entry.Name, name);
                         name[length] = 0;
 
-                        // Measure first (a zero-sized buffer is never written): a node is only counted if its entry is sent.
-                        var param = default(EntryParam);
-                        nuint needed = LibFuse.AddDirEntryPlus(req, null, 0, n, &param, i + 1);
-                        if (needed > (nuint)capacity - used)
+                        // The offset given with an entry is where the next readdir resumes: the snapshot index.
+                        nuint added = plus
+                            ? AddEntryPlus(req, b + used, (nuint)capacity - used, n, handle, entry, (int)i, counted!)
+                            : AddEntry(req, b + used, (nuint)capacity - used, n, entry, i + 1);
+                        if (added == 0)
                         {
                             break;
                         }
 
-                        if (Fs.TryDirectoryEntryPlus(fi->Fh, (int)i, out var reply))
-                        {
-                            counted.Add(reply.Ino);
-                            param.Ino = reply.Ino;
-                            param.Generation = reply.Generation;
-                            Fill(ref param.Attr, reply.Attributes);
-                            param.AttrTimeout = reply.AttrTimeout;
-                            param.EntryTimeout = reply.EntryTimeout;
-                        }
-                        else
-                        {
-                            param.Attr.Ino = entry.Ino;
-                            param.Attr.Mode = entry.Mode != 0 ? entry.Mode : entry.IsDirectory ? NodeAttributes.S_IFDIR : NodeAttributes.S_IFREG;
-                        }
-
-                        used += LibFuse.AddDirEntryPlus(req, b + used, (nuint)capacity - used, n, &param, i + 1);
+                        used += added;
                     }
 
-                    if (LibFuse.ReplyBuf(req, b, used) != 0)
+                    if (LibFuse.ReplyBuf(req, b, used) != 0 && counted is not null)
                     {
                         // The kernel dropped the request: it will never forget these lookups.
-                        foreach (ulong counted1 in counted)
+                        foreach (ulong ino in counted)
                         {
-                            Fs.Forget(counted1, 1);
+                            Fs.Forget(ino, 1);
                         }
                     }
                 }
@@ -473,8 +410,46 @@ public sealed unsafe partial class FuseMount
         }
         catch (Exception e)
         {
-            Failed(req, "readdirplus", e);
+            Failed(req, plus ? "readdirplus" : "readdir", e);
         }
+    }
+
+    /// <summary>One readdir entry; 0 when it does not fit.</summary>
+    private static nuint AddEntry(nint req, byte* destination, nuint room, byte* name, in DirEntry entry, long next)
+    {
+        var stat = default(Stat);
+        stat.Ino = entry.Ino;
+        stat.Mode = entry.TypeMode;
+        nuint needed = LibFuse.AddDirEntry(req, destination, room, name, &stat, next);
+        return needed > room ? 0 : needed;
+    }
+
+    /// <summary>One readdirplus entry, counting a lookup of its node only if it is sent; 0 when it does not fit.</summary>
+    private static nuint AddEntryPlus(nint req, byte* destination, nuint room, byte* name, ulong handle, in DirEntry entry, int index, List<ulong> counted)
+    {
+        // Measure first (a zero-sized buffer is never written).
+        var param = default(EntryParam);
+        if (LibFuse.AddDirEntryPlus(req, null, 0, name, &param, index + 1) > room)
+        {
+            return 0;
+        }
+
+        if (Fs.TryDirectoryEntryPlus(handle, index, out var reply))
+        {
+            counted.Add(reply.Ino);
+            param.Ino = reply.Ino;
+            param.Generation = reply.Generation;
+            Fill(ref param.Attr, reply.Attributes);
+            param.AttrTimeout = reply.AttrTimeout;
+            param.EntryTimeout = reply.EntryTimeout;
+        }
+        else
+        {
+            param.Attr.Ino = entry.Ino;
+            param.Attr.Mode = entry.TypeMode;
+        }
+
+        return LibFuse.AddDirEntryPlus(req, destination, room, name, &param, index + 1);
     }
 
     [UnmanagedCallersOnly]

@@ -9,60 +9,12 @@ using Xunit;
 namespace FastDfs.Mount.Tests;
 
 /// <summary>
-/// A real cluster with the directory service, one storage, and one fdfs-mount in named mode. Writes are chunked at
-/// 1 MiB (write_chunk) so tests of a few MiB cross chunk boundaries; caches are short for close-to-open checks.
+/// The named-mode cluster and mount, with writes chunked at 1 MiB (write_chunk) so tests of a few MiB cross chunk
+/// boundaries; caches are short for close-to-open checks.
 /// </summary>
-public sealed class DataMountFixture : IAsyncLifetime
+public sealed class DataMountFixture() : NamedMountFixture(MountOptions)
 {
-    public const string MountOptions = "names=on,auto_unmount,attr_timeout=0.2,entry_timeout=0.2,negative_timeout=0,timeout=10,write_chunk=1048576";
-
-    public Cluster Cluster { get; private set; } = null!;
-
-    public FastDfsClient Client { get; private set; } = null!;
-
-    public NamespaceClient Names { get; private set; } = null!;
-
-    internal MountProcess Mount { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        Cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
-        Client = Cluster.CreateClient();
-        Names = new NamespaceClient(FastDfsClientOptions.FromTrackers([Cluster.TrackerEndpoint]) with { NetworkTimeout = TimeSpan.FromSeconds(20) });
-        Mount = await MountProcess.StartAsync(Cluster.TrackerEndpoint, MountOptions);
-    }
-
-    /// <summary>A fresh directory of /group1 (made through the directory service): its path on the mount and its inode.</summary>
-    internal async Task<(string Path, long Inode)> NewDirectoryAsync(string purpose)
-    {
-        var root = await Names.GetRootAsync("group1");
-        string name = purpose + "-" + Guid.NewGuid().ToString("N")[..8];
-        var dir = await Names.MkDirAsync(root.Inode, name, 0x1FF, 0, 0);
-        return (Mount.PathOf(Path.Combine("group1", name)), dir.Inode);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (Mount is not null)
-        {
-            await Mount.DisposeAsync();
-        }
-
-        if (Names is not null)
-        {
-            await Names.DisposeAsync();
-        }
-
-        if (Client is not null)
-        {
-            await Client.DisposeAsync();
-        }
-
-        if (Cluster is not null)
-        {
-            await Cluster.DisposeAsync();
-        }
-    }
+    public new const string MountOptions = "names=on,auto_unmount,attr_timeout=0.2,entry_timeout=0.2,negative_timeout=0,timeout=10,write_chunk=1048576";
 }
 
 /// <summary>The write path of named files through a real FUSE mount: what the storage and the directory service hold after close.</summary>

@@ -12,8 +12,18 @@ namespace FastDfs.Mount.Tests;
 /// named mode with short caches, so close-to-open checks and polling stay fast. Each test works in its own
 /// directory of /group1 (<see cref="NewDirectoryAsync"/>).
 /// </summary>
-public sealed class NamedMountFixture : IAsyncLifetime
+public class NamedMountFixture : IAsyncLifetime
 {
+    private readonly string _mountOptions;
+
+    public NamedMountFixture()
+        : this(MountOptions)
+    {
+    }
+
+    /// <summary>The same cluster and mount, mounted with other options.</summary>
+    protected NamedMountFixture(string mountOptions) => _mountOptions = mountOptions;
+
     /// <summary>What every named-mode test mounts with: the kernel checks permissions, a killed mount unmounts itself.</summary>
     public const string MountOptions =
         "names=on,default_permissions,auto_unmount,attr_timeout=0.2,entry_timeout=0.2,negative_timeout=0,xattr_timeout=0.2,timeout=15";
@@ -35,7 +45,7 @@ public sealed class NamedMountFixture : IAsyncLifetime
         Cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
         Client = Cluster.CreateClient();
         Names = CreateNamespaceClient(Cluster.TrackerEndpoint);
-        Mount = await MountProcess.StartAsync(Cluster.TrackerEndpoint, MountOptions);
+        Mount = await MountProcess.StartAsync(Cluster.TrackerEndpoint, _mountOptions);
     }
 
     public static NamespaceClient CreateNamespaceClient(params string[] trackers) =>
