@@ -297,8 +297,11 @@ internal sealed partial class StorageRequestHandler
         {
             File.Move(temp, destination, overwrite);
         }
-        catch (DirectoryNotFoundException)
+        catch (IOException e) when (e is FileNotFoundException or DirectoryNotFoundException && File.Exists(temp))
         {
+            // The temp file is there, so the missing part is the destination directory. .NET picks between the two
+            // exceptions by re-checking the directory after rename(2) failed, which races with the start-up tree
+            // creation: either type can mean the same thing here.
             Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
             File.Move(temp, destination, overwrite);
         }
