@@ -102,4 +102,10 @@ internal static partial class StorageLog
 
     [LoggerMessage(EventId = 3053, Level = LogLevel.Warning, Message = "no other storage in the group: {Count} store path(s) cannot be recovered and stay empty")]
     public static partial void RecoveryWithoutPeers(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 3070, Level = LogLevel.Information, Message = "{Count} counters loaded from {Path}")]
+    public static partial void LoadedStatFile(ILogger logger, int count, string path);
+
+    [LoggerMessage(EventId = 3071, Level = LogLevel.Warning, Message = "cannot write {Path}; the counters are kept in memory and written next time")]
+    public static partial void StatFileWriteFailed(ILogger logger, string path, Exception exception);
 }

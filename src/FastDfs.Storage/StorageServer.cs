@@ -24,6 +24,7 @@ public sealed class StorageServer : IAsyncDisposable
     private Task _recoveryTask = Task.CompletedTask;
     private readonly CancellationTokenSource _layoutCancel = new();
     private Task _layoutTask = Task.CompletedTask;
+    private Task _statFileTask = Task.CompletedTask;
     private int _stopped;
 
     public StorageServer(StorageOptions options, ILoggerFactory loggerFactory)
@@ -56,6 +57,7 @@ public sealed class StorageServer : IAsyncDisposable
 
         // Before the data directories are (re)created: a path without them on a storage that ran before is a new disk.
         var initFlag = DataInitFlag.Load(Options.BasePath);
+        StorageStatFile.Load(Options.BasePath, Stats, _logger);
         _recovery = DiskRecovery.Detect(Options, initFlag, _logger);
         _paths = new StorePaths(
             Options.StorePaths, Options.ReadOnlyStorePaths, Options.SubdirCountPerPath, (int)Options.FileDistributePathMode,
@@ -84,7 +86,36 @@ public sealed class StorageServer : IAsyncDisposable
         var paths = _paths;
         var layout = _layoutTask;
         _recoveryTask = Task.Run(() => recovery.RunAsync(peers, paths, layout, _layoutCancel.Token));
+        _statFileTask = Task.Run(() => SaveStatFilePeriodicallyAsync(_layoutCancel.Token));
         return Task.CompletedTask;
+    }
+
+    /// <summary>storage_stat.dat every sync_stat_file_interval; the last write happens at stop.</summary>
+    private async Task SaveStatFilePeriodicallyAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Options.SyncStatFileInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                SaveStatFile();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void SaveStatFile()
+    {
+        try
+        {
+            StorageStatFile.Save(Options.BasePath, Stats);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            StorageLog.StatFileWriteFailed(_logger, StorageStatFile.PathFor(Options.BasePath), e);
+        }
     }
 
     /// <summary>Stops accepting, gives in-flight requests <paramref name="grace"/>, stops reporting, flushes the binlog.</summary>
@@ -119,6 +150,8 @@ public sealed class StorageServer : IAsyncDisposable
         }
 
         await _layoutTask.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        await _statFileTask;
+        SaveStatFile();
         StorageLog.Stopped(_logger);
     }
 
