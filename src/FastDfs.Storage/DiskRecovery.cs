@@ -259,6 +259,7 @@ internal sealed class DiskRecovery
             result = CopyResult.CopiedEmpty;
         }
 
+        await EventThread.Leave();
         Directory.CreateDirectory(Path.GetDirectoryName(local)!);
         Directory.CreateDirectory(path.TempDir);
         string temp = string.Concat(path.TempDir, "/recovery-", Guid.NewGuid().ToString("N"), ".tmp");
@@ -268,6 +269,7 @@ internal sealed class DiskRecovery
             while (offset < header.BodyLength)
             {
                 int n = await connection.ReadSomeAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, header.BodyLength - offset)), cancellationToken);
+                await EventThread.Leave();
                 RandomAccess.Write(handle, buffer.AsSpan(0, n), offset);
                 offset += n;
             }

@@ -426,6 +426,7 @@ internal sealed partial class StorageRequestHandler
         }
 
         await _binlog.FlushAsync(cancellationToken);
+        await EventThread.Leave();
         string prefix = " " + _paths.Paths[request.StorePathIndex].Prefix + "/";
         string temp = Path.Combine(_binlog.FolderPath, string.Concat(".fetch-", s_tempTag, Interlocked.Increment(ref s_tempSequence).ToString(CultureInfo.InvariantCulture), ".tmp"));
         try
@@ -458,6 +459,7 @@ internal sealed partial class StorageRequestHandler
             long size = RandomAccess.GetLength(handle);
             PacketHeader.Response(size).Write(state.Buffer);
             await connection.SendAsync(state.Buffer.AsMemory(0, FdfsConstants.HeaderSize), cancellationToken);
+            await EventThread.Leave();
             long offset = 0;
             while (offset < size)
             {
@@ -468,6 +470,7 @@ internal sealed partial class StorageRequestHandler
                 }
 
                 await connection.SendAsync(state.Buffer.AsMemory(0, n), cancellationToken);
+                await EventThread.Leave();
                 offset += n;
             }
         }

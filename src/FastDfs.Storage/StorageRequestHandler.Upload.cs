@@ -232,6 +232,7 @@ internal sealed partial class StorageRequestHandler
 
             if (filled > start)
             {
+                await EventThread.Leave();
                 WriteChunk(state, handle, buffer.AsSpan(start, filled - start), fileOffset, hash);
                 fileOffset += filled - start;
             }

@@ -22,6 +22,12 @@ internal sealed class StorageConnectionState
     /// <summary>Body bytes of the current request not read yet; drained before a non-EINVAL error reply.</summary>
     public long Unread;
 
+    /// <summary>
+    /// The current request may touch the disk on a socket event thread (downloads, which read without waiting:
+    /// <see cref="DownloadFile"/>). Every other request moves to the thread pool after each receive.
+    /// </summary>
+    public bool DiskOnEventThread;
+
     /// <summary>The peer's storage ID from REPORT_SERVER_ID; empty on client connections.</summary>
     public string SyncSourceId = string.Empty;
 
@@ -87,6 +93,12 @@ internal sealed partial class StorageRequestHandler : IFdfsRequestHandler
         }
 
         state.Unread = header.BodyLength;
+        state.DiskOnEventThread = header.Command == (byte)StorageCommand.DownloadFile;
+        if (!state.DiskOnEventThread)
+        {
+            await EventThread.Leave();
+        }
+
         try
         {
             return (StorageCommand)header.Command switch
@@ -205,6 +217,11 @@ internal sealed partial class StorageRequestHandler : IFdfsRequestHandler
         int length = (int)header.BodyLength;
         await connection.ReadExactlyAsync(state.Buffer.AsMemory(0, length), cancellationToken);
         state.Unread = 0;
+        if (!state.DiskOnEventThread)
+        {
+            await EventThread.Leave();
+        }
+
         return length;
     }
 
@@ -223,6 +240,7 @@ internal sealed partial class StorageRequestHandler : IFdfsRequestHandler
             state.Unread -= n;
         }
 
+        await EventThread.Leave(); // only downloads read on the event thread, and they do not stream a body
         return have;
     }
 

@@ -194,6 +194,7 @@ internal sealed class SyncWorker : IAsyncDisposable
             long lastSave = lastSend;
             while (!cancellationToken.IsCancellationRequested)
             {
+                await EventThread.Leave();
                 var commit = _peers.Binlog.NextCommit;
                 entries.Clear();
                 reader.Read(entries, BatchSize);
@@ -221,6 +222,7 @@ internal sealed class SyncWorker : IAsyncDisposable
                     else if (markDirty)
                     {
                         // Idle: the file catches up with the in-memory mark.
+                        await EventThread.Leave();
                         _mark.Save();
                         markDirty = false;
                         lastSave = Environment.TickCount64;
@@ -502,6 +504,8 @@ internal sealed class SyncWorker : IAsyncDisposable
                     continue;
                 }
 
+                await EventThread.Leave(); // disk work never runs on a socket event thread
+
                 SafeFileHandle handle;
                 try
                 {
@@ -667,6 +671,7 @@ internal sealed class SyncWorker : IAsyncDisposable
 
         private async Task<byte> CopyFileAsync(StorageCommand command, string remote, string local, int ts, CancellationToken cancellationToken)
         {
+            await EventThread.Leave(); // disk work never runs on a socket event thread
             SafeFileHandle handle;
             try
             {
@@ -742,6 +747,8 @@ internal sealed class SyncWorker : IAsyncDisposable
             {
                 return SkippedStatus;
             }
+
+            await EventThread.Leave(); // disk work never runs on a socket event thread
 
             SafeFileHandle handle;
             try
@@ -836,6 +843,7 @@ internal sealed class SyncWorker : IAsyncDisposable
                 int want = (int)Math.Min(_buffer.Length - filled, remaining);
                 if (want > 0)
                 {
+                    await EventThread.Leave();
                     int n = RandomAccess.Read(handle, _buffer.AsSpan(filled, want), offset);
                     if (n <= 0)
                     {

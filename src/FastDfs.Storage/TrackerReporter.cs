@@ -439,6 +439,7 @@ internal sealed class TrackerReporter : IAsyncDisposable
         }
 
         await SyncNotifyAsync(connection, name, source, until, cancellationToken);
+        await EventThread.Leave(); // the flag is a file write
         _initFlag.MarkSyncDone(source, until);
     }
 

@@ -17,7 +17,22 @@ internal static class Program
           -h, --help    show this help
         """;
 
-    public static Task<int> Main(string[] args) => DaemonHost.RunAsync(
+    public static Task<int> Main(string[] args)
+    {
+        // Socket completions run inline on the event threads, so a download served from the page cache costs no
+        // thread-pool hop; everything that may wait for the disk moves to the pool first (EventThread in the
+        // storage library). Read once, before the first socket exists; an explicit setting (0) wins.
+        if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
+        {
+            Environment.SetEnvironmentVariable(InlineCompletions, "1");
+        }
+
+        return Run(args);
+    }
+
+    private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    private static Task<int> Run(string[] args) => DaemonHost.RunAsync(
         new DaemonDefinition<StorageOptions>(
             Name: "fdfs-storaged",
             Usage: Usage,
