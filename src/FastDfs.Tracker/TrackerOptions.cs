@@ -330,7 +330,7 @@ public sealed record TrackerOptions
         if (options.UseStorageId && options.StorageIdsFilename.Length > 0)
         {
             // A bad storage_ids.conf stops the tracker with the file and line, as any other config error does.
-            options = options with { StorageIds = StorageIdMap.Load(options.ResolveStorageIdsPath()) };
+            options = options with { StorageIds = StorageIdMap.Load(options.ResolveStorageIdsPath(), System.Net.Dns.GetHostAddresses) };
         }
 
         options.Validate(config);

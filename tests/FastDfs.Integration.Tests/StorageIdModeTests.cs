@@ -182,7 +182,7 @@ public sealed class StorageIdModeTests : IDisposable
     public async Task A_malformed_storage_ids_conf_stops_the_tracker_naming_the_line()
     {
         Directory.CreateDirectory(_idsDir);
-        File.WriteAllText(Path.Combine(_idsDir, "ids.conf"), "100001 group1 127.0.0.2\n100002 group1 not-an-ip\n");
+        File.WriteAllText(Path.Combine(_idsDir, "ids.conf"), "100001 group1 127.0.0.2\n100002 group1 no-such-host.invalid\n");
         string conf = Path.Combine(_idsDir, "tracker.conf");
         File.WriteAllText(conf, $"base_path = {_idsDir}\nport = 0\nbind_addr = {Loopback.Next()}\nuse_storage_id = true\nstorage_ids_filename = ids.conf\n");
 
@@ -213,6 +213,6 @@ public sealed class StorageIdModeTests : IDisposable
         string output = await stdout + await stderr;
         Assert.NotEqual(0, process.ExitCode);
         Assert.Contains(Path.Combine(_idsDir, "ids.conf") + ":2:", output, StringComparison.Ordinal);
-        Assert.Contains("'not-an-ip' is not an IP address", output, StringComparison.Ordinal);
+        Assert.Contains("host 'no-such-host.invalid' cannot be resolved", output, StringComparison.Ordinal);
     }
 }

@@ -72,7 +72,8 @@ public sealed class StorageIdMap
 
     public int Count => Entries.Count;
 
-    public static StorageIdMap Load(string path)
+    /// <summary>Reads and parses the file; host names in it are resolved with <paramref name="resolveHost"/> (null: IP addresses only).</summary>
+    public static StorageIdMap Load(string path, Func<string, IPAddress[]>? resolveHost = null)
     {
         string text;
         try
@@ -84,11 +85,15 @@ public sealed class StorageIdMap
             throw new FdfsConfigException($"cannot read storage IDs file: {e.Message}", path, null, null, e);
         }
 
-        return Parse(text, path);
+        return Parse(text, path, resolveHost);
     }
 
-    /// <summary>Parses the file's text; throws <see cref="FdfsConfigException"/> naming the offending line.</summary>
-    public static StorageIdMap Parse(string text, string? sourcePath = null)
+    /// <summary>
+    /// Parses the file's text; throws <see cref="FdfsConfigException"/> naming the offending line. An address that is
+    /// not an IP is a host name, resolved once here with <paramref name="resolveHost"/> as FastDFS resolves it when it
+    /// loads the file (its first address, IPv4 preferred); without a resolver it is an error.
+    /// </summary>
+    public static StorageIdMap Parse(string text, string? sourcePath = null, Func<string, IPAddress[]>? resolveHost = null)
     {
         var entries = new List<StorageIdEntry>();
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -128,7 +133,7 @@ public sealed class StorageIdMap
                 throw Fail($"invalid group name '{group}' (1-16 letters or digits)");
             }
 
-            if (!TryParseAddress(fields[2], out var ips, out int port, out string? addressError))
+            if (!TryParseAddress(fields[2], resolveHost, out var ips, out int port, out string? addressError))
             {
                 throw Fail($"storage id {id}: {addressError}");
             }
@@ -214,7 +219,7 @@ public sealed class StorageIdMap
     }
 
     /// <summary><c>ip</c>, <c>ip:port</c>, <c>ip1,ip2[:port]</c>, <c>[ipv6]</c>, <c>[ipv6a,ipv6b]:port</c>.</summary>
-    private static bool TryParseAddress(string text, out List<string> ips, out int port, out string? error)
+    private static bool TryParseAddress(string text, Func<string, IPAddress[]>? resolveHost, out List<string> ips, out int port, out string? error)
     {
         ips = [];
         port = 0;
@@ -267,16 +272,29 @@ public sealed class StorageIdMap
         foreach (string part in list.Split(','))
         {
             string ip = part.Trim();
-            // IPAddress.TryParse also takes shorthands like "10.1" or a bare number; FastDFS wants dotted quads.
-            if (!IPAddress.TryParse(ip, out var address)
+            if (!IPAddress.TryParse(ip, out var address) && IsHostName(ip))
+            {
+                if (resolveHost is null)
+                {
+                    error = $"'{ip}' is not an IP address";
+                    return false;
+                }
+
+                if (!TryResolve(ip, resolveHost, out address, out error))
+                {
+                    return false;
+                }
+            }
+            else if (address is null
                 || (address.AddressFamily == AddressFamily.InterNetwork && ip.Count(c => c == '.') != 3)
                 || address.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
             {
+                // IPAddress.TryParse also takes shorthands like "10.1" or a bare number; FastDFS wants dotted quads.
                 error = $"'{ip}' is not an IP address";
                 return false;
             }
 
-            ips.Add(address.ToString());
+            ips.Add(address!.ToString()); // set by TryParse or TryResolve on every path that gets here
         }
 
         if (ips.Count > TrackerEndpoint.MaxAddresses)
@@ -286,5 +304,32 @@ public sealed class StorageIdMap
         }
 
         return true;
+    }
+
+    /// <summary>RFC 1123 labels: letters, digits and hyphens, dot-separated, not all digits (so "10.1" stays a bad IP).</summary>
+    private static bool IsHostName(string text) =>
+        text.Length is > 0 and <= 253
+        && text.Split('.').All(label => label.Length is > 0 and <= 63 && label[0] != '-' && label[^1] != '-'
+            && label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
+        && !text.All(c => char.IsAsciiDigit(c) || c == '.');
+
+    private static bool TryResolve(string host, Func<string, IPAddress[]> resolveHost, out IPAddress? address, out string? error)
+    {
+        IPAddress[] found;
+        try
+        {
+            found = resolveHost(host);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ArgumentException)
+        {
+            address = null;
+            error = $"host '{host}' cannot be resolved: {e.Message}";
+            return false;
+        }
+
+        address = found.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+            ?? found.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetworkV6);
+        error = address is null ? $"host '{host}' has no IP address" : null;
+        return address is not null;
     }
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using FastDfs.Protocol.Config;
 using FastDfs.Protocol.Messages;
 using Xunit;
@@ -71,6 +72,37 @@ public class StorageIdMapTests
                 "100005 group3 [fe80::1,2001:db8::6]",
             ],
             map.Entries.Select(e => e.ToLine()));
+    }
+
+    [Fact]
+    public void Host_names_are_resolved_once_at_load_ipv4_first()
+    {
+        var asked = new List<string>();
+        IPAddress[] Resolve(string host)
+        {
+            asked.Add(host);
+            return host switch
+            {
+                "storage-a.example" => [IPAddress.Parse("2001:db8::7"), IPAddress.Parse("10.0.0.7")],
+                "storage-b.example" => [IPAddress.Parse("2001:db8::8")],
+                _ => throw new System.Net.Sockets.SocketException(11001),
+            };
+        }
+
+        var map = StorageIdMap.Parse("100001 group1 storage-a.example:23000\n100002 group1 [storage-b.example,10.0.0.9]\n", null, Resolve);
+        Assert.Equal(["storage-a.example", "storage-b.example"], asked);
+        Assert.Equal(["100001 group1 10.0.0.7:23000", "100002 group1 [2001:db8::8,10.0.0.9]"], map.Entries.Select(e => e.ToLine()));
+        Assert.Equal("100001", map.FindByAddress("10.0.0.7", 23000)?.Id);
+
+        var e = Assert.Throws<FdfsConfigException>(() => StorageIdMap.Parse("100001 group1 gone.example", "ids.conf", Resolve));
+        Assert.Contains("host 'gone.example' cannot be resolved", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Localhost_resolves_through_the_system_resolver()
+    {
+        var map = StorageIdMap.Parse("100001 group1 localhost", null, Dns.GetHostAddresses);
+        Assert.True(IPAddress.IsLoopback(IPAddress.Parse(map.Entries[0].Ip)));
     }
 
     [Theory]
