@@ -117,6 +117,11 @@ internal sealed class GroupPeers : IAsyncDisposable
                 if (_workers.TryGetValue(key, out var existing))
                 {
                     existing.PeerStatus = brief.Status;
+                    if (existing.PeerIp != ip)
+                    {
+                        StorageLog.PeerMoved(Logger, id, existing.PeerIp, ip, brief.Port);
+                        existing.PeerIp = ip;
+                    }
                 }
                 else
                 {

@@ -108,4 +108,7 @@ internal static partial class StorageLog
 
     [LoggerMessage(EventId = 3071, Level = LogLevel.Warning, Message = "cannot write {Path}; the counters are kept in memory and written next time")]
     public static partial void StatFileWriteFailed(ILogger logger, string path, Exception exception);
+
+    [LoggerMessage(EventId = 3072, Level = LogLevel.Information, Message = "sync: peer {PeerId} moved from {OldIp} to {NewIp}:{PeerPort}")]
+    public static partial void PeerMoved(ILogger logger, string peerId, string oldIp, string newIp, int peerPort);
 }

@@ -50,8 +50,18 @@ internal sealed class SyncWorker : IAsyncDisposable
     /// <summary>The peer's storage ID (its IP without storage IDs): what the trackers know it by.</summary>
     public string PeerId { get; }
 
-    /// <summary>Where the peer is reached.</summary>
-    public string PeerIp { get; }
+    /// <summary>
+    /// Where the peer is reached. With storage IDs a peer keeps its ID when it comes back from another address (a
+    /// storage_ids.conf line may list two); the tracker's next member list carries the new one and the next
+    /// connection goes there.
+    /// </summary>
+    public string PeerIp
+    {
+        get => Volatile.Read(ref _peerIp);
+        set => Volatile.Write(ref _peerIp, value);
+    }
+
+    private string _peerIp = string.Empty;
 
     public string MarkFilePath => _mark.FilePath;
 

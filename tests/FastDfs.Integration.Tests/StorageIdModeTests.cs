@@ -152,6 +152,49 @@ public sealed class StorageIdModeTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_storage_that_comes_back_from_its_second_address_keeps_its_id_and_its_peer_follows()
+    {
+        string ipA = Loopback.Next(), ipB = Loopback.Next(), ipB2 = Loopback.Next();
+        Directory.CreateDirectory(_idsDir);
+        string ids = Path.Combine(_idsDir, "storage_ids.conf");
+        File.WriteAllText(ids, $"100001 group1 {ipA}\n100002 group1 {ipB},{ipB2}\n");
+        string trackerExtra = $"use_storage_id = true\nstorage_ids_filename = {ids}\nid_type_in_filename = id\n";
+        await using var cluster = await Cluster.StartAsync(trackerExtra, new StorageSpec(Ip: ipA), new StorageSpec(Ip: ipB));
+        await using var client = cluster.CreateClient();
+        var first = Random(3000, 1);
+        var before = await client.UploadAsync(first, "bin");
+        await ReplicationTests.AssertOnAllAsync(cluster, before, first, Timeout);
+
+        // 100002 comes back from the other address of its line: the tracker keeps the ID and records the new IP.
+        await cluster.Storages[1].MoveToAsync(ipB2);
+        await cluster.WaitAllActiveAsync();
+        Assert.Equal(ipB2, (await client.ListStoragesAsync("group1", "100002")).Single().Ip);
+
+        // New files from 100001 reach 100002 at its new address (its peer's sync worker follows the member list), and
+        // files 100002 creates there reach 100001.
+        var files = new List<(FileId Id, byte[] Content)>();
+        for (int i = 0; i < 8; i++)
+        {
+            var content = Random(2000 + i, 10 + i);
+            files.Add((await client.UploadAsync(content, "bin"), content));
+        }
+
+        Assert.Contains(files, f => Decode(f.Id).Source == "100001");
+        Assert.Contains(files, f => Decode(f.Id).Source == "100002");
+        foreach (var (id, content) in files.Append((before, first)))
+        {
+            await ReplicationTests.AssertOnAllAsync(cluster, id, content, Timeout);
+        }
+    }
+
+    private static byte[] Random(int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
     private static FileNameInfo Decode(FileId id)
     {
         Assert.True(FileNames.TryDecode(id.RemoteFileName, out var info), id.ToString());

@@ -246,7 +246,7 @@ public sealed class Cluster : IAsyncDisposable
 /// <summary>One storage daemon of a test cluster; can be stopped, killed and restarted on the same port.</summary>
 public sealed class StorageNode(string ip, string baseDir, IReadOnlyList<string> storePaths, string configPath, string group) : IAsyncDisposable
 {
-    public string Ip { get; } = ip;
+    public string Ip { get; private set; } = ip;
 
     public string BaseDir { get; } = baseDir;
 
@@ -280,6 +280,25 @@ public sealed class StorageNode(string ip, string baseDir, IReadOnlyList<string>
             await Process.DisposeAsync();
         }
 
+        await StartAsync();
+    }
+
+    /// <summary>Stops the storage and starts it again from another address, same data and port (a server that moved).</summary>
+    public async Task MoveToAsync(string newIp)
+    {
+        if (Process is not null)
+        {
+            int exit = await Process.StopAsync();
+            await Process.DisposeAsync();
+            if (exit != 0)
+            {
+                throw new InvalidOperationException($"storage {Ip} exited with {exit} when stopped");
+            }
+        }
+
+        string text = File.ReadAllText(ConfigPath);
+        File.WriteAllText(ConfigPath, System.Text.RegularExpressions.Regex.Replace(text, @"(?m)^bind_addr = .*$", "bind_addr = " + newIp));
+        Ip = newIp;
         await StartAsync();
     }
 
