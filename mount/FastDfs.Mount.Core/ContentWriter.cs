@@ -428,6 +428,11 @@ public sealed partial class FileSystem
                 return drained;
             }
 
+            if (_node.Pending is { } pending)
+            {
+                return await CreatePendingLockedAsync(pending, cancellationToken);
+            }
+
             if (!_dirty && !_unbound)
             {
                 return 0;
@@ -506,6 +511,42 @@ public sealed partial class FileSystem
             _fs.SetNamed(_node, bound.Value);
             _fs.RememberCachedContent(_node, bound.Value);
             MountLog.Committed(_fs._logger, _node.Key, content.ToString(), size);
+            return 0;
+        }
+
+        /// <summary>Deferred CREATE: the name is made with its content (none for an empty file) in one request.</summary>
+        private async ValueTask<int> CreatePendingLockedAsync(PendingName pending, CancellationToken cancellationToken)
+        {
+            FileId? content = _hasContent ? _content : null;
+            long size = content is null ? 0 : _size;
+            using var deadline = _fs.Deadline(cancellationToken);
+            var created = await _fs._names.CreateAsync(
+                pending.ParentNs, pending.Name, pending.Mode, pending.Uid, pending.Gid, content?.ToString(), size, deadline.Token);
+            if (_registration is { } registration)
+            {
+                await registration; // either order leaves a bound file ID not pending
+                _registration = null;
+            }
+
+            if (!created.IsOk)
+            {
+                if (content is { } unnamed && _registeredAt == 0)
+                {
+                    Register(unnamed); // never named: let the collector remove it
+                }
+
+                MountLog.CommitFailed(_fs._logger, _node.Key, content?.ToString() ?? "(empty)", created.Errno);
+
+                // EEXIST: another client made the name after this mount looked it up. close(2) knows no EEXIST.
+                return created.Errno == Errno.EEXIST ? Errno.EIO : created.Errno;
+            }
+
+            _unbound = false;
+            _replaced = null;
+            Volatile.Write(ref _dirty, false);
+            _fs.NamePending(_node, pending, created.Value);
+            _fs.RememberCachedContent(_node, created.Value);
+            MountLog.Committed(_fs._logger, _node.Key, content?.ToString() ?? "(empty)", size);
             return 0;
         }
 

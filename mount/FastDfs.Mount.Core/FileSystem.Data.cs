@@ -73,8 +73,15 @@ public sealed partial class FileSystem
         }
 
         // In a setgid directory the new file takes the directory's group, as on ext4.
+        uint owner = OwnerGid(dir, new Caller(uid, gid));
+        NoteNewName(dir, name);
+        if (dir.KnownNames is not null && (mode & NodeAttributes.S_IFMT) == NodeAttributes.S_IFREG)
+        {
+            return CreatePending(dir, parentInode.Value, name, mode, uid, owner, flags);
+        }
+
         using var deadline = Deadline(cancellationToken);
-        var created = await _names.CreateAsync(parentInode.Value, name, mode, uid, OwnerGid(dir, new Caller(uid, gid)), null, 0, deadline.Token);
+        var created = await _names.CreateAsync(parentInode.Value, name, mode, uid, owner, null, 0, deadline.Token);
         if (!created.IsOk)
         {
             return FsResult<(EntryReply, OpenReply)>.Fail(created.Errno);
@@ -86,6 +93,100 @@ public sealed partial class FileSystem
         ulong handle = AddNamedHandle(node, writer, flags, created.Value);
         RememberCachedContent(node, created.Value);
         return (entry.Value, new OpenReply(handle, KeepCache: false));
+    }
+
+    /// <summary>
+    /// Deferred CREATE, in a directory this mount created (<see cref="KnownNames"/>: cp -r, tar, rsync, unpackers, where
+    /// no other client is expected to use the new names yet): the new file is a local node until its first commit (flush, fsync, last release), which makes
+    /// the name together with its content in one directory-service request (CREATE with the file ID) instead of CREATE
+    /// now and SET_CONTENT then. Until then only this mount sees the name (lookup, getattr); anything that needs it in
+    /// the directory service (listing, link, rename, unlink, setattr, xattrs) commits first. If another client made the
+    /// same name meanwhile, the commit fails: close answers EIO and the uploaded content is left to the collector.
+    /// </summary>
+    private FsResult<(EntryReply Entry, OpenReply Open)> CreatePending(Node dir, long parentNs, string name, uint mode, uint uid, uint gid, int flags)
+    {
+        uint fullMode = NamespaceMode.Regular | (mode & NamespaceMode.PermissionMask);
+        long now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        var attributes = new NsAttributes(0, 0, fullMode, uid, gid, 1, 0, now, now, now, null);
+        string key = "~" + Interlocked.Increment(ref _nextPending).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var node = Inodes.AddLookup(key, NodeKind.Named, dir.Group, null);
+        node.Pending = new PendingName(dir, parentNs, name, fullMode, uid, gid);
+        SetNamed(node, attributes);
+        _pendingNames[(parentNs, name)] = node;
+        var writer = AcquireWriter(node, attributes);
+        ulong handle = AddNamedHandle(node, writer, flags, attributes);
+        RememberCachedContent(node, attributes);
+        return (Entry(node).Value, new OpenReply(handle, KeepCache: false));
+    }
+
+    /// <summary>A pending node's name is made now: its writer commits (content stored, name made with it).</summary>
+    private async ValueTask<int> EnsureNamedAsync(Node node, CancellationToken cancellationToken)
+    {
+        if (node.Pending is null)
+        {
+            return 0;
+        }
+
+        if (FindWriter(node) is not { } writer)
+        {
+            return node.Pending is null ? 0 : Errno.ENOENT; // its commit failed: the name was never made
+        }
+
+        using var deadline = CommitDeadline(cancellationToken);
+        int errno = await writer.CommitAsync(deadline.Token);
+        return errno != 0 ? errno : node.Pending is null ? 0 : Errno.EIO;
+    }
+
+    /// <summary>
+    /// Pending names in directory <paramref name="parentNs"/> (every directory: 0) called <paramref name="name"/> (any:
+    /// null) are made now, before a change or listing that must see them. Only a named call reports a failure.
+    /// </summary>
+    private async ValueTask<int> EnsureNamedInAsync(long parentNs, string? name, CancellationToken cancellationToken)
+    {
+        if (_pendingNames.IsEmpty)
+        {
+            return 0;
+        }
+
+        foreach (var ((parent, pendingName), node) in _pendingNames)
+        {
+            if ((parentNs == 0 || parent == parentNs) && (name is null || pendingName == name))
+            {
+                int errno = await EnsureNamedAsync(node, cancellationToken);
+                if (errno != 0 && name is not null)
+                {
+                    return errno;
+                }
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>A pending node this mount looks up by name (the kernel's entry expired before the commit).</summary>
+    private bool TryLookupPending(long parentNs, string name, out Node node) =>
+        _pendingNames.TryGetValue((parentNs, name), out node!) && Inodes.TryAddLookup(node);
+
+    /// <summary>The deferred CREATE succeeded: the node is the directory service's inode from now on (same ino).</summary>
+    private void NamePending(Node node, PendingName pending, NsAttributes created)
+    {
+        Inodes.Rekey(node, Node.NamedKey(created.Inode));
+        Volatile.Write(ref node.NsInode, created.Inode);
+        SetNamed(node, created);
+        node.Pending = null;
+        _pendingNames.TryRemove(new KeyValuePair<(long, string), Node>((pending.ParentNs, pending.Name), node));
+        pending.Dir.AttributesExpire = 0; // the parent's mtime and ctime changed
+    }
+
+    /// <summary>The writer of a pending node is gone without making the name: the node is unlinked (nlink 0).</summary>
+    private void DropPending(Node node)
+    {
+        if (node.Pending is { } pending)
+        {
+            node.Pending = null;
+            _pendingNames.TryRemove(new KeyValuePair<(long, string), Node>((pending.ParentNs, pending.Name), node));
+            Inodes.Unlinked(node);
+        }
     }
 
     public async ValueTask<FsResult<int>> WriteAsync(ulong handle, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
@@ -484,6 +585,7 @@ public sealed partial class FileSystem
             _writers.Remove(node);
         }
 
+        DropPending(node); // no-op once the name was made
         writer.Discard();
         if (errno != 0)
         {
@@ -511,6 +613,11 @@ public sealed partial class FileSystem
     private const long MaxFileSize = 16L << 40;
 
     private sealed record CachedContent(string? FileId, long Size, long MtimeNs);
+
+    private long _nextPending;
+
+    // Pending nodes (deferred CREATE) by directory-service parent inode and name.
+    private readonly ConcurrentDictionary<(long Parent, string Name), Node> _pendingNames = new();
 
     /// <summary>One open handle of a named file. Reads of stored bytes go through <see cref="OpenFile"/> (read-ahead).</summary>
     private sealed class NamedHandle(Node node, ContentWriter? writer, bool append, FileId? content, long size)
@@ -568,3 +675,6 @@ public sealed partial class FileSystem
         }
     }
 }
+
+/// <summary>Where a pending node's name goes, and with which mode and owner (<see cref="FileSystem"/>'s deferred CREATE).</summary>
+internal sealed record PendingName(Node Dir, long ParentNs, string Name, uint Mode, uint Uid, uint Gid);

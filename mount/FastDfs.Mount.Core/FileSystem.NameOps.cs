@@ -139,6 +139,12 @@ public sealed partial class FileSystem
             return FsResult<EntryReply>.Fail(Options.ReadOnly ? Errno.EROFS : Errno.EPERM);
         }
 
+        int named = await EnsureNamedAsync(node, cancellationToken);
+        if (named != 0)
+        {
+            return FsResult<EntryReply>.Fail(named);
+        }
+
         return await CreateNamedAsync(newParent, newName, "link", (ns, _, deadline) => _names.LinkAsync(node.NsInode, ns, newName, deadline), cancellationToken);
     }
 
@@ -149,6 +155,12 @@ public sealed partial class FileSystem
         if (!parent.IsOk)
         {
             return parent.Errno;
+        }
+
+        int named = await EnsureNamedInAsync(parent.Value, name, cancellationToken);
+        if (named != 0)
+        {
+            return named;
         }
 
         using var deadline = Deadline(cancellationToken);
@@ -181,6 +193,7 @@ public sealed partial class FileSystem
             return ns.Errno;
         }
 
+        await EnsureNamedInAsync(0, null, cancellationToken); // the directory's pending files, whatever its inode
         using var deadline = Deadline(cancellationToken);
         int errno = await _names.RmDirAsync(ns.Value, name, deadline.Token);
         NamesChanged(dir, errno);
@@ -218,6 +231,14 @@ public sealed partial class FileSystem
             return EXDEV; // each group is its own tree (mv then copies)
         }
 
+        int named = await EnsureNamedInAsync(source.Value, name, cancellationToken);
+        named = named != 0 ? named : await EnsureNamedInAsync(target.Value, newName, cancellationToken);
+        if (named != 0)
+        {
+            return named;
+        }
+
+        NoteNewName(to, newName);
         using var deadline = Deadline(cancellationToken);
         int errno = await _names.RenameAsync(source.Value, name, target.Value, newName, (NamespaceRenameFlags)(uint)flags, deadline.Token);
         NamesChanged(from, errno);
@@ -236,6 +257,12 @@ public sealed partial class FileSystem
         if (node is null)
         {
             return FsResult<AttrReply>.Fail(Errno.ENOENT);
+        }
+
+        int named = await EnsureNamedAsync(node, cancellationToken);
+        if (named != 0)
+        {
+            return FsResult<AttrReply>.Fail(named);
         }
 
         long nsInode = NamedInode(node);
@@ -371,6 +398,7 @@ public sealed partial class FileSystem
             return FsResult<EntryReply>.Fail(parent.Errno);
         }
 
+        NoteNewName(dir, name);
         using var deadline = Deadline(cancellationToken);
         var created = await create(parent.Value, dir, deadline.Token);
         if (!created.IsOk)
@@ -385,7 +413,13 @@ public sealed partial class FileSystem
             Interlocked.Increment(ref _namesEpoch); // the other names of the inode see the new nlink
         }
 
-        return NamedEntry(dir.Group, created.Value);
+        var entry = NamedEntry(dir.Group, created.Value);
+        if (operation == "mkdir")
+        {
+            TrackNewDirectory(entry.Value.Ino);
+        }
+
+        return entry;
     }
 
     /// <summary>

@@ -52,10 +52,85 @@ public sealed partial class FileSystem
             return FsResult<EntryReply>.Fail(parent.Errno);
         }
 
+        if (TryLookupPending(parent.Value, name, out var pending))
+        {
+            return Entry(pending);
+        }
+
+        if (dir.KnownNames is { } known && await IsKnownAbsentAsync(dir, known, parent.Value, name, cancellationToken))
+        {
+            return FsResult<EntryReply>.Fail(Errno.ENOENT);
+        }
+
         using var deadline = Deadline(cancellationToken);
         var found = await _names.LookupAsync(parent.Value, name, deadline.Token);
         return found.IsOk ? NamedEntry(dir.Group, found.Value) : FsResult<EntryReply>.Fail(found.Errno);
     }
+
+    /// <summary>
+    /// True when <paramref name="name"/> is surely not in <paramref name="dir"/>, a directory this mount created: not in
+    /// its known names, which were read no longer than negative_timeout ago (read again here when older).
+    /// </summary>
+    private async ValueTask<bool> IsKnownAbsentAsync(Node dir, KnownNames known, long nsInode, string name, CancellationToken cancellationToken)
+    {
+        switch (known.Check(name, Stopwatch.GetTimestamp()))
+        {
+            case KnownNames.Answer.Absent:
+                return true;
+            case KnownNames.Answer.Unknown:
+                return false;
+        }
+
+        // One listing per directory at a time, under its own deadline: concurrent lookups share it.
+        bool listed = await known.RefreshAsync(() => ListNamesAsync(nsInode), Stopwatch.GetTimestamp() + NegativeTicks).WaitAsync(cancellationToken);
+        if (!listed)
+        {
+            dir.KnownNames = null; // too big or unreadable: ask the directory service for every name again
+            return false;
+        }
+
+        return known.Check(name, Stopwatch.GetTimestamp()) == KnownNames.Answer.Absent;
+    }
+
+    /// <summary>Every name of a directory, or null when it has more than <see cref="KnownNames.MaxNames"/> or cannot be read.</summary>
+    private async Task<List<string>?> ListNamesAsync(long nsInode)
+    {
+        using var deadline = Deadline(CancellationToken.None);
+        var names = new List<string>();
+        for (long cookie = 0; ;)
+        {
+            var page = await _names.ReadDirAsync(nsInode, cookie, DirectoryPage, deadline.Token);
+            if (!page.IsOk || names.Count + page.Value.Entries.Count > KnownNames.MaxNames)
+            {
+                return null;
+            }
+
+            foreach (var entry in page.Value.Entries)
+            {
+                names.Add(entry.Name);
+                cookie = entry.Cookie;
+            }
+
+            if (page.Value.Eof || page.Value.Entries.Count == 0)
+            {
+                return names;
+            }
+        }
+    }
+
+    /// <summary>A name this mount is about to make in <paramref name="dir"/>: its known names must hold it before any lookup can see it.</summary>
+    private static void NoteNewName(Node dir, string name) => dir.KnownNames?.Add(name);
+
+    /// <summary>A directory this mount just created is empty: until negative_timeout, only names this mount adds exist in it.</summary>
+    private void TrackNewDirectory(ulong ino)
+    {
+        if (Options.NegativeTimeout > TimeSpan.Zero && Inodes.Find(ino) is { } node)
+        {
+            node.KnownNames = new KnownNames(Stopwatch.GetTimestamp() + NegativeTicks);
+        }
+    }
+
+    private long NegativeTicks => (long)(Options.NegativeTimeout.TotalSeconds * Stopwatch.Frequency);
 
     /// <summary>The node for a directory-service answer, with one more kernel lookup counted.</summary>
     private FsResult<EntryReply> NamedEntry(string group, NsAttributes attributes)
@@ -96,6 +171,11 @@ public sealed partial class FileSystem
 
     private async ValueTask<FsResult<NodeAttributes>> RefreshNamedAsync(Node node, CancellationToken cancellationToken)
     {
+        if (node.Pending is not null)
+        {
+            return WithPendingWrites(node, node.Attributes); // only this mount knows it yet
+        }
+
         if (Stopwatch.GetTimestamp() < node.AttributesExpire && node.NamedEpoch == Volatile.Read(ref _namesEpoch))
         {
             return WithPendingWrites(node, node.Attributes);
@@ -127,6 +207,7 @@ public sealed partial class FileSystem
             return parent.Errno;
         }
 
+        await EnsureNamedInAsync(parent.Value, null, cancellationToken); // a name that fails to be made is not listed
         using var deadline = Deadline(cancellationToken);
         for (long cookie = 0; ;)
         {
@@ -217,4 +298,89 @@ public sealed partial class FileSystem
 internal sealed record DirectorySnapshot(DirEntry[] Entries, NsAttributes[]? Named, string Group)
 {
     public const int DotEntries = 2;
+}
+
+/// <summary>
+/// The names a directory this mount created may hold. cp -r, tar and rsync look up every name before creating it;
+/// in a directory the mount made itself, a name missing here is answered ENOENT without a round trip. The set may
+/// hold more names than the directory, never fewer: a name is added before the request that makes it, and never
+/// removed (a removed name is asked for again). What other mounts add becomes visible after at most
+/// negative_timeout, the bound the kernel's own negative entries already have: the directory is then listed again and
+/// the listed names are added.
+/// </summary>
+internal sealed class KnownNames(long validUntil)
+{
+    /// <summary>Larger directories are not tracked: reading them again every negative_timeout would cost more than it saves.</summary>
+    public const int MaxNames = 4096;
+
+    private readonly Lock _lock = new();
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private Task<bool>? _refresh;
+    private long _validUntil = validUntil;
+
+    public enum Answer
+    {
+        /// <summary>The directory may hold the name: ask the directory service.</summary>
+        Unknown,
+
+        /// <summary>The directory does not hold the name.</summary>
+        Absent,
+
+        /// <summary>Not a known name, but the set is older than negative_timeout.</summary>
+        Expired,
+    }
+
+    public Answer Check(string name, long now)
+    {
+        lock (_lock)
+        {
+            return _names.Contains(name) ? Answer.Unknown : now < _validUntil ? Answer.Absent : Answer.Expired;
+        }
+    }
+
+    public void Add(string name)
+    {
+        lock (_lock)
+        {
+            _names.Add(name);
+            if (_names.Count > MaxNames)
+            {
+                _validUntil = 0; // too many to keep: the next miss lists the directory, which then gives up on it
+            }
+        }
+    }
+
+    /// <summary>Reads the names again (one listing at a time); false when the listing failed or was too big.</summary>
+    /// <param name="validUntil">When the new set expires, counted from before the listing started.</param>
+    public Task<bool> RefreshAsync(Func<Task<List<string>?>> list, long validUntil)
+    {
+        lock (_lock)
+        {
+            if (_refresh is null || _refresh.IsCompleted)
+            {
+                _refresh = RunAsync(list, validUntil);
+            }
+
+            return _refresh;
+        }
+    }
+
+    private async Task<bool> RunAsync(Func<Task<List<string>?>> list, long validUntil)
+    {
+        await Task.Yield(); // the caller's lock is released before the listing starts
+        var listed = await list();
+        lock (_lock)
+        {
+            if (listed is null)
+            {
+                return false;
+            }
+
+            // Added to, never replaced: names this mount made while the listing ran, and files not yet named (deferred
+            // CREATE), may be missing from it.
+            _names.UnionWith(listed);
+            _validUntil = validUntil;
+            return _names.Count <= MaxNames; // false: the caller stops tracking the directory
+        }
+    }
 }

@@ -389,6 +389,17 @@ public sealed partial class FileSystem : IAsyncDisposable
             return FsResult<byte[]>.Fail(Errno.ENOENT);
         }
 
+        if (node.Pending is not null)
+        {
+            // Only user.* and the file ID need the name made: the kernel asks for security.capability before every write.
+            bool stored = name.StartsWith(Xattrs.UserPrefix, StringComparison.Ordinal) || name == Xattrs.FileIdName;
+            int named = stored ? await EnsureNamedAsync(node, cancellationToken) : Errno.ENODATA;
+            if (named != 0)
+            {
+                return FsResult<byte[]>.Fail(named);
+            }
+        }
+
         if (NamedInode(node) is var nsInode and not 0)
         {
             return await GetNamedXattrAsync(node, nsInode, name, cancellationToken);
@@ -425,6 +436,11 @@ public sealed partial class FileSystem : IAsyncDisposable
             return FsResult<byte[]>.Fail(Errno.ENOENT);
         }
 
+        if (await EnsureNamedAsync(node, cancellationToken) is var named and not 0)
+        {
+            return FsResult<byte[]>.Fail(named);
+        }
+
         if (NamedInode(node) is var nsInode and not 0)
         {
             return await ListNamedXattrAsync(node, nsInode, cancellationToken);
@@ -445,6 +461,11 @@ public sealed partial class FileSystem : IAsyncDisposable
         if (node is null)
         {
             return Errno.ENOENT;
+        }
+
+        if (await EnsureNamedAsync(node, cancellationToken) is var named and not 0)
+        {
+            return named;
         }
 
         if (NamedInode(node) is var nsInode and not 0)
@@ -483,6 +504,11 @@ public sealed partial class FileSystem : IAsyncDisposable
         if (node is null)
         {
             return Errno.ENOENT;
+        }
+
+        if (await EnsureNamedAsync(node, cancellationToken) is var named and not 0)
+        {
+            return named;
         }
 
         if (NamedInode(node) is var nsInode and not 0)

@@ -25,6 +25,15 @@ public interface INameService
     /// <summary>Entries after <paramref name="cookie"/> (0 = from the start) with their attributes.</summary>
     ValueTask<FsResult<NamespacePage<NsDirEntryPlus>>> ReadDirPlusAsync(long inode, long cookie, int maxEntries, CancellationToken cancellationToken);
 
+    /// <summary>Names only, after <paramref name="cookie"/> (0 = from the start); by default the names of <see cref="ReadDirPlusAsync"/>.</summary>
+    async ValueTask<FsResult<NamespacePage<NsDirEntry>>> ReadDirAsync(long inode, long cookie, int maxEntries, CancellationToken cancellationToken)
+    {
+        var page = await ReadDirPlusAsync(inode, cookie, maxEntries, cancellationToken);
+        return page.IsOk
+            ? new NamespacePage<NsDirEntry>([.. page.Value.Entries.Select(e => new NsDirEntry(e.Cookie, e.Attributes.Inode, e.Attributes.Mode, e.Name))], page.Value.Eof)
+            : FsResult<NamespacePage<NsDirEntry>>.Fail(page.Errno);
+    }
+
     ValueTask<FsResult<NsAttributes>> MkDirAsync(long parent, string name, uint mode, uint uid, uint gid, CancellationToken cancellationToken);
 
     /// <summary>A new regular file (or FIFO/socket/device node when <paramref name="mode"/> says so), optionally with content.</summary>

@@ -40,7 +40,7 @@ public sealed class Node
     public NodeKind Kind { get; }
 
     /// <summary>Path below the mount root without a leading slash ("" for the root).</summary>
-    public string Key { get; }
+    public string Key { get; internal set; }
 
     public string Group { get; }
 
@@ -86,6 +86,12 @@ public sealed class Node
     internal long AttributesExpire;
 
     internal bool IsAppender;
+
+    /// <summary>A new regular file whose name the directory service does not hold yet (made at its first commit).</summary>
+    internal PendingName? Pending;
+
+    /// <summary>A named directory this mount created: the names it may hold, so other names miss without a round trip.</summary>
+    internal KnownNames? KnownNames;
 
     /// <summary>Metadata cache for xattrs (null = not loaded).</summary>
     internal IReadOnlyDictionary<string, string>? Metadata;
@@ -162,6 +168,39 @@ public sealed class InodeTable
 
             node.LookupCount++;
             return node;
+        }
+    }
+
+    /// <summary>One more kernel lookup of a node found by other means than its key; false when it left the table.</summary>
+    public bool TryAddLookup(Node node)
+    {
+        lock (_lock)
+        {
+            if (!_byIno.TryGetValue(node.Ino, out var current) || !ReferenceEquals(current, node))
+            {
+                return false;
+            }
+
+            node.LookupCount++;
+            return true;
+        }
+    }
+
+    /// <summary>A pending node got its directory-service inode: it is found by the new key from now on (same ino).</summary>
+    public void Rekey(Node node, string key)
+    {
+        lock (_lock)
+        {
+            if (_byKey.TryGetValue(node.Key, out var current) && ReferenceEquals(current, node))
+            {
+                _byKey.Remove(node.Key);
+            }
+
+            node.Key = key;
+            if (_byIno.ContainsKey(node.Ino))
+            {
+                _byKey[key] = node;
+            }
         }
     }
 

@@ -25,6 +25,9 @@ public sealed class TrackerNameService(NamespaceClient client, TimeSpan operatio
     public ValueTask<FsResult<NamespacePage<NsDirEntryPlus>>> ReadDirPlusAsync(long inode, long cookie, int maxEntries, CancellationToken cancellationToken) =>
         Call("readdir", Target(inode), () => client.ReadDirPlusAsync(inode, cookie, maxEntries, cancellationToken), cancellationToken);
 
+    public ValueTask<FsResult<NamespacePage<NsDirEntry>>> ReadDirAsync(long inode, long cookie, int maxEntries, CancellationToken cancellationToken) =>
+        Call("readdir", Target(inode), () => client.ReadDirAsync(inode, cookie, maxEntries, cancellationToken), cancellationToken);
+
     public ValueTask<FsResult<NsAttributes>> MkDirAsync(long parent, string name, uint mode, uint uid, uint gid, CancellationToken cancellationToken) =>
         Call("mkdir", name, () => client.MkDirAsync(parent, name, mode, uid, gid, cancellationToken), cancellationToken);
 
