@@ -68,7 +68,33 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
             catch (Exception e) when (IsClusterFailure(e))
             {
                 storage.Address = null;
-                return FsResult<int>.Fail(ToErrno("read", fileId.ToString(), e, cancellationToken));
+                return FsResult<int>.Fail(ReadErrno(ToErrno("read", fileId.ToString(), e, cancellationToken)));
+            }
+        }
+    }
+
+    public async ValueTask<FsResult<IContentStream>> OpenStreamAsync(
+        FileId fileId, long offset, long length, StorageChoice storage, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var chosen = storage.Address;
+            try
+            {
+                chosen ??= storage.Address = await client.QueryFetchAsync(fileId, cancellationToken);
+                var reader = await client.OpenDownloadAsync(fileId, offset, length, chosen, cancellationToken);
+                return new DownloadStream(this, reader, fileId, storage);
+            }
+            catch (FdfsException e) when (attempt == 0 && e is FdfsConnectionException or FdfsTimeoutException
+                                          && !cancellationToken.IsCancellationRequested)
+            {
+                storage.Address = null;
+                MountLog.ReadFailover(logger, chosen?.ToString() ?? "?", fileId.ToString());
+            }
+            catch (Exception e) when (IsClusterFailure(e))
+            {
+                storage.Address = null;
+                return FsResult<IContentStream>.Fail(ReadErrno(ToErrno("read", fileId.ToString(), e, cancellationToken)));
             }
         }
     }
@@ -224,6 +250,31 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
 
         _updateChoices[fileId] = (storage, now + _choiceTicks);
     }
+
+    /// <summary>A streamed download; a failure forgets the storage choice, so the next open asks the tracker.</summary>
+    private sealed class DownloadStream(FastDfsBackend backend, DownloadReader reader, FileId fileId, StorageChoice storage) : IContentStream
+    {
+        public async ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await reader.ReadAsync(destination, cancellationToken);
+            }
+            catch (Exception e) when (IsClusterFailure(e))
+            {
+                storage.Address = null;
+                return FsResult<int>.Fail(ReadErrno(backend.ToErrno("read", fileId.ToString(), e, cancellationToken)));
+            }
+        }
+
+        public ValueTask DisposeAsync() => reader.DisposeAsync();
+    }
+
+    /// <summary>
+    /// read(2) has no ENOENT: a file the caller holds open that the cluster no longer serves (its only storage died, so
+    /// the tracker knows no source) is an I/O error.
+    /// </summary>
+    private static int ReadErrno(int errno) => errno == Errno.ENOENT ? Errno.EIO : errno;
 
     private static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>();
 

@@ -25,6 +25,14 @@ public interface IClusterBackend
     /// </summary>
     ValueTask<FsResult<int>> ReadAsync(FileId fileId, long offset, Memory<byte> destination, StorageChoice storage, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Opens a reader of <paramref name="length"/> bytes from <paramref name="offset"/>, read in order at the caller's
+    /// pace (<paramref name="storage"/> as for <see cref="ReadAsync"/>). The default reads them range by range.
+    /// </summary>
+    ValueTask<FsResult<IContentStream>> OpenStreamAsync(
+        FileId fileId, long offset, long length, StorageChoice storage, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(FsResult<IContentStream>.Ok(new RangeContentStream(this, fileId, offset, length, storage)));
+
     ValueTask<int> DeleteAsync(FileId fileId, CancellationToken cancellationToken);
 
     /// <summary>The file's metadata; empty when it has none.</summary>
@@ -56,4 +64,54 @@ public sealed class StorageChoice
         get => (ServerAddress?)Volatile.Read(ref _address);
         set => Volatile.Write(ref _address, value);
     }
+}
+
+/// <summary>A file's bytes read in order from a start offset (<see cref="IClusterBackend.OpenStreamAsync"/>).</summary>
+public interface IContentStream : IAsyncDisposable
+{
+    /// <summary>
+    /// Fills <paramref name="destination"/> with the next bytes, or with all that is left; answers how many (0 at the
+    /// end). After a failure the stream is unusable.
+    /// </summary>
+    ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken);
+}
+
+/// <summary>A stream made of ranged reads, for backends without a streaming download.</summary>
+internal sealed class RangeContentStream(IClusterBackend backend, FileId fileId, long offset, long length, StorageChoice storage) : IContentStream
+{
+    private long _position = offset;
+    private long _remaining = length;
+
+    public async ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        int done = 0;
+        while (done < destination.Length && _remaining > 0)
+        {
+            var slice = destination[done..];
+            if (slice.Length > _remaining)
+            {
+                slice = slice[..(int)_remaining];
+            }
+
+            var result = await backend.ReadAsync(fileId, _position, slice, storage, cancellationToken);
+            if (!result.IsOk)
+            {
+                return result;
+            }
+
+            if (result.Value == 0)
+            {
+                _remaining = 0;
+                break;
+            }
+
+            done += result.Value;
+            _position += result.Value;
+            _remaining -= result.Value;
+        }
+
+        return done;
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

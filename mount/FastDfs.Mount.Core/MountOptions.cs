@@ -35,6 +35,17 @@ public sealed record MountOptions
     /// <summary>Chunks fetched ahead of a sequential reader (<c>readahead_chunks</c>); memory per handle is (this + 2) chunks.</summary>
     public int ReadAheadChunks { get; init; } = 2;
 
+    /// <summary>
+    /// Sequential readers (open handles, whole mount) whose read-ahead comes from one streamed DOWNLOAD_FILE to the end of
+    /// the file instead of one request per chunk (<c>read_streams</c>). Each holds a storage connection while its handle
+    /// is open; past this many, read-ahead falls back to one request per chunk.
+    /// </summary>
+    /// <remarks>
+    /// 0 by default: faster and cheaper when the storage has the file cached, slower when it reads from disk
+    /// (docs/benchmarks.md, "Sequential read: one streamed download per reader").
+    /// </remarks>
+    public int ReadStreams { get; init; }
+
     /// <summary>Bytes a writer buffers before sending them to the storage (<c>write_chunk</c>).</summary>
     public int WriteChunkSize { get; init; } = 4 * 1024 * 1024;
 
@@ -66,6 +77,11 @@ public sealed record MountOptions
         if (ReadAheadChunks is < 0 or > 64)
         {
             throw new ArgumentException($"readahead_chunks must be 0..64 (got {ReadAheadChunks})");
+        }
+
+        if (ReadStreams is < 0 or > 1024)
+        {
+            throw new ArgumentException($"read_streams must be 0..1024 (got {ReadStreams})");
         }
 
         if (WriteChunkSize is < 4096 or > 64 * 1024 * 1024)

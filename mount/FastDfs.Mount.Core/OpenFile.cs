@@ -4,18 +4,24 @@ using FastDfs.Protocol;
 namespace FastDfs.Mount.Core;
 
 /// <summary>
-/// An open file and its read-ahead window. A sequential reader is served from chunks fetched ahead of it, several
-/// in flight at once; any other read goes straight to the storage for exactly the bytes asked. Memory per handle
-/// is at most (read-ahead chunks + 2) chunks, whatever the file size.
+/// An open file and its read-ahead window. A sequential reader is served from chunks fetched ahead of it; any other
+/// read goes straight to the storage for exactly the bytes asked. The chunks ahead come in order from one streamed
+/// download to the end of the file (<see cref="ReadStream"/>): the storage sends continuously instead of pausing for a
+/// request per chunk. Memory per handle is at most (read-ahead chunks + 2) chunks, whatever the file size.
 /// </summary>
 internal sealed class OpenFile
 {
+    // Read streams open in this process (one mount per process), bounded by MountOptions.ReadStreams: each holds a
+    // storage connection, and the client allows a bounded number per storage.
+    private static int s_streams;
+
     private readonly IClusterBackend _backend;
     private readonly MountOptions _options;
     private readonly FileId _fileId;
     private readonly StorageChoice _storage;
     private readonly Lock _lock = new();
     private readonly List<Chunk> _window = [];
+    private ReadStream? _stream; // the stream the next chunk in order is queued to
     private long _nextSequential;
     private int _streak;
     private bool _closed;
@@ -74,7 +80,7 @@ internal sealed class OpenFile
                 int n = Math.Min(wanted - copied, result.Value - from);
                 if (n <= 0)
                 {
-                    return Errno.EIO; // the storage sent less than the file size promised
+                    return FsResult<int>.Fail(Errno.EIO); // the storage sent less than the file size promised
                 }
 
                 chunk.Buffer.AsSpan(from, n).CopyTo(destination.Span[copied..]);
@@ -166,8 +172,13 @@ internal sealed class OpenFile
 
     internal void ReleaseLease(object chunk) => Release((Chunk)chunk);
 
+    /// <summary>
+    /// Frees the window. A stream being read finishes its current chunk (bounded by the deadline), skips the rest
+    /// and closes its connection; a parked one closes now.
+    /// </summary>
     public void Close()
     {
+        ReadStream? parked;
         lock (_lock)
         {
             _closed = true;
@@ -178,7 +189,10 @@ internal sealed class OpenFile
             }
 
             _window.Clear();
+            parked = _stream is { } stream && Retire(stream) ? stream : null;
         }
+
+        _ = parked?.CloseAsync();
     }
 
     private async ValueTask<FsResult<int>> ReadDirectAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
@@ -266,28 +280,196 @@ internal sealed class OpenFile
         int size = _options.ReadAheadChunkSize;
         long start = index * size;
         int length = (int)Math.Min(size, Size - start);
-        var chunk = new Chunk(index, ArrayPool<byte>.Shared.Rent(length));
-        chunk.Fetch = FetchAsync(chunk, start, length);
+        var chunk = new Chunk(index, start, length, ArrayPool<byte>.Shared.Rent(length));
         _window.Add(chunk);
+        if (_stream is { } stream && stream.NextIndex == index)
+        {
+            Enqueue(stream, chunk);
+        }
+        else if (_stream is not null && index < _stream.NextIndex)
+        {
+            _ = FetchAsync(chunk); // behind the stream (a read that came late): on its own
+        }
+        else if (start + length < Size && StartStream(index) is { } started)
+        {
+            Enqueue(started, chunk);
+        }
+        else
+        {
+            _ = FetchAsync(chunk); // the last chunk (a small file is one request), or no stream to spare
+        }
+
         return chunk;
     }
 
-    private async Task<FsResult<int>> FetchAsync(Chunk chunk, long start, int length)
+    private async Task FetchAsync(Chunk chunk)
     {
         // A fetch serves several reads, so it gets its own deadline rather than one reader's.
-        using var deadline = new CancellationTokenSource(_options.OperationTimeout);
-        try
+        FsResult<int> result;
+        using (var deadline = new CancellationTokenSource(_options.OperationTimeout))
         {
-            return await ReadDirectAsync(start, chunk.Buffer.AsMemory(0, length), deadline.Token);
+            result = await ReadDirectAsync(chunk.Start, chunk.Buffer.AsMemory(0, chunk.Length), deadline.Token);
         }
-        finally
+
+        Complete(chunk, result);
+    }
+
+    /// <summary>A new stream from chunk <paramref name="index"/> on; the one before it (if any) is retired.</summary>
+    private ReadStream? StartStream(long index)
+    {
+        if (_stream is { } old && Retire(old))
         {
+            _ = old.CloseAsync(); // parked: nothing of it is running
+        }
+
+        if (_closed || _options.ReadStreams == 0)
+        {
+            return null;
+        }
+
+        if (Interlocked.Increment(ref s_streams) > _options.ReadStreams)
+        {
+            Interlocked.Decrement(ref s_streams);
+            return null;
+        }
+
+        return _stream = new ReadStream(index);
+    }
+
+    private void Enqueue(ReadStream stream, Chunk chunk)
+    {
+        stream.Queue.Enqueue(chunk);
+        stream.NextIndex = chunk.Index + 1;
+        if (!stream.Running)
+        {
+            stream.Running = true;
+
+            // Not inline: the caller holds the lock and is on its way to answer a read.
+            _ = Task.Run(() => PumpAsync(stream));
+        }
+    }
+
+    /// <summary>Marks a stream retired (no more chunks for it); true when its pump is parked, so the caller closes it.</summary>
+    private bool Retire(ReadStream stream)
+    {
+        stream.Retired = true;
+        if (_stream == stream)
+        {
+            _stream = null;
+        }
+
+        return !stream.Running;
+    }
+
+    /// <summary>Fills the stream's queued chunks in order; parks when the queue is empty, closes once retired.</summary>
+    private async Task PumpAsync(ReadStream stream)
+    {
+        while (true)
+        {
+            Chunk chunk;
+            bool unwanted;
             lock (_lock)
             {
-                chunk.Done = true;
-                ReturnIfDone(chunk);
+                if (!stream.Queue.TryDequeue(out chunk!))
+                {
+                    stream.Running = false;
+                    if (!stream.Retired)
+                    {
+                        return; // parked, connection kept for the next chunk
+                    }
+
+                    break;
+                }
+
+                // A retired stream's chunk that left the window unread: nobody will read it.
+                unwanted = stream.Retired && chunk.Evicted && chunk.Readers == 0;
+            }
+
+            FsResult<int> result;
+            try
+            {
+                result = unwanted ? FsResult<int>.Fail(Errno.EIO) : await FillAsync(stream, chunk);
+            }
+            catch (Exception)
+            {
+                result = FsResult<int>.Fail(Errno.EIO); // never leave a reader waiting on a chunk nobody fills
+            }
+
+            Complete(chunk, result);
+            if (!result.IsOk || chunk.Start + chunk.Length >= Size)
+            {
+                // Failed: the rest of the queue shares the failure (a dead storage must not cost a timeout per
+                // chunk); the next read starts over. At the end of the file: the connection goes back to the pool.
+                List<Chunk> rest;
+                lock (_lock)
+                {
+                    Retire(stream);
+                    rest = [.. stream.Queue];
+                    stream.Queue.Clear();
+                    stream.Running = false;
+                }
+
+                foreach (var left in rest)
+                {
+                    Complete(left, result.IsOk ? FsResult<int>.Fail(Errno.EIO) : result);
+                }
+
+                break;
             }
         }
+
+        await stream.CloseAsync();
+    }
+
+    /// <summary>
+    /// Reads one chunk from the stream, opening it at the chunk if needed. A broken connection is reopened once (the
+    /// backend asks the tracker again) within the chunk's deadline; a deadline that expired is final.
+    /// </summary>
+    private async Task<FsResult<int>> FillAsync(ReadStream stream, Chunk chunk)
+    {
+        using var deadline = new CancellationTokenSource(_options.OperationTimeout);
+        FsResult<int>? broke = null;
+        while (true)
+        {
+            if (stream.Content is null)
+            {
+                var opened = await _backend.OpenStreamAsync(_fileId, chunk.Start, Size - chunk.Start, _storage, deadline.Token);
+                if (!opened.IsOk)
+                {
+                    // After a break, the break is the answer (the tracker says ENOENT once the only storage is gone).
+                    return broke ?? FsResult<int>.Fail(opened.Errno);
+                }
+
+                stream.Content = opened.Value;
+            }
+
+            var result = await stream.Content.ReadAsync(chunk.Buffer.AsMemory(0, chunk.Length), deadline.Token);
+            if (result.IsOk)
+            {
+                return result;
+            }
+
+            var broken = stream.Content;
+            stream.Content = null;
+            await broken.DisposeAsync();
+            if (broke is not null || deadline.IsCancellationRequested)
+            {
+                return result;
+            }
+
+            broke = result;
+        }
+    }
+
+    private void Complete(Chunk chunk, in FsResult<int> result)
+    {
+        lock (_lock)
+        {
+            chunk.Done = true;
+            ReturnIfDone(chunk);
+        }
+
+        chunk.Completion.TrySetResult(result);
     }
 
     private void Drop(Chunk chunk)
@@ -322,18 +504,52 @@ internal sealed class OpenFile
 
     internal bool IsClosed => _closed;
 
-    private sealed class Chunk(long index, byte[] buffer)
+    private sealed class Chunk(long index, long start, int length, byte[] buffer)
     {
         public long Index { get; } = index;
 
+        public long Start { get; } = start;
+
+        public int Length { get; } = length;
+
         public byte[] Buffer { get; } = buffer;
 
-        public Task<FsResult<int>> Fetch { get; set; } = null!;
+        // Readers' continuations run on the pool: the pump goes on to the next chunk while they answer.
+        public TaskCompletionSource<FsResult<int>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<FsResult<int>> Fetch => Completion.Task;
 
         public int Readers;
         public bool Done;
         public bool Evicted;
         public bool Returned;
+    }
+
+    /// <summary>
+    /// One download from chunk <see cref="NextIndex"/>'s start to the end of the file, filling the chunks queued to
+    /// it in order. Fields other than <see cref="Content"/> are guarded by the file's lock.
+    /// </summary>
+    private sealed class ReadStream(long nextIndex)
+    {
+        public long NextIndex = nextIndex;
+        public readonly Queue<Chunk> Queue = new();
+        public bool Running;
+        public bool Retired;
+
+        /// <summary>Opened at the first chunk's fill; used by the pump only.</summary>
+        public IContentStream? Content;
+
+        /// <summary>Returns (or closes) the connection and frees the stream's place. Once, when nothing runs.</summary>
+        public async Task CloseAsync()
+        {
+            if (Content is { } content)
+            {
+                Content = null;
+                await content.DisposeAsync();
+            }
+
+            Interlocked.Decrement(ref s_streams);
+        }
     }
 }
 

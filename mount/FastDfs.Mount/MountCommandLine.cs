@@ -18,7 +18,7 @@ internal sealed record MountCommandLine
           -v                 debug logging
           -o options         comma list; libfuse's: allow_other, default_permissions, auto_unmount, ro, nosuid, ...
                              fdfs-mount's: timeout=S (default 30), attr_timeout=S, entry_timeout=S,
-                             negative_timeout=S, xattr_timeout=S, readahead_chunk=BYTES, readahead_chunks=N,
+                             negative_timeout=S, xattr_timeout=S, readahead_chunk=BYTES, readahead_chunks=N, read_streams=N,
                              readahead_kb=KIB (kernel read-ahead, default 1024), threads=N (receive threads, default 2),
                              write_chunk=BYTES (default 4 MiB), write_chunks=N (default 2), pending_lease=S (600),
                              choice_timeout=S (reuse of the tracker's upload/update choice, default 1),
@@ -137,6 +137,9 @@ internal sealed record MountCommandLine
                     break;
                 case "readahead_chunks":
                     options = options with { ReadAheadChunks = Integer(key, value) };
+                    break;
+                case "read_streams":
+                    options = options with { ReadStreams = Integer(key, value) };
                     break;
                 case "write_chunk":
                     options = options with { WriteChunkSize = Integer(key, value) };

@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using FastDfs.Client;
+using FastDfs.Integration.Tests.TestKit;
+using FastDfs.Protocol.Messages;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace FastDfs.Mount.Tests;
+
+/// <summary>The named-mode cluster and mount with read streams on and 1 MiB read-ahead chunks, so files of a few MiB span many chunks.</summary>
+public sealed class ReadPathMountFixture() : NamedMountFixture(MountOptions)
+{
+    public new const string MountOptions = "names=on,auto_unmount,attr_timeout=0.2,entry_timeout=0.2,negative_timeout=0,timeout=10,readahead_chunk=1048576,read_streams=16";
+}
+
+/// <summary>
+/// Reads of named files through a real FUSE mount: a sequential reader is served by one streamed download, other
+/// readers by ranged reads, and handles closed part-way leave no connection behind.
+/// </summary>
+public sealed class ReadPathTests(ReadPathMountFixture fixture) : IClassFixture<ReadPathMountFixture>
+{
+    private const int MiB = 1024 * 1024;
+
+    [Fact]
+    public async Task A_sequential_read_is_one_streamed_download_and_reads_back_identical()
+    {
+        var dir = await fixture.NewDirectoryAsync("stream");
+        byte[] data = RandomNumberGenerator.GetBytes((12 * MiB) + 777);
+        await fixture.NameUploadedAsync(dir.Inode, "big.bin", data);
+        var before = await DownloadStatsAsync(0);
+
+        Assert.Equal(data, await ReadSequentiallyAsync(Path.Combine(dir.Path, "big.bin"), MiB));
+
+        // Thirteen 1 MiB chunks: one request each before streaming; now the first chunk's request streams them all.
+        var after = await DownloadStatsAsync(before.Bytes + data.Length);
+        Assert.InRange(after.Count - before.Count, 1, 3);
+    }
+
+    [Fact]
+    public async Task A_sequential_reader_beside_random_reads_and_a_jump_ahead_read_the_right_bytes()
+    {
+        var dir = await fixture.NewDirectoryAsync("mixed");
+        byte[] data = RandomNumberGenerator.GetBytes((10 * MiB) + 4321);
+        await fixture.NameUploadedAsync(dir.Inode, "mixed.bin", data);
+        string path = Path.Combine(dir.Path, "mixed.bin");
+
+        using var sequential = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.None);
+        using var random = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.None);
+        byte[] block = new byte[128 * 1024];
+        byte[] small = new byte[4096];
+        var rng = new Random(42);
+        long position = 0;
+        while (position < 4 * MiB)
+        {
+            int n = RandomAccess.Read(sequential, block, position);
+            Assert.Equal(data.AsSpan((int)position, n).ToArray(), block[..n]);
+            position += n;
+
+            long at = rng.NextInt64(data.Length - small.Length);
+            Assert.Equal(small.Length, RandomAccess.Read(random, small, at));
+            Assert.Equal(data.AsSpan((int)at, small.Length).ToArray(), small);
+        }
+
+        // Jump ahead (the stream behind is given up), read on to the end, then read near the start again.
+        position = 7 * MiB;
+        while (position < data.Length)
+        {
+            int n = RandomAccess.Read(sequential, block, position);
+            Assert.True(n > 0, $"short read at {position}");
+            Assert.Equal(data.AsSpan((int)position, n).ToArray(), block[..n]);
+            position += n;
+        }
+
+        Assert.Equal(0, RandomAccess.Read(sequential, block, data.Length));
+        Assert.Equal(block.Length, RandomAccess.Read(sequential, block, 100));
+        Assert.Equal(data.AsSpan(100, block.Length).ToArray(), block);
+    }
+
+    [Fact]
+    public async Task Handles_closed_part_way_through_a_stream_leave_no_connection_open()
+    {
+        var dir = await fixture.NewDirectoryAsync("abandon");
+        byte[] data = RandomNumberGenerator.GetBytes(16 * MiB);
+        await fixture.NameUploadedAsync(dir.Inode, "abandon.bin", data);
+        string path = Path.Combine(dir.Path, "abandon.bin");
+        string storage = fixture.Cluster.Storages[0].Endpoint;
+
+        for (int i = 0; i < 12; i++)
+        {
+            // Bypass the page cache of earlier rounds: a fresh open of a file kept in the cache would not reach us.
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, (FileOptions)0x4000 /* O_DIRECT */);
+            byte[] buffer = GC.AllocateArray<byte>(MiB, pinned: true);
+            for (long offset = 0; offset < 3 * MiB; offset += MiB)
+            {
+                Assert.Equal(MiB, RandomAccess.Read(handle, buffer, offset));
+            }
+        }
+
+        // Every abandoned stream closed its connection; what stays are idle pooled ones (a few at most).
+        await MountProcess.WaitUntilAsync(
+            () => ConnectionsTo(fixture.Mount.Pid, storage) <= 3, TimeSpan.FromSeconds(10), "the mount's storage connections to drop to the pool's few");
+
+        // No half-read connection went back to the pool: ranged and streamed reads still see the right bytes.
+        Assert.Equal(data, await ReadSequentiallyAsync(path, 256 * 1024));
+    }
+
+    private static async Task<byte[]> ReadSequentiallyAsync(string path, int bufferSize)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy, bufferSize);
+        return copy.ToArray();
+    }
+
+    /// <summary>
+    /// The storage's download counters from a report (the storage sends one each second) newer than the one current
+    /// at the call, once the bytes downloaded reached <paramref name="bytesAtLeast"/>: every download counted in them
+    /// has then finished, and none that finished before the call is missing.
+    /// </summary>
+    private async Task<(long Count, long Bytes)> DownloadStatsAsync(long bytesAtLeast)
+    {
+        (long Count, long Bytes) stats = (0, 0);
+        long? firstReport = null;
+        await DataTests.PollAsync(
+            async () =>
+            {
+                var storage = (await fixture.Client.ListStoragesAsync("group1"))[0];
+                long report = storage.Stats[StatCounter.LastHeartBeatTime];
+                firstReport ??= report;
+                stats = (storage.Stats[StatCounter.TotalDownloadCount], storage.Stats[StatCounter.SuccessDownloadBytes]);
+                return report != firstReport && stats.Bytes >= bytesAtLeast;
+            },
+            TimeSpan.FromSeconds(15),
+            $"the storage to report {bytesAtLeast} bytes downloaded");
+        return stats;
+    }
+
+    /// <summary>Established TCP connections of process <paramref name="pid"/> to <paramref name="endpoint"/> (IPv4).</summary>
+    internal static int ConnectionsTo(int pid, string endpoint)
+    {
+        var sockets = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+        {
+            string? target = new FileInfo(fd).LinkTarget;
+            if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal))
+            {
+                sockets.Add(target[8..^1]);
+            }
+        }
+
+        int colon = endpoint.LastIndexOf(':');
+        byte[] ip = System.Net.IPAddress.Parse(endpoint[..colon]).GetAddressBytes();
+        string remote = string.Create(CultureInfo.InvariantCulture, $"{BitConverter.ToUInt32(ip):X8}:{int.Parse(endpoint[(colon + 1)..], CultureInfo.InvariantCulture):X4}");
+        int count = 0;
+        foreach (string line in File.ReadLines("/proc/net/tcp").Skip(1))
+        {
+            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 9 && fields[2] == remote && fields[3] == "01" && sockets.Contains(fields[9]))
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+}
+
+/// <summary>A storage killed while a sequential reader streams from it: EIO within the timeout, never wrong bytes or a hang.</summary>
+[Collection(nameof(MountFaultTests))]
+public sealed class ReadPathFaultTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_storage_killed_mid_stream_gives_EIO_within_the_timeout()
+    {
+        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
+        await using var client = cluster.CreateClient();
+        await using var names = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
+        var root = await names.GetRootAsync("group1");
+        byte[] data = RandomNumberGenerator.GetBytes(48 * 1024 * 1024);
+        var id = await client.UploadAsync(data, "bin");
+        await names.CreateAsync(root.Inode, "doomed.bin", NamedMountFixture.FileMode, 0, 0, id.ToString(), data.Length);
+        await using var mount = await MountProcess.StartAsync(cluster.TrackerEndpoint, "names=on,auto_unmount,timeout=3,readahead_chunk=1048576,read_streams=16");
+
+        await using var stream = new FileStream(mount.PathOf("group1/doomed.bin"), FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        byte[] buffer = new byte[1024 * 1024];
+        long position = 0;
+        for (int i = 0; i < 2; i++)
+        {
+            await stream.ReadExactlyAsync(buffer);
+            Assert.Equal(data.AsSpan((int)position, buffer.Length).ToArray(), buffer);
+            position += buffer.Length;
+        }
+
+        await cluster.Storages[0].KillHardAsync();
+        var watch = Stopwatch.StartNew();
+        var failure = await Record.ExceptionAsync(async () =>
+        {
+            // What was already on its way may still arrive (and must be right); then the read fails.
+            while (true)
+            {
+                int n = await stream.ReadAsync(buffer);
+                Assert.True(n > 0, "the file ended early instead of failing");
+                Assert.Equal(data.AsSpan((int)position, n).ToArray(), buffer[..n]);
+                position += n;
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), "still reading long after the storage died");
+            }
+        });
+
+        output.WriteLine($"failed at {position} bytes, {watch.ElapsedMilliseconds} ms after the kill: {failure?.Message}");
+        var io = Assert.IsAssignableFrom<IOException>(failure);
+        Assert.Contains("Input/output error", io.Message, StringComparison.Ordinal);
+        Assert.InRange(watch.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(3 + 4));
+        Assert.False(mount.HasExited, mount.Log);
+    }
+}
