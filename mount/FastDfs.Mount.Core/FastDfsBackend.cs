@@ -48,7 +48,29 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
     }
 
     public async ValueTask<FsResult<int>> ReadAsync(
-        FileId fileId, long offset, Memory<byte> destination, StorageChoice storage, CancellationToken cancellationToken)
+        FileId fileId, long offset, Memory<byte> destination, StorageChoice storage, CancellationToken cancellationToken) =>
+        await FromStorageChoiceAsync(
+            fileId, storage, (offset, destination),
+            static (client, fileId, at, state, ct) => client.ReadRangeAsync(fileId, state.offset, state.destination, at, ct),
+            cancellationToken);
+
+    public async ValueTask<FsResult<IContentStream>> OpenStreamAsync(
+        FileId fileId, long offset, long length, StorageChoice storage, CancellationToken cancellationToken)
+    {
+        var opened = await FromStorageChoiceAsync(
+            fileId, storage, (offset, length),
+            static (client, fileId, at, state, ct) => client.OpenDownloadAsync(fileId, state.offset, state.length, at, ct),
+            cancellationToken);
+        return opened.IsOk ? new DownloadStream(this, opened.Value, fileId, storage) : FsResult<IContentStream>.Fail(opened.Errno);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="read"/> against the storage the handle remembers, or the tracker's download choice. A storage
+    /// that does not answer is forgotten and the tracker asked once more; any other failure is the read's errno.
+    /// </summary>
+    private async ValueTask<FsResult<TResult>> FromStorageChoiceAsync<TState, TResult>(
+        FileId fileId, StorageChoice storage, TState state,
+        Func<FastDfsClient, FileId, ServerAddress?, TState, CancellationToken, Task<TResult>> read, CancellationToken cancellationToken)
     {
         for (int attempt = 0; ; attempt++)
         {
@@ -56,7 +78,7 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
             try
             {
                 chosen ??= storage.Address = await client.QueryFetchAsync(fileId, cancellationToken);
-                return await client.ReadRangeAsync(fileId, offset, destination, chosen, cancellationToken);
+                return FsResult<TResult>.Ok(await read(client, fileId, chosen, state, cancellationToken));
             }
             catch (FdfsException e) when (attempt == 0 && e is FdfsConnectionException or FdfsTimeoutException
                                           && !cancellationToken.IsCancellationRequested)
@@ -68,33 +90,7 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
             catch (Exception e) when (IsClusterFailure(e))
             {
                 storage.Address = null;
-                return FsResult<int>.Fail(ReadErrno(ToErrno("read", fileId.ToString(), e, cancellationToken)));
-            }
-        }
-    }
-
-    public async ValueTask<FsResult<IContentStream>> OpenStreamAsync(
-        FileId fileId, long offset, long length, StorageChoice storage, CancellationToken cancellationToken)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            var chosen = storage.Address;
-            try
-            {
-                chosen ??= storage.Address = await client.QueryFetchAsync(fileId, cancellationToken);
-                var reader = await client.OpenDownloadAsync(fileId, offset, length, chosen, cancellationToken);
-                return new DownloadStream(this, reader, fileId, storage);
-            }
-            catch (FdfsException e) when (attempt == 0 && e is FdfsConnectionException or FdfsTimeoutException
-                                          && !cancellationToken.IsCancellationRequested)
-            {
-                storage.Address = null;
-                MountLog.ReadFailover(logger, chosen?.ToString() ?? "?", fileId.ToString());
-            }
-            catch (Exception e) when (IsClusterFailure(e))
-            {
-                storage.Address = null;
-                return FsResult<IContentStream>.Fail(ReadErrno(ToErrno("read", fileId.ToString(), e, cancellationToken)));
+                return FsResult<TResult>.Fail(ReadErrno(ToErrno("read", fileId.ToString(), e, cancellationToken)));
             }
         }
     }
