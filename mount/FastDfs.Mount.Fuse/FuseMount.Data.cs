@@ -103,14 +103,8 @@ public sealed unsafe partial class FuseMount
 
         var (reply, open) = result.Value;
         var entry = default(EntryParam);
-        entry.Ino = reply.Ino;
-        entry.Generation = reply.Generation;
-        Fill(ref entry.Attr, reply.Attributes);
-        entry.AttrTimeout = reply.AttrTimeout;
-        entry.EntryTimeout = reply.EntryTimeout;
-        var fi = default(FuseFileInfo);
-        fi.Fh = open.Handle;
-        fi.Bits = open.KeepCache ? FuseFileInfo.KeepCache : 0;
+        Fill(ref entry, reply);
+        var fi = FileInfoFor(open);
         if (LibFuse.ReplyCreate(req, &entry, &fi) != 0)
         {
             // Interrupted: neither the lookup nor the handle reached the kernel.

@@ -82,11 +82,7 @@ public sealed unsafe partial class FuseMount
 
             var reply = result.Value;
             var entry = default(EntryParam);
-            entry.Ino = reply.Ino;
-            entry.Generation = reply.Generation;
-            Fill(ref entry.Attr, reply.Attributes);
-            entry.AttrTimeout = reply.AttrTimeout;
-            entry.EntryTimeout = reply.EntryTimeout;
+            Fill(ref entry, reply);
             if (LibFuse.ReplyEntry(req, &entry) != 0)
             {
                 // The kernel dropped the request (interrupted): it will never forget this lookup.
@@ -122,9 +118,7 @@ public sealed unsafe partial class FuseMount
             }
 
             // libfuse's fi pointer is only valid during the callback, so the reply carries our own copy.
-            var fi = default(FuseFileInfo);
-            fi.Fh = result.Value.Handle;
-            fi.Bits = result.Value.KeepCache ? FuseFileInfo.KeepCache : 0;
+            var fi = FileInfoFor(result.Value);
             if (LibFuse.ReplyOpen(req, &fi) != 0)
             {
                 Fs.Release(result.Value.Handle); // interrupted: release will never come
@@ -205,6 +199,23 @@ public sealed unsafe partial class FuseMount
                     break;
             }
         }
+    }
+
+    private static void Fill(ref EntryParam entry, in EntryReply reply)
+    {
+        entry.Ino = reply.Ino;
+        entry.Generation = reply.Generation;
+        Fill(ref entry.Attr, reply.Attributes);
+        entry.AttrTimeout = reply.AttrTimeout;
+        entry.EntryTimeout = reply.EntryTimeout;
+    }
+
+    private static FuseFileInfo FileInfoFor(in OpenReply open)
+    {
+        var fi = default(FuseFileInfo);
+        fi.Fh = open.Handle;
+        fi.Bits = open.KeepCache ? FuseFileInfo.KeepCache : 0;
+        return fi;
     }
 
     internal static void Fill(ref Stat stat, in NodeAttributes a)
@@ -437,11 +448,7 @@ public sealed unsafe partial class FuseMount
         if (Fs.TryDirectoryEntryPlus(handle, index, out var reply))
         {
             counted.Add(reply.Ino);
-            param.Ino = reply.Ino;
-            param.Generation = reply.Generation;
-            Fill(ref param.Attr, reply.Attributes);
-            param.AttrTimeout = reply.AttrTimeout;
-            param.EntryTimeout = reply.EntryTimeout;
+            Fill(ref param, reply);
         }
         else
         {

@@ -224,42 +224,17 @@ public sealed class StorageIdMap
         ips = [];
         port = 0;
         error = null;
-        string list;
-        string? portText = null;
-        if (text.StartsWith('['))
+        switch (HostList.TrySplit(text, out string list, out string? portText))
         {
-            int close = text.IndexOf(']', StringComparison.Ordinal);
-            if (close < 0)
-            {
+            case HostListProblem.UnclosedBracket:
                 error = $"unclosed '[' in address '{text}'";
                 return false;
-            }
-
-            list = text[1..close];
-            string rest = text[(close + 1)..];
-            if (rest.Length > 0)
-            {
-                if (rest[0] != ':')
-                {
-                    error = $"unexpected '{rest}' after ']' in address '{text}'";
-                    return false;
-                }
-
-                portText = rest[1..];
-            }
-        }
-        else
-        {
-            int colons = text.Count(c => c == ':');
-            if (colons > 1)
-            {
+            case HostListProblem.TextAfterBracket:
+                error = $"unexpected '{text[(text.IndexOf(']', StringComparison.Ordinal) + 1)..]}' after ']' in address '{text}'";
+                return false;
+            case HostListProblem.UnbracketedIPv6:
                 error = $"IPv6 address '{text}' must be written in brackets: [addr]:port";
                 return false;
-            }
-
-            int colon = text.IndexOf(':', StringComparison.Ordinal);
-            list = colon < 0 ? text : text[..colon];
-            portText = colon < 0 ? null : text[(colon + 1)..];
         }
 
         if (portText is not null

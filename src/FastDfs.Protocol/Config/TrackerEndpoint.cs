@@ -51,44 +51,18 @@ public sealed record TrackerEndpoint(string Host, int Port)
             return false;
         }
 
-        string hostsPart;
-        string? portPart;
         bool bracketed = s[0] == '[';
-        if (bracketed)
+        switch (HostList.TrySplit(s, out string hostsPart, out string? portPart))
         {
-            int close = s.IndexOf(']', StringComparison.Ordinal);
-            if (close < 0)
-            {
+            case HostListProblem.UnclosedBracket:
                 error = $"invalid tracker address '{s}': missing ']'";
                 return false;
-            }
-
-            hostsPart = s[1..close];
-            string rest = s[(close + 1)..];
-            if (rest.Length == 0)
-            {
-                portPart = null;
-            }
-            else if (rest[0] == ':')
-            {
-                portPart = rest[1..];
-            }
-            else
-            {
+            case HostListProblem.TextAfterBracket:
                 error = $"invalid tracker address '{s}': expected ':port' after ']'";
                 return false;
-            }
-        }
-        else
-        {
-            int colon = s.LastIndexOf(':');
-            hostsPart = colon < 0 ? s : s[..colon];
-            portPart = colon < 0 ? null : s[(colon + 1)..];
-            if (hostsPart.Contains(':', StringComparison.Ordinal))
-            {
+            case HostListProblem.UnbracketedIPv6:
                 error = $"invalid tracker address '{s}': write IPv6 addresses in brackets, e.g. [::1]:{defaultPort}";
                 return false;
-            }
         }
 
         int port = defaultPort;
