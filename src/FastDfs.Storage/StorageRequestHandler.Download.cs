@@ -35,6 +35,9 @@ internal sealed partial class StorageRequestHandler
         return TryLocate(remote, out path, out local, out error);
     }
 
+    /// <summary>After every this many bytes read from the disk a download renews its file description.</summary>
+    private const long ReadAheadRenewBytes = 16 << 20;
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> DownloadAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, CancellationToken cancellationToken)
     {
@@ -61,49 +64,71 @@ internal sealed partial class StorageRequestHandler
             file = DownloadFile.Open(local);
         }
 
-        using var opened = file;
-        Count(StatCounter.SuccessFileOpenCount);
-        long size = file.GetLength();
-        if (offset >= size)
+        try
         {
-            // FastDFS refuses offset >= size, which includes every download of an empty file.
-            return await Invalid(connection, header, state, $"offset {offset} is not below the size {size} of {remote}", cancellationToken);
-        }
-
-        long toSend = count == 0 ? size - offset : Math.Min(count, size - offset);
-        Count(StatCounter.TotalDownloadBytes, toSend);
-        var buffer = state.Buffer;
-        PacketHeader.Response(toSend).Write(buffer);
-        int used = FdfsConstants.HeaderSize;
-        long position = offset;
-        long left = toSend;
-        while (left > 0)
-        {
-            int want = (int)Math.Min(buffer.Length - used, left);
-            Count(StatCounter.TotalFileReadCount);
-            int n = EventThread.IsCurrent ? file.ReadCached(buffer.AsSpan(used, want), position) : DownloadFile.WouldBlock;
-            if (n == DownloadFile.WouldBlock)
+            Count(StatCounter.SuccessFileOpenCount);
+            long size = file.GetLength();
+            if (offset >= size)
             {
-                await EventThread.Leave();
-                n = file.Read(buffer.AsSpan(used, want), position);
+                // FastDFS refuses offset >= size, which includes every download of an empty file.
+                return await Invalid(connection, header, state, $"offset {offset} is not below the size {size} of {remote}", cancellationToken);
             }
 
-            if (n <= 0)
+            long toSend = count == 0 ? size - offset : Math.Min(count, size - offset);
+            Count(StatCounter.TotalDownloadBytes, toSend);
+            var buffer = state.Buffer;
+            PacketHeader.Response(toSend).Write(buffer);
+            int used = FdfsConstants.HeaderSize;
+            long position = offset;
+            long left = toSend;
+            bool cold = false;
+            long readSinceRenew = 0;
+            while (left > 0)
             {
-                // Truncated under us (appender truncate): the header promised more, so the stream cannot continue.
-                throw new IOException($"{remote} shrank while being downloaded");
+                int want = (int)Math.Min(buffer.Length - used, left);
+                Count(StatCounter.TotalFileReadCount);
+                int n = EventThread.IsCurrent && !cold ? file.ReadCached(buffer.AsSpan(used, want), position) : DownloadFile.WouldBlock;
+                if (n == DownloadFile.WouldBlock)
+                {
+                    // Once the disk is involved the rest of the range is read on the pool: while read-ahead is still
+                    // filling, RWF_NOWAIT would return a few pages at a time, a syscall and a send per few pages.
+                    cold = true;
+                    await EventThread.Leave();
+                    if (readSinceRenew >= ReadAheadRenewBytes)
+                    {
+                        file.RenewReadAhead();
+                        readSinceRenew = 0;
+                    }
+
+                    n = file.Read(buffer.AsSpan(used, want), position);
+                    readSinceRenew += n;
+                }
+                else if (n < want)
+                {
+                    cold = true;
+                }
+
+                if (n <= 0)
+                {
+                    // Truncated under us (appender truncate): the header promised more, so the stream cannot continue.
+                    throw new IOException($"{remote} shrank while being downloaded");
+                }
+
+                Count(StatCounter.SuccessFileReadCount);
+                position += n;
+                left -= n;
+                await connection.SendAsync(buffer.AsMemory(0, used + n), cancellationToken); // may resume on an event thread
+                used = 0;
             }
 
-            Count(StatCounter.SuccessFileReadCount);
-            position += n;
-            left -= n;
-            await connection.SendAsync(buffer.AsMemory(0, used + n), cancellationToken); // may resume on an event thread
-            used = 0;
+            Count(StatCounter.SuccessDownloadCount);
+            Count(StatCounter.SuccessDownloadBytes, toSend);
+            return true;
         }
-
-        Count(StatCounter.SuccessDownloadCount);
-        Count(StatCounter.SuccessDownloadBytes, toSend);
-        return true;
+        finally
+        {
+            file.Dispose(); // the descriptor RenewReadAhead may have replaced
+        }
     }
 
     private async ValueTask<bool> QueryFileInfoAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, CancellationToken cancellationToken)
