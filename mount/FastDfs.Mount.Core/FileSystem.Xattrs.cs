@@ -146,7 +146,8 @@ public sealed partial class FileSystem
             content = ensured.Value;
         }
 
-        return await SetContentXattrAsync(node, content, key, text, flags, cancellationToken);
+        int set = await SetContentXattrAsync(node, content, key, text, flags, cancellationToken);
+        return set != 0 ? set : await XattrChangedAsync(node, nsInode, cancellationToken);
     }
 
     private async ValueTask<int> RemoveNamedXattrAsync(Node node, long nsInode, string name, CancellationToken cancellationToken)
@@ -189,7 +190,26 @@ public sealed partial class FileSystem
             return Errno.ENODATA;
         }
 
-        return await RemoveContentXattrAsync(node, content, name[Xattrs.UserPrefix.Length..], cancellationToken);
+        int removed = await RemoveContentXattrAsync(node, content, name[Xattrs.UserPrefix.Length..], cancellationToken);
+        return removed != 0 ? removed : await XattrChangedAsync(node, nsInode, cancellationToken);
+    }
+
+    /// <summary>
+    /// A regular file's xattr changed in its content's metadata, which the directory service does not see: its ctime
+    /// moves there (SET_ATTR with nothing else to set), not its mtime, as on ext4.
+    /// </summary>
+    private async ValueTask<int> XattrChangedAsync(Node node, long nsInode, CancellationToken cancellationToken)
+    {
+        using var deadline = Deadline(cancellationToken);
+        var changed = await _names.SetAttrAsync(new SetAttrRequest(nsInode, NamespaceSetAttr.None, 0, 0, 0, 0, 0, 0, 0), deadline.Token);
+        if (changed.IsOk)
+        {
+            SetNamed(node, changed.Value);
+            return 0;
+        }
+
+        // Unlinked meanwhile (fsetxattr on an open file): the attribute is set, and there is no name left to stamp.
+        return changed.Errno == Errno.ENOENT ? 0 : changed.Errno;
     }
 
     /// <summary>Sets one user.* attribute as a key of the content file's FastDFS metadata (ext4's flag rules).</summary>

@@ -164,6 +164,9 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
         ("listxattr of a directory", d => { Mk(d, "s"); SetX($"{d}/s", "user.b", "1", 0); SetX($"{d}/s", "user.a", "2", 0); return ListX($"{d}/s"); }),
         ("user.* on a symlink = EPERM", d => { Libc.symlink("x", $"{d}/l"); return Err(Libc.lsetxattr($"{d}/l", "user.k", "v"u8.ToArray(), 1, 0)); }),
         ("user.* on a FIFO = EPERM", d => { Libc.mknod($"{d}/f", SIfIfo | 0x1A4, 0); return Err(Libc.lsetxattr($"{d}/f", "user.k", "v"u8.ToArray(), 1, 0)); }),
+        ("setxattr and removexattr change a directory's ctime, not its mtime", d => { Mk(d, "s"); return XattrStampsCtime($"{d}/s"); }),
+        ("[data] setxattr and removexattr change a file's ctime, not its mtime", d => { WriteFile($"{d}/a", "content", 0x1A4); return XattrStampsCtime($"{d}/a"); }),
+        ("[data] setxattr and removexattr change an empty file's ctime, not its mtime", d => { Touch(d, "a"); return XattrStampsCtime($"{d}/a"); }),
         ("[data] xattrs of an empty regular file", d => { Touch(d, "a"); return $"{SetX($"{d}/a", "user.k", "v", XattrCreate)} {GetX($"{d}/a", "user.k", 10)} {SetX($"{d}/a", "user.k", "w", XattrCreate)} {ListX($"{d}/a")}"; }),
     ];
 
@@ -455,6 +458,20 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
 
     /// <summary>ext4's timestamps come from the kernel's coarse clock (one tick, up to 4 ms): wait until it moved.</summary>
     private static void WaitForClockTick() => Thread.Sleep(20);
+
+    /// <summary>setxattr, then removexattr of user.k: whether each moved ctime forward and left mtime alone.</summary>
+    private static string XattrStampsCtime(string path)
+    {
+        var before = StatOf(path);
+        WaitForClockTick();
+        string set = SetX(path, "user.k", "v", 0);
+        var afterSet = StatOf(path);
+        WaitForClockTick();
+        string removed = Err(Libc.removexattr(path, "user.k"));
+        var afterRemove = StatOf(path);
+        return $"{set} {afterSet.Ctime > before.Ctime} {afterSet.Mtime == before.Mtime} " +
+            $"{removed} {afterRemove.Ctime > afterSet.Ctime} {afterRemove.Mtime == before.Mtime}";
+    }
 
     private static string SetX(string path, string name, string value, int flags)
     {
