@@ -508,6 +508,7 @@ public sealed partial class FileSystem
             _unbound = false;
             _replaced = null;
             Volatile.Write(ref _dirty, false);
+            _fs.PendingJournal?.Settled(content);
             _fs.SetNamed(_node, bound.Value);
             _fs.RememberCachedContent(_node, bound.Value);
             MountLog.Committed(_fs._logger, _node.Key, content.ToString(), size);
@@ -544,6 +545,11 @@ public sealed partial class FileSystem
             _unbound = false;
             _replaced = null;
             Volatile.Write(ref _dirty, false);
+            if (content is { } named)
+            {
+                _fs.PendingJournal?.Settled(named);
+            }
+
             _fs.NamePending(_node, pending, created.Value);
             _fs.RememberCachedContent(_node, created.Value);
             MountLog.Committed(_fs._logger, _node.Key, content?.ToString() ?? "(empty)", size);
@@ -675,7 +681,7 @@ public sealed partial class FileSystem
 
         private async ValueTask<int> UploadAsync(byte[] buffer, int length, bool register, CancellationToken cancellationToken)
         {
-            var uploaded = await _fs._backend.UploadAppenderAsync(_node.Group, buffer.AsMemory(0, length), cancellationToken);
+            var uploaded = await _fs._backend.UploadAppenderAsync(_node.Group, ContentExtension(_node), buffer.AsMemory(0, length), cancellationToken);
             if (!uploaded.IsOk)
             {
                 return uploaded.Errno;
@@ -685,6 +691,10 @@ public sealed partial class FileSystem
             if (register)
             {
                 Register(uploaded.Value);
+            }
+            else
+            {
+                _fs.PendingJournal?.Uploaded(uploaded.Value); // named by the next request; until then only the journal knows it
             }
 
             return 0;
@@ -750,6 +760,10 @@ public sealed partial class FileSystem
             {
                 // Not fatal: the data is stored; only a crash before commit would now leave the upload behind.
                 MountLog.PendingNotRegistered(_fs._logger, fileId.ToString(), errno);
+            }
+            else
+            {
+                _fs.PendingJournal?.Settled(fileId); // the collector knows it now
             }
         }
 

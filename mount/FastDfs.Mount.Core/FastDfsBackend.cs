@@ -142,14 +142,14 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
         }
     }
 
-    public async ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    public async ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, string? extension, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
         StoreTarget? target = null;
         try
         {
             if (_choiceTicks <= 0)
             {
-                return await client.UploadAppenderAsync(content, null, null, group, null, cancellationToken);
+                return await client.UploadAppenderAsync(content, extension, null, group, null, cancellationToken);
             }
 
             long now = Stopwatch.GetTimestamp();
@@ -160,7 +160,7 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
             }
 
             target = choice.Target;
-            var fileId = await client.UploadAppenderAsync(content, null, choice.Target, cancellationToken);
+            var fileId = await client.UploadAppenderAsync(content, extension, choice.Target, cancellationToken);
 
             // The storage that created an appender is its update choice while it lives (tracker 103).
             RememberUpdateChoice(fileId, choice.Target.Storage);

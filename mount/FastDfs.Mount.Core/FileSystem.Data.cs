@@ -87,7 +87,7 @@ public sealed partial class FileSystem
             return FsResult<(EntryReply, OpenReply)>.Fail(created.Errno);
         }
 
-        var entry = NamedEntry(dir.Group, created.Value);
+        var entry = NamedEntry(dir.Group, created.Value, parentInode.Value, name);
         var node = Inodes.Find(entry.Value.Ino)!;
         var writer = AcquireWriter(node, created.Value);
         ulong handle = AddNamedHandle(node, writer, flags, created.Value);
@@ -111,6 +111,7 @@ public sealed partial class FileSystem
         string key = "~" + Interlocked.Increment(ref _nextPending).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var node = Inodes.AddLookup(key, NodeKind.Named, dir.Group, null);
         node.Pending = new PendingName(dir, parentNs, name, fullMode, uid, gid);
+        SeenAs(node, parentNs, name);
         SetNamed(node, attributes);
         _pendingNames[(parentNs, name)] = node;
         var writer = AcquireWriter(node, attributes);
@@ -507,6 +508,24 @@ public sealed partial class FileSystem
         lock (_writersLock)
         {
             return _writers.GetValueOrDefault(node);
+        }
+    }
+
+    /// <summary>
+    /// A rename moved <paramref name="name"/>: a file being written under it takes the new name (and extension) for
+    /// content it uploads next. Others learn it at their next lookup; the kernel keeps its dentry across a rename.
+    /// </summary>
+    private void RenamedWhileWritten(long parentNs, string name, long newParentNs, string newName)
+    {
+        lock (_writersLock)
+        {
+            foreach (var node in _writers.Keys)
+            {
+                if (Volatile.Read(ref node.LastName) is { } seen && seen.Parent == parentNs && seen.Name == name)
+                {
+                    SeenAs(node, newParentNs, newName);
+                }
+            }
         }
     }
 

@@ -245,6 +245,7 @@ public sealed partial class FileSystem
         if (errno == 0)
         {
             to.AttributesExpire = 0;
+            RenamedWhileWritten(source.Value, name, target.Value, newName);
         }
 
         return errno;
@@ -413,7 +414,7 @@ public sealed partial class FileSystem
             Interlocked.Increment(ref _namesEpoch); // the other names of the inode see the new nlink
         }
 
-        var entry = NamedEntry(dir.Group, created.Value);
+        var entry = NamedEntry(dir.Group, created.Value, parent.Value, name);
         if (operation == "mkdir")
         {
             TrackNewDirectory(entry.Value.Ino);

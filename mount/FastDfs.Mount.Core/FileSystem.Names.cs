@@ -64,7 +64,7 @@ public sealed partial class FileSystem
 
         using var deadline = Deadline(cancellationToken);
         var found = await _names.LookupAsync(parent.Value, name, deadline.Token);
-        return found.IsOk ? NamedEntry(dir.Group, found.Value) : FsResult<EntryReply>.Fail(found.Errno);
+        return found.IsOk ? NamedEntry(dir.Group, found.Value, parent.Value, name) : FsResult<EntryReply>.Fail(found.Errno);
     }
 
     /// <summary>
@@ -133,12 +133,23 @@ public sealed partial class FileSystem
     private long NegativeTicks => (long)(Options.NegativeTimeout.TotalSeconds * Stopwatch.Frequency);
 
     /// <summary>The node for a directory-service answer, with one more kernel lookup counted.</summary>
-    private FsResult<EntryReply> NamedEntry(string group, NsAttributes attributes)
+    private FsResult<EntryReply> NamedEntry(string group, NsAttributes attributes, long parentNs, string name)
     {
         var node = Inodes.AddLookup(Node.NamedKey(attributes.Inode), NodeKind.Named, group, null);
         node.NsInode = attributes.Inode;
+        SeenAs(node, parentNs, name);
         SetNamed(node, attributes);
         return Entry(node);
+    }
+
+    /// <summary>Remembers the name a node was last seen under (hard links: any of its names).</summary>
+    private static void SeenAs(Node node, long parentNs, string name) => Volatile.Write(ref node.LastName, new SeenName(parentNs, name));
+
+    /// <summary>The FastDFS extension (file ID suffix) for new content of <paramref name="node"/>: that of its current name, if FastDFS accepts it.</summary>
+    private static string? ContentExtension(Node node)
+    {
+        string? name = node.Pending?.Name ?? Volatile.Read(ref node.LastName)?.Name;
+        return name is null ? null : FastDfs.Client.FastDfsClient.ExtensionOf(name);
     }
 
     /// <summary>Caches a directory-service answer as the node's attributes.</summary>
@@ -276,6 +287,10 @@ public sealed partial class FileSystem
         var attributes = snapshot.Named[namedIndex];
         var node = Inodes.AddLookup(Node.NamedKey(attributes.Inode), NodeKind.Named, snapshot.Group, null);
         node.NsInode = attributes.Inode;
+        if (index < snapshot.Entries.Length)
+        {
+            SeenAs(node, snapshot.ParentNs, snapshot.Entries[index].Name);
+        }
 
         // The listing may be older than what the node already knows (a change made after opendir): keep the newer.
         if (node.Named.Inode == 0 || attributes.Generation >= node.Named.Generation)
@@ -295,7 +310,7 @@ public sealed partial class FileSystem
 /// A directory listing taken at opendir: offsets into it are stable for the handle's lifetime. <see cref="Named"/>
 /// holds the directory service's attributes of entries after "." and ".." (named directories only), for READDIRPLUS.
 /// </summary>
-internal sealed record DirectorySnapshot(DirEntry[] Entries, NsAttributes[]? Named, string Group)
+internal sealed record DirectorySnapshot(DirEntry[] Entries, NsAttributes[]? Named, string Group, long ParentNs)
 {
     public const int DotEntries = 2;
 }

@@ -55,6 +55,9 @@ public sealed partial class FileSystem : IAsyncDisposable
 
     public InodeTable Inodes { get; }
 
+    /// <summary>Where uploads named right after they are stored are recorded meanwhile (null: nowhere, a crash then leaks them).</summary>
+    public PendingJournal? PendingJournal { get; init; }
+
     public bool NamesAvailable => _names.NamesAvailable;
 
     /// <summary>Open file handles (diagnostics and tests).</summary>
@@ -355,7 +358,7 @@ public sealed partial class FileSystem : IAsyncDisposable
         // Below the store paths nothing is listed: FastDFS has no way to enumerate files, and listing the 65,536
         // empty HH/HH directories of each store path would only send find and du on a long walk.
         ulong handle = Interlocked.Increment(ref _nextHandle);
-        _directories[handle] = new DirectorySnapshot([.. entries], named?.ToArray(), node.Group);
+        _directories[handle] = new DirectorySnapshot([.. entries], named?.ToArray(), node.Group, NamedInode(node));
         return handle;
     }
 

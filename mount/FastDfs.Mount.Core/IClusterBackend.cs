@@ -40,8 +40,11 @@ public interface IClusterBackend
 
     ValueTask<int> SetMetadataAsync(FileId fileId, IReadOnlyDictionary<string, string> metadata, MetadataFlag flag, CancellationToken cancellationToken);
 
-    /// <summary>A new appender file in <paramref name="group"/> holding <paramref name="content"/> (may be empty).</summary>
-    ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
+    /// <summary>
+    /// A new appender file in <paramref name="group"/> holding <paramref name="content"/> (may be empty); its file ID
+    /// ends with <paramref name="extension"/> (one FastDFS accepts, or null for none).
+    /// </summary>
+    ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, string? extension, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
 
     /// <summary>Adds <paramref name="content"/> at the end of an appender file.</summary>
     ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);

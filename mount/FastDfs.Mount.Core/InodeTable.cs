@@ -90,6 +90,12 @@ public sealed class Node
     /// <summary>A new regular file whose name the directory service does not hold yet (made at its first commit).</summary>
     internal PendingName? Pending;
 
+    /// <summary>
+    /// The name (and its directory's directory-service inode) this mount last saw the node under: lookup, create,
+    /// readdirplus, rename of a file being written. New content takes its FastDFS extension from it.
+    /// </summary>
+    internal SeenName? LastName;
+
     /// <summary>A named directory this mount created: the names it may hold, so other names miss without a round trip.</summary>
     internal KnownNames? KnownNames;
 
@@ -101,6 +107,9 @@ public sealed class Node
     /// <summary>The tracker's download choice, shared by the node's open handles.</summary>
     internal StorageChoice Storage { get; } = new();
 }
+
+/// <summary>A name of a named node: its directory's directory-service inode and the name in it.</summary>
+internal sealed record SeenName(long Parent, string Name);
 
 /// <summary>
 /// Inode numbers ↔ nodes, with the kernel's lookup counts. A node leaves the table when the kernel forgets its

@@ -21,6 +21,8 @@ internal sealed record MountCommandLine
                              negative_timeout=S, xattr_timeout=S, readahead_chunk=BYTES, readahead_chunks=N, read_streams=N,
                              readahead_kb=KIB (kernel read-ahead, default 1024), threads=N (receive threads, default 2),
                              write_chunk=BYTES (default 4 MiB), write_chunks=N (default 2), pending_lease=S (600),
+                             pending_journal=DIR|none (uploads not yet named, for the collector after a crash;
+                             default /var/lib/fdfs-mount as root, else ~/.local/state/fdfs-mount),
                              choice_timeout=S (reuse of the tracker's upload/update choice, default 1),
                              uid=N, gid=N, names=auto|on|off (directory service: auto = use it when the
                              trackers serve it; off = file-ID paths only)
@@ -43,6 +45,9 @@ internal sealed record MountCommandLine
     public int ReceiveThreads { get; init; } = 2;
 
     public int ReadAheadKilobytes { get; init; } = 1024;
+
+    /// <summary><c>pending_journal=</c>: the directory of <see cref="PendingJournal"/>s; null = none.</summary>
+    public string? PendingJournalDirectory { get; init; }
 
     /// <summary><c>names=</c>: null = auto (probe the trackers), true = require the directory service, false = file-ID paths only.</summary>
     public bool? Names { get; init; }
@@ -110,6 +115,7 @@ internal sealed record MountCommandLine
         var fuse = new List<string>();
         int threads = 2, readAheadKb = 1024;
         bool? names = null;
+        string? journal = DefaultJournalDirectory(uid);
         foreach (string option in rawOptions)
         {
             int eq = option.IndexOf('=', StringComparison.Ordinal);
@@ -152,6 +158,9 @@ internal sealed record MountCommandLine
                     break;
                 case "pending_lease":
                     options = options with { PendingLease = Seconds(key, value) };
+                    break;
+                case "pending_journal":
+                    journal = value is "none" ? null : value.Length > 0 ? value : throw new ArgumentException("pending_journal needs a directory or none");
                     break;
                 case "readahead_kb":
                     readAheadKb = Integer(key, value);
@@ -210,7 +219,22 @@ internal sealed record MountCommandLine
             ReceiveThreads = threads,
             ReadAheadKilobytes = readAheadKb,
             Names = names,
+            PendingJournalDirectory = journal,
         };
+    }
+
+    /// <summary>Where a crashed mount's journal is found by the next one: a state directory that survives reboots.</summary>
+    private static string DefaultJournalDirectory(uint uid)
+    {
+        if (uid == 0)
+        {
+            return "/var/lib/fdfs-mount";
+        }
+
+        string? state = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+        return Path.Combine(
+            string.IsNullOrEmpty(state) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state") : state,
+            "fdfs-mount");
     }
 
     private static TimeSpan Seconds(string key, string value) =>

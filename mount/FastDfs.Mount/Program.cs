@@ -5,6 +5,7 @@ using FastDfs.Mount;
 using FastDfs.Mount.Core;
 using FastDfs.Mount.Fuse;
 using FastDfs.Protocol.Config;
+using FastDfs.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 
 const string DetachedVariable = "FDFS_MOUNT_DETACHED";
@@ -69,6 +70,7 @@ await using var client = new FastDfsClient(clientOptions, loggerFactory);
 var backend = new FastDfsBackend(client, command.Options.OperationTimeout, loggerFactory.CreateLogger<FastDfsBackend>(), command.Options.ChoiceTimeout);
 await using var namespaceClient = new NamespaceClient(clientOptions, loggerFactory);
 bool namesAvailable = command.Names ?? false;
+string? firstGroup = null;
 using (var probe = new CancellationTokenSource(command.Options.OperationTimeout))
 {
     var groups = await backend.ListGroupsAsync(probe.Token);
@@ -85,6 +87,7 @@ using (var probe = new CancellationTokenSource(command.Options.OperationTimeout)
     if (groups.IsOk)
     {
         ProgramLog.ClusterFound(logger, string.Join(", ", clientOptions.TrackerServers), string.Join(", ", groups.Value.Select(g => g.Name)));
+        firstGroup = groups.Value.Count > 0 ? groups.Value[0].Name : null;
         if (command.Names is null && groups.Value.Count > 0)
         {
             // A FastDFS tracker answers the directory service's commands with EINVAL: then only file-ID paths exist.
@@ -107,7 +110,8 @@ using (var probe = new CancellationTokenSource(command.Options.OperationTimeout)
 INameService names = namesAvailable
     ? new TrackerNameService(namespaceClient, command.Options.OperationTimeout, loggerFactory.CreateLogger<TrackerNameService>())
     : NoNameService.Instance;
-await using var fs = new FileSystem(backend, names, command.Options, loggerFactory.CreateLogger<FileSystem>());
+using var journal = await OpenPendingJournalAsync();
+await using var fs = new FileSystem(backend, names, command.Options, loggerFactory.CreateLogger<FileSystem>()) { PendingJournal = journal };
 
 using var mount = new FuseMount(fs, command.MountPoint, command.FuseOptions, command.ReceiveThreads, loggerFactory.CreateLogger<FuseMount>())
 {
@@ -136,6 +140,47 @@ using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
 
 await mount.Ended;
 return 0;
+
+// The journal is per namespace (the directory service's id), so a journal is only ever replayed against the
+// cluster whose storages hold its uploads. Journals of dead mounts are replayed in the background.
+async Task<PendingJournal?> OpenPendingJournalAsync()
+{
+    if (!namesAvailable || command.Options.ReadOnly || command.PendingJournalDirectory is not { } directory)
+    {
+        return null;
+    }
+
+    try
+    {
+        using var deadline = new CancellationTokenSource(command.Options.OperationTimeout);
+        var stats = firstGroup is null ? FsResult<NsStatFs>.Fail(Errno.EIO) : await names.StatFsAsync(firstGroup, deadline.Token);
+        if (!stats.IsOk)
+        {
+            ProgramLog.NoPendingJournal(logger, directory, "the directory service did not answer");
+            return null;
+        }
+
+        var journalLogger = loggerFactory.CreateLogger<PendingJournal>();
+        var created = PendingJournal.Create(directory, stats.Value.NamespaceId, journalLogger);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await PendingJournal.RecoverAsync(directory, stats.Value.NamespaceId, names, command.Options.PendingLease, journalLogger, CancellationToken.None);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                ProgramLog.NoPendingJournal(logger, directory, e.Message);
+            }
+        });
+        return created;
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    {
+        ProgramLog.NoPendingJournal(logger, directory, e.Message);
+        return null;
+    }
+}
 
 static FastDfsClientOptions ClientOptions(MountCommandLine command)
 {
@@ -243,6 +288,9 @@ internal static partial class ProgramLog
 
     [LoggerMessage(EventId = 6203, Level = LogLevel.Information, Message = "{Signal} received: unmounting")]
     public static partial void Signal(ILogger logger, string signal);
+
+    [LoggerMessage(EventId = 6205, Level = LogLevel.Warning, Message = "no pending journal in {Directory} ({Reason}): uploads of a mount killed before close are not collected")]
+    public static partial void NoPendingJournal(ILogger logger, string directory, string reason);
 
     [LoggerMessage(EventId = 6204, Level = LogLevel.Warning, Message = "could not ask the trackers for a directory service ({Reason}); serving file-ID paths only (-o names=on forces names)")]
     public static partial void NamesProbeFailed(ILogger logger, string reason);

@@ -175,6 +175,32 @@ public class DataTests(DataMountFixture fixture) : IClassFixture<DataMountFixtur
     }
 
     [Fact]
+    public async Task New_content_takes_the_extension_of_the_files_name_at_upload()
+    {
+        // A directory the mount did not create: the name is made at open, the content uploaded at close.
+        var (dir, inode) = await fixture.NewDirectoryAsync("ext");
+        string path = Path.Combine(dir, "photo.jpg");
+        byte[] photo = RandomNumberGenerator.GetBytes(30_000);
+        await File.WriteAllBytesAsync(path, photo);
+        string first = Tools.FileIdOf(path);
+        Assert.EndsWith(".jpg", first, StringComparison.Ordinal);
+        Assert.Equal(photo, await fixture.Client.DownloadBytesAsync(FileId.Parse(first)));
+
+        // Renamed, then overwritten with O_TRUNC: the new content is named after the name it has now (as the mount
+        // learns it: the kernel keeps its entry across a rename and looks the name up again after entry_timeout).
+        File.Move(path, Path.Combine(dir, "photo.png"));
+        await Task.Delay(300);
+        var overwritten = await Tools.RunAsync("bash", "-c", $"printf png > '{Path.Combine(dir, "photo.png")}'");
+        Assert.True(overwritten.ExitCode == 0, overwritten.Error);
+        var (attributes, content) = await StoredAsync(inode, "photo.png");
+        Assert.EndsWith(".png", attributes.FileId, StringComparison.Ordinal);
+        Assert.Equal("png"u8.ToArray(), content);
+
+        await File.WriteAllBytesAsync(Path.Combine(dir, "archive.tar-gz-bz2"), photo[..50]);
+        Assert.DoesNotContain('.', FileId.Parse(Tools.FileIdOf(Path.Combine(dir, "archive.tar-gz-bz2"))).RemoteFileName);
+    }
+
+    [Fact]
     public async Task A_write_far_past_the_end_leaves_zeros_before_it()
     {
         var (dir, inode) = await fixture.NewDirectoryAsync("sparse");

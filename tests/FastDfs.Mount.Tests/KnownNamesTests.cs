@@ -123,6 +123,42 @@ public sealed class KnownNamesTests(KnownNamesMountFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task Cp_of_a_photo_gives_its_content_a_jpg_file_ID_and_bad_extensions_give_none()
+    {
+        // cp into a directory this mount made: the deferred CREATE path (content uploaded at close).
+        string dir = NewMountDirectory("ext");
+        string source = Path.Combine(Path.GetTempPath(), "fdfs-ext-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(source);
+        try
+        {
+            byte[] photo = RandomNumberGenerator.GetBytes(20_000);
+            await File.WriteAllBytesAsync(Path.Combine(source, "photo.jpg"), photo);
+            await File.WriteAllBytesAsync(Path.Combine(source, "notes.abcdefghij"), photo[..100]);
+            await File.WriteAllBytesAsync(Path.Combine(source, "README"), photo[..10]);
+            foreach (string name in new[] { "photo.jpg", "notes.abcdefghij", "README" })
+            {
+                var copy = await Tools.RunAsync("cp", Path.Combine(source, name), dir);
+                Assert.True(copy.ExitCode == 0, copy.Error);
+            }
+
+            string photoId = Tools.FileIdOf(Path.Combine(dir, "photo.jpg"));
+            Assert.EndsWith(".jpg", photoId, StringComparison.Ordinal);
+            Assert.Equal(photo, await fixture.Client.DownloadBytesAsync(FastDfs.Protocol.FileId.Parse(photoId)));
+
+            // FastDFS's ext field holds at most 6 characters: a longer extension, or none, leaves the file ID without one.
+            foreach (string name in new[] { "notes.abcdefghij", "README" })
+            {
+                var id = FastDfs.Protocol.FileId.Parse(Tools.FileIdOf(Path.Combine(dir, name)));
+                Assert.DoesNotContain('.', id.RemoteFileName);
+            }
+        }
+        finally
+        {
+            Directory.Delete(source, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Rename_chmod_link_and_unlink_of_a_file_not_yet_closed_work()
     {
         string dir = NewMountDirectory("pending-ops");

@@ -101,7 +101,7 @@ internal sealed class MemoryBackend : IClusterBackend
     /// <summary>When not 0, uploads and appender changes fail with this errno (a dead storage, a full disk).</summary>
     public int ChangeErrno { get; set; }
 
-    public async ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    public async ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, string? extension, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
         await WaitGate(cancellationToken);
         if (ChangeErrno != 0)
@@ -110,7 +110,8 @@ internal sealed class MemoryBackend : IClusterBackend
         }
 
         int n = Interlocked.Increment(ref Uploads);
-        var id = new FileId(group, $"M00/00/00/appender-{n:D24}"); // long enough to pass FileId's name checks
+        string suffix = extension is null ? "" : "." + extension;
+        var id = new FileId(group, $"M00/00/00/appender-{n:D24}{suffix}"); // long enough to pass FileId's name checks
         Files[id.ToString()] = content.ToArray();
         Changes.Enqueue($"upload {content.Length}");
         return FsResult<FileId>.Ok(id);

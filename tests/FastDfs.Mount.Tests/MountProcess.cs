@@ -14,10 +14,14 @@ internal sealed partial class MountProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _log = new();
 
-    private MountProcess(Process process, string mountPoint)
+    // The pending-upload journal directory made for this mount (not one the test chose), removed with it.
+    private readonly string? _journal;
+
+    private MountProcess(Process process, string mountPoint, string? journal)
     {
         _process = process;
         MountPoint = mountPoint;
+        _journal = journal;
     }
 
     public string MountPoint { get; }
@@ -60,6 +64,15 @@ internal sealed partial class MountProcess : IAsyncDisposable
         }
 
         info.ArgumentList.Add(mountPoint);
+
+        // Not the default state directory: a killed test mount must not leave its journal there.
+        string? journal = null;
+        if (!options.Contains("pending_journal=", StringComparison.Ordinal))
+        {
+            journal = mountPoint + ".journal";
+            options = options.Length > 0 ? $"{options},pending_journal={journal}" : $"pending_journal={journal}";
+        }
+
         if (options.Length > 0)
         {
             info.ArgumentList.Add("-o");
@@ -67,7 +80,7 @@ internal sealed partial class MountProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var mount = new MountProcess(process, mountPoint);
+        var mount = new MountProcess(process, mountPoint, journal);
         process.OutputDataReceived += (_, e) => mount.Append(e.Data);
         process.ErrorDataReceived += (_, e) => mount.Append(e.Data);
         process.Start();
@@ -137,6 +150,11 @@ internal sealed partial class MountProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (_journal is not null && Directory.Exists(_journal))
+        {
+            Directory.Delete(_journal, recursive: true);
+        }
+
         try
         {
             Directory.Delete(MountPoint);
@@ -207,6 +225,15 @@ internal static partial class Tools
         byte[] buffer = new byte[Math.Max(size, 1)];
         long n = (long)GetXattrNative(path, name, size == 0 ? null : buffer, (nuint)size);
         return n >= 0 ? n : -Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>The file ID a named file's content has on the mount (its system.fdfs.file_id xattr).</summary>
+    public static string FileIdOf(string path)
+    {
+        byte[] buffer = new byte[256];
+        long n = (long)GetXattrNative(path, "system.fdfs.file_id", buffer, (nuint)buffer.Length);
+        Xunit.Assert.True(n > 0, $"getxattr system.fdfs.file_id of {path}: errno {Marshal.GetLastPInvokeError()}");
+        return Encoding.UTF8.GetString(buffer, 0, (int)n);
     }
 
     [LibraryImport("libc", EntryPoint = "setxattr", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]

@@ -25,6 +25,77 @@ public sealed class NamedMountFaultTests(ITestOutputHelper output)
         NamedMountFixture.MountOptions.Replace("timeout=15", $"timeout={(int)timeout.TotalSeconds}", StringComparison.Ordinal);
 
     [Fact]
+    public async Task An_upload_a_killed_mount_never_named_is_collected_after_the_next_mount_starts()
+    {
+        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
+        string journal = Path.Combine(Path.GetTempPath(), "fdfs-journal-" + Guid.NewGuid().ToString("N")[..10]);
+        try
+        {
+            // Deferred CREATE (negative_timeout) and a cached upload choice, so a file's content reaches the storage
+            // while the tracker, and with it the directory service, is gone.
+            // Long caches, so no lookup or getattr needs the tracker either.
+            string options = "names=on,auto_unmount,attr_timeout=60,entry_timeout=60,negative_timeout=60,timeout=3,"
+                + $"choice_timeout=120,pending_lease=10,pending_journal={journal}";
+            FileId lost;
+            string keptPath = "group1/dir/kept.jpg";
+            await using (var first = await MountProcess.StartAsync(cluster.TrackerEndpoint, options))
+            {
+                Directory.CreateDirectory(first.PathOf("group1/dir"));
+                await File.WriteAllTextAsync(first.PathOf(keptPath), "kept");
+
+                // The name cannot be made, nor the upload registered: only the journal knows the content.
+                int port = cluster.Tracker!.Port;
+                await cluster.Tracker.KillHardAsync();
+                await cluster.Tracker.DisposeAsync();
+                var write = await Tools.RunAsync("bash", "-c", $"printf lost | dd of='{first.PathOf("group1/dir/lost.jpg")}' conv=fsync status=none");
+                Assert.NotEqual(0, write.ExitCode); // fsync answers EIO
+                var journalFiles = await Tools.RunAsync("cat", Directory.GetFiles(journal)); // .NET would respect the mount's flock
+                string[] recorded = journalFiles.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                output.WriteLine("journal: " + string.Join(' ', recorded) + "\n" + write.Error + "\n" + first.Log);
+                lost = FileId.Parse(recorded.Last());
+                Assert.EndsWith(".jpg", lost.RemoteFileName, StringComparison.Ordinal);
+
+                first.Signal(SIGKILL);
+                Assert.True(await first.WaitForExitAsync(TimeSpan.FromSeconds(10)), "the killed mount to exit");
+                await cluster.StartTrackerAsync(port);
+            }
+
+            await cluster.WaitAllActiveAsync();
+            await using var client = cluster.CreateClient();
+            Assert.Equal(4, (await client.GetFileInfoAsync(lost)).Size); // stored, and named nowhere
+
+            // The next mount of the namespace takes over the dead mount's journal and registers its uploads as
+            // pending: after pending_lease the collector deletes the unnamed one.
+            await using var second = await MountProcess.StartAsync(cluster.TrackerEndpoint, options);
+            await MountProcess.WaitUntilAsync(() => Directory.GetFiles(journal).Length == 1, TimeSpan.FromSeconds(20), "the dead mount's journal to be taken over");
+            var watch = Stopwatch.StartNew();
+            while (true)
+            {
+                try
+                {
+                    await client.GetFileInfoAsync(lost);
+                }
+                catch (FdfsServerException e) when (e.Errno == 2)
+                {
+                    break;
+                }
+
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), "the lost upload to be collected");
+                await Task.Delay(500);
+            }
+
+            Assert.Equal("kept", await File.ReadAllTextAsync(second.PathOf(keptPath))); // named content stays
+        }
+        finally
+        {
+            if (Directory.Exists(journal))
+            {
+                Directory.Delete(journal, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_killed_storage_makes_reads_fail_over_or_fail_with_EIO_within_the_timeout()
     {
         await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec(), new StorageSpec());
