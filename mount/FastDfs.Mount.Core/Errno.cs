@@ -5,6 +5,7 @@ public static class Errno
 {
     public const int EPERM = 1;
     public const int ENOENT = 2;
+    public const int EINTR = 4;
     public const int EIO = 5;
     public const int E2BIG = 7;
     public const int EBADF = 9;

@@ -557,6 +557,10 @@ public sealed partial class FileSystem : IAsyncDisposable
             // Every fetch inside carries its own deadline, so a read served from read-ahead costs no timer.
             return await file.ReadAsync(offset, destination, cancellationToken);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return FsResult<int>.Fail(Errno.EINTR); // the caller gave up (a signal); read-ahead fetches go on
+        }
         catch (OperationCanceledException)
         {
             MountLog.OperationTimedOut(_logger, "read", file.Node.Key, Options.OperationTimeout.TotalSeconds);
@@ -569,6 +573,10 @@ public sealed partial class FileSystem : IAsyncDisposable
         try
         {
             return await file.ReadLeaseAsync(offset, length, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return FsResult<ReadLease>.Fail(Errno.EINTR); // the caller gave up (a signal); read-ahead fetches go on
         }
         catch (OperationCanceledException)
         {

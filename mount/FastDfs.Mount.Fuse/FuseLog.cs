@@ -28,4 +28,7 @@ internal static partial class FuseLog
 
     [LoggerMessage(EventId = 6108, Level = LogLevel.Warning, Message = "unmount of {MountPoint} failed: {Reason}")]
     public static partial void UnmountFailed(ILogger logger, string mountPoint, string reason);
+
+    [LoggerMessage(EventId = 6109, Level = LogLevel.Debug, Message = "{Operation} interrupted by the caller's signal; answered EINTR")]
+    public static partial void Interrupted(ILogger logger, string operation);
 }

@@ -5,7 +5,7 @@ namespace FastDfs.Mount.Fuse;
 /// <summary>The asynchronous halves of the callbacks (outside the unsafe part: they await).</summary>
 public sealed partial class FuseMount
 {
-    private static async Task CompleteLaterAsync<T, TSender>(FuseMount mount, nint req, ValueTask<FsResult<T>> pending)
+    private static async Task CompleteLaterAsync<T, TSender>(FuseMount mount, PendingRequest request, ValueTask<FsResult<T>> pending)
         where TSender : IReply<T>
     {
         FsResult<T> result;
@@ -21,15 +21,23 @@ public sealed partial class FuseMount
 
         try
         {
-            TSender.Send(req, result);
+            if (request.TryAnswer())
+            {
+                TSender.Send(request.Req, result);
+            }
+            else
+            {
+                TSender.Abandon(result);
+            }
         }
         finally
         {
+            request.Unregister();
             Interlocked.Decrement(ref mount._inFlight);
         }
     }
 
-    private static async Task CompleteErrnoLaterAsync(FuseMount mount, nint req, ValueTask<int> pending)
+    private static async Task CompleteErrnoLaterAsync(FuseMount mount, PendingRequest request, ValueTask<int> pending)
     {
         int errno;
         try
@@ -42,11 +50,16 @@ public sealed partial class FuseMount
             errno = Errno.EIO;
         }
 
-        ReplyErrno(req, errno);
+        if (request.TryAnswer())
+        {
+            ReplyErrno(request.Req, errno);
+        }
+
+        request.Unregister();
         Interlocked.Decrement(ref mount._inFlight);
     }
 
-    private static async Task ReadLaterAsync(FuseMount mount, nint req, ValueTask<FsResult<ReadLease>> pending)
+    private static async Task ReadLaterAsync(FuseMount mount, PendingRequest request, ValueTask<FsResult<ReadLease>> pending)
     {
         FsResult<ReadLease> result;
         try
@@ -61,10 +74,18 @@ public sealed partial class FuseMount
 
         try
         {
-            ReplyRead(req, result);
+            if (request.TryAnswer())
+            {
+                ReplyRead(request.Req, result);
+            }
+            else if (result.IsOk)
+            {
+                result.Value.Release();
+            }
         }
         finally
         {
+            request.Unregister();
             Interlocked.Decrement(ref mount._inFlight);
         }
     }

@@ -29,16 +29,19 @@ public sealed unsafe partial class FuseMount
         {
             // The reply is sent from the read-ahead chunk itself (lent until the reply is written): no copy.
             int length = (int)Math.Min(size, 16u * 1024 * 1024);
-            var pending = Fs.ReadLeaseAsync(fi->Fh, offset, length);
+            var cancellation = SpareCancellation();
+            var pending = Fs.ReadLeaseAsync(fi->Fh, offset, length, cancellation.Token);
             if (pending.IsCompletedSuccessfully)
             {
+                KeepSpareCancellation(cancellation);
                 ReplyRead(req, pending.Result);
                 return;
             }
 
+            // Waiting for the storage: an interrupt answers EINTR and stops the wait (read-ahead fetches go on).
             var mount = Current;
             Interlocked.Increment(ref mount._inFlight);
-            _ = ReadLaterAsync(mount, req, pending);
+            _ = ReadLaterAsync(mount, RegisterInterruptible(req, "read", cancellation), pending);
         }
         catch (Exception e)
         {
@@ -85,7 +88,7 @@ public sealed unsafe partial class FuseMount
 
             var mount = Current;
             Interlocked.Increment(ref mount._inFlight);
-            _ = CreateLaterAsync(mount, req, pending);
+            _ = CreateLaterAsync(mount, RegisterInterruptible(req, "create", null), pending);
         }
         catch (Exception e)
         {
@@ -138,7 +141,7 @@ public sealed unsafe partial class FuseMount
 
             var mount = Current;
             Interlocked.Increment(ref mount._inFlight);
-            _ = WriteLaterAsync(mount, req, buffer, pending);
+            _ = WriteLaterAsync(mount, RegisterInterruptible(req, "write", null), buffer, pending);
         }
         catch (Exception e)
         {

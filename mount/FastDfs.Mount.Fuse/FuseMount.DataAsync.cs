@@ -1,3 +1,4 @@
+using System.Buffers;
 using FastDfs.Mount.Core;
 
 namespace FastDfs.Mount.Fuse;
@@ -5,7 +6,7 @@ namespace FastDfs.Mount.Fuse;
 /// <summary>The asynchronous halves of the data callbacks (outside the unsafe part: they await).</summary>
 public sealed partial class FuseMount
 {
-    private static async Task CreateLaterAsync(FuseMount mount, nint req, ValueTask<FsResult<(EntryReply Entry, OpenReply Open)>> pending)
+    private static async Task CreateLaterAsync(FuseMount mount, PendingRequest request, ValueTask<FsResult<(EntryReply Entry, OpenReply Open)>> pending)
     {
         FsResult<(EntryReply, OpenReply)> result;
         try
@@ -18,11 +19,23 @@ public sealed partial class FuseMount
             result = FsResult<(EntryReply, OpenReply)>.Fail(Errno.EIO);
         }
 
-        ReplyCreated(req, result);
+        if (request.TryAnswer())
+        {
+            ReplyCreated(request.Req, result);
+        }
+        else if (result.IsOk)
+        {
+            // Answered EINTR meanwhile: neither the lookup nor the handle reached the kernel.
+            var (entry, open) = result.Value;
+            Fs.Release(open.Handle);
+            Fs.Forget(entry.Ino, 1);
+        }
+
+        request.Unregister();
         Interlocked.Decrement(ref mount._inFlight);
     }
 
-    private static async Task WriteLaterAsync(FuseMount mount, nint req, byte[] buffer, ValueTask<FsResult<int>> pending)
+    private static async Task WriteLaterAsync(FuseMount mount, PendingRequest request, byte[] buffer, ValueTask<FsResult<int>> pending)
     {
         FsResult<int> result;
         try
@@ -35,7 +48,16 @@ public sealed partial class FuseMount
             result = FsResult<int>.Fail(Errno.EIO);
         }
 
-        ReplyWritten(req, buffer, result);
+        if (request.TryAnswer())
+        {
+            ReplyWritten(request.Req, buffer, result);
+        }
+        else
+        {
+            ArrayPool<byte>.Shared.Return(buffer); // answered EINTR meanwhile; the write itself went through
+        }
+
+        request.Unregister();
         Interlocked.Decrement(ref mount._inFlight);
     }
 }

@@ -34,6 +34,8 @@ public sealed unsafe partial class FuseMount
 
             EntrySender.Send(req, result);
         }
+
+        public static void Abandon(in FsResult<EntryReply> result) => EntrySender.Abandon(result);
     }
 
     private readonly struct ReadLinkSender : IReply<string>

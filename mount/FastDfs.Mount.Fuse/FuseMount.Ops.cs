@@ -12,6 +12,8 @@ namespace FastDfs.Mount.Fuse;
 /// </summary>
 public sealed unsafe partial class FuseMount
 {
+    private const uint CapAsyncDio = 1u << 15; // FUSE_CAP_ASYNC_DIO
+
     private static nint BuildOps()
     {
         var ops = (nint*)NativeMemory.AllocZeroed((nuint)((int)OpSlot.Count * sizeof(nint)));
@@ -59,6 +61,11 @@ public sealed unsafe partial class FuseMount
     private interface IReply<T>
     {
         static abstract void Send(nint req, in FsResult<T> result);
+
+        /// <summary>The request was answered EINTR before this result came: undo what the kernel will never learn of.</summary>
+        static virtual void Abandon(in FsResult<T> result)
+        {
+        }
     }
 
     private readonly struct EntrySender : IReply<EntryReply>
@@ -87,6 +94,14 @@ public sealed unsafe partial class FuseMount
             {
                 // The kernel dropped the request (interrupted): it will never forget this lookup.
                 Fs.Forget(reply.Ino, 1);
+            }
+        }
+
+        public static void Abandon(in FsResult<EntryReply> result)
+        {
+            if (result.IsOk)
+            {
+                Fs.Forget(result.Value.Ino, 1);
             }
         }
     }
@@ -124,6 +139,14 @@ public sealed unsafe partial class FuseMount
                 Fs.Release(result.Value.Handle); // interrupted: release will never come
             }
         }
+
+        public static void Abandon(in FsResult<OpenReply> result)
+        {
+            if (result.IsOk)
+            {
+                Fs.Release(result.Value.Handle);
+            }
+        }
     }
 
     private readonly struct OpenDirSender : IReply<ulong>
@@ -139,6 +162,14 @@ public sealed unsafe partial class FuseMount
             var fi = default(FuseFileInfo);
             fi.Fh = result.Value;
             if (LibFuse.ReplyOpen(req, &fi) != 0)
+            {
+                Fs.ReleaseDir(result.Value);
+            }
+        }
+
+        public static void Abandon(in FsResult<ulong> result)
+        {
+            if (result.IsOk)
             {
                 Fs.ReleaseDir(result.Value);
             }
@@ -234,8 +265,11 @@ public sealed unsafe partial class FuseMount
         stat.Ctime = Timespec.FromNanoseconds(a.CtimeNs);
     }
 
-    /// <summary>Replies now when the operation finished synchronously, else once it completes.</summary>
-    private static void Complete<T, TSender>(nint req, ValueTask<FsResult<T>> pending)
+    /// <summary>
+    /// Replies now when the operation finished synchronously, else once it completes, or EINTR first if the caller is
+    /// interrupted meanwhile (the operation still runs to its end).
+    /// </summary>
+    private static void Complete<T, TSender>(nint req, ValueTask<FsResult<T>> pending, [CallerMemberName] string operation = "")
         where TSender : IReply<T>
     {
         if (pending.IsCompletedSuccessfully)
@@ -246,10 +280,10 @@ public sealed unsafe partial class FuseMount
 
         var mount = Current;
         Interlocked.Increment(ref mount._inFlight);
-        _ = CompleteLaterAsync<T, TSender>(mount, req, pending);
+        _ = CompleteLaterAsync<T, TSender>(mount, RegisterInterruptible(req, operation, null), pending);
     }
 
-    private static void CompleteErrno(nint req, ValueTask<int> pending)
+    private static void CompleteErrno(nint req, ValueTask<int> pending, [CallerMemberName] string operation = "")
     {
         if (pending.IsCompletedSuccessfully)
         {
@@ -259,7 +293,7 @@ public sealed unsafe partial class FuseMount
 
         var mount = Current;
         Interlocked.Increment(ref mount._inFlight);
-        _ = CompleteErrnoLaterAsync(mount, req, pending);
+        _ = CompleteErrnoLaterAsync(mount, RegisterInterruptible(req, operation, null), pending);
     }
 
     private static void ReplyErrno(nint req, int errno) => LibFuse.ReplyErr(req, errno);
@@ -278,6 +312,10 @@ public sealed unsafe partial class FuseMount
         // More asynchronous requests (read-ahead) in flight than the kernel's default 12: the backend is remote.
         conn->MaxBackground = 64;
         conn->CongestionThreshold = 48;
+
+        // O_DIRECT reads and writes as plain requests the caller waits for interruptibly: with async DIO the kernel
+        // sends them in the background and waits uninterruptibly, so even SIGKILL could not end a read of a dead storage.
+        conn->Want &= ~CapAsyncDio;
     }
 
     [UnmanagedCallersOnly]

@@ -37,6 +37,7 @@ internal static unsafe class LibFuse
     public static delegate* unmanaged<nint, nuint, int> ReplyWrite;
     public static delegate* unmanaged<nint, byte*, int> ReplyReadLink;
     public static delegate* unmanaged<nint, FuseCtx*> RequestContext;
+    public static delegate* unmanaged<nint, delegate* unmanaged<nint, nint, void>, nint, void> RequestInterruptFunc;
 
     public static bool IsLoaded => s_handle != 0;
 
@@ -88,6 +89,7 @@ internal static unsafe class LibFuse
         ReplyWrite = (delegate* unmanaged<nint, nuint, int>)Export(handle, "fuse_reply_write");
         ReplyReadLink = (delegate* unmanaged<nint, byte*, int>)Export(handle, "fuse_reply_readlink");
         RequestContext = (delegate* unmanaged<nint, FuseCtx*>)Export(handle, "fuse_req_ctx");
+        RequestInterruptFunc = (delegate* unmanaged<nint, delegate* unmanaged<nint, nint, void>, nint, void>)Export(handle, "fuse_req_interrupt_func");
         s_handle = handle;
     }
 
