@@ -88,8 +88,11 @@ internal sealed partial class StorageRequestHandler
         try
         {
             // Create: linkat below refuses an existing name (EEXIST), so no stat first; only a replay pays for the content.
+            // The unnamed file starts in a random directory, as an upload's does (StorePaths.RandomSubdir): created in
+            // the destination, every replica of a 100-file run lands in one block group, and ext4 walks that group's
+            // recently freed inodes on each creation.
             var mtime = DateTimeOffset.FromUnixTimeSeconds(request.Timestamp).UtcDateTime;
-            var unnamed = update ? null : NativeMethods.TryOpenTempFile(Path.GetDirectoryName(local)!);
+            var unnamed = update ? null : OpenSpreadTempFile(path);
             if (unnamed is not null)
             {
                 using (unnamed)
@@ -97,6 +100,13 @@ internal sealed partial class StorageRequestHandler
                     await ReceiveIntoAsync(connection, state, unnamed, 0, contentStart, have, hash: false, cancellationToken);
                     NativeMethods.SetModificationTime(unnamed, request.Timestamp);
                     int errno = NativeMethods.TryLinkTempFile(unnamed, local);
+                    if (errno == NativeMethods.ENOENT)
+                    {
+                        // The start-up directory tree is still being created.
+                        Directory.CreateDirectory(Path.GetDirectoryName(local)!);
+                        errno = NativeMethods.TryLinkTempFile(unnamed, local);
+                    }
+
                     if (errno == NativeMethods.EEXIST)
                     {
                         return await RefuseAsync(connection, header, state, FdfsErrno.EEXIST, $"{remote} already exists", cancellationToken);

@@ -50,8 +50,7 @@ internal sealed partial class StorageRequestHandler
         string remote;
         long timestamp;
         var (high, low) = _paths.ChooseSubdir(path);
-        var (spreadHigh, spreadLow) = _paths.RandomSubdir();
-        var unnamed = NativeMethods.TryOpenTempFile(StorePaths.SubdirPath(path, spreadHigh, spreadLow));
+        var unnamed = OpenSpreadTempFile(path);
         if (unnamed is not null)
         {
             using (unnamed)
@@ -256,6 +255,17 @@ internal sealed partial class StorageRequestHandler
         {
             state.Crc.Append(chunk);
         }
+    }
+
+    /// <summary>
+    /// An unnamed (O_TMPFILE) file in a random <c>data/HH/HH</c> directory of <paramref name="path"/>, so new inodes
+    /// spread over the tree's block groups (see <see cref="StorePaths.RandomSubdir"/>); null when O_TMPFILE is not
+    /// available or the directory is not there yet (callers fall back to a named temp file).
+    /// </summary>
+    private SafeFileHandle? OpenSpreadTempFile(StorePath path)
+    {
+        var (high, low) = _paths.RandomSubdir();
+        return NativeMethods.TryOpenTempFile(StorePaths.SubdirPath(path, high, low));
     }
 
     /// <summary>Builds the new file's name in directory HH/HH from what was received (crc32, size, time).</summary>

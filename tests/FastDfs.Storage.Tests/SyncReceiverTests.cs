@@ -153,6 +153,25 @@ public class SyncReceiverTests
     }
 
     [Fact]
+    public async Task Created_replicas_are_named_in_their_own_directory_even_when_it_is_missing()
+    {
+        await using var server = await StorageTestServer.StartAsync();
+        string remote = await PeerNameAsync(server);
+        string directory = Path.GetDirectoryName(server.LocalPath(remote))!;
+        Directory.Delete(directory, recursive: true);
+        await using var peer = await PeerAsync(server);
+
+        // The content goes to an unnamed file in some other directory first; the name lands where the peer said.
+        var content = Enumerable.Range(0, 4096).Select(i => (byte)(i * 7)).ToArray();
+        Assert.Equal(0, (await peer.RoundTripAsync(StorageCommand.SyncCreateFile, CopyBody(remote, content))).Status);
+        Assert.Equal(content, await File.ReadAllBytesAsync(server.LocalPath(remote)));
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(Ts).UtcDateTime, File.GetLastWriteTimeUtc(server.LocalPath(remote)));
+        Assert.Equal([server.LocalPath(remote)], Directory.GetFiles(directory));
+        Assert.Empty(server.TempFiles());
+        Assert.Single(await server.BinlogLinesAsync(), l => l == $"{Ts} c {remote}");
+    }
+
+    [Fact]
     public async Task Fetch_one_path_binlog_returns_the_lines_of_that_path()
     {
         await using var server = await StorageTestServer.StartAsync();
