@@ -35,7 +35,7 @@ public sealed class ReadPathTests(ReadPathMountFixture fixture, ITestOutputHelpe
 
         // Thirteen 1 MiB chunks: one request each without streams; with one, 1 to 3 on a quiet machine. Not asserted:
         // under load the kernel's read-ahead requests arrive out of order, the stream is restarted, and the count
-        // rose to 28 in CI (a known weakness of read_streams, which is off by default).
+        // rose to 28 in CI (a known weakness of read_streams).
         var after = await DownloadStatsAsync(before.Bytes + data.Length);
         output.WriteLine($"{after.Count - before.Count} DOWNLOAD_FILE requests for {data.Length} bytes");
     }
