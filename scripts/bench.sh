@@ -8,11 +8,14 @@
 #                                       also copied to the peer: 4 KiB x 10,000 with 4 connections, 64 MiB with 1;
 #                                       also prints how long the peer took to catch up after each run
 #   scripts/bench.sh mount [REPS] [GIB] fdfs-mount (names on): fio 1 MiB sequential write/read and 4 KiB random read
-#                                       beside `fdfs bench` on the same cluster, `cp -r` of 10,000 4 KiB files (files/s),
+#                                       beside `fdfs bench` on the same cluster (reads with the storage's cache warm, as
+#                                       `fdfs bench` has it, and a cold sequential read beside a cold `fdfs download`),
+#                                       `cp -r` of 10,000 4 KiB files (files/s),
 #                                       the mount's peak RSS while dd writes a GIB (default 10) GiB file, and a check
 #                                       of a block written past 4 GiB; REPS (default 3) runs each, medians printed.
 #                                       Needs fio and fuse3 (apt-get install fio fuse3) and root (drop_caches).
 #   BIN=/other/bin scripts/bench.sh     benchmark another build (for A/B comparisons)
+#   MOUNT_OPTS=read_streams=0 scripts/bench.sh mount   extra -o options for fdfs-mount
 #   CASES="10000 4K 4" scripts/bench.sh 3   only the given cases
 #   WAIT=120 scripts/bench.sh replicated    seconds to wait for both storages to be ACTIVE (default 60);
 #                                           LAG_WAIT: seconds to wait for the peer to catch up after a run (60)
@@ -152,7 +155,7 @@ if [ "$mode" = mount ]; then
   mkdir -p "$mnt"
   mount_pid=""
   start_mount() {
-    "$bin/fdfs-mount" --tracker "$tracker" "$mnt" -o names=on,auto_unmount >>"$work/mount.log" 2>&1 & mount_pid=$!
+    "$bin/fdfs-mount" --tracker "$tracker" "$mnt" -o "names=on,auto_unmount,pending_journal=$work/journal${MOUNT_OPTS:+,$MOUNT_OPTS}" >>"$work/mount.log" 2>&1 & mount_pid=$!
     pids+=("$mount_pid")
     for _ in $(seq 1 100); do mountpoint -q "$mnt" && return 0; sleep 0.1; done
     echo "bench: fdfs-mount did not mount; its log:" >&2; cat "$work/mount.log" >&2; exit 3
@@ -166,18 +169,31 @@ if [ "$mode" = mount ]; then
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   # 10,000 files of 4 KiB in 10 directories, the cp -r source.
   src=$work/small; for d in $(seq 0 9); do mkdir -p "$src/d$d"; for f in $(seq 0 999); do head -c 4096 /dev/urandom >"$src/d$d/f$f"; done; done
-  w=(); r=(); rr=(); cw=(); cr=(); c4=(); files=()
+  # Seconds one command takes (wall clock).
+  timed() { local s; s=$(date +%s.%N); "$@" >/dev/null; python3 -c "import sys,time; print(time.time() - float(sys.argv[1]))" "$s"; }
+  w=(); r=(); rc=(); dc=(); rr=(); cw=(); cr=(); c4=(); files=()
   for rep in $(seq 1 "$reps"); do
     f=$mnt/group1/bench/seq$rep
     fio --name=w --filename="$f" --rw=write --bs=1M --size=1G --ioengine=psync --end_fsync=1 --output-format=json >"$work/w.json"
     w+=("$(fio_mib "$work/w.json" write)")
-    # A new mount (and dropped caches) so reads come from the cluster, not from the kernel's page cache.
-    stop_mount; sync; echo 3 >/proc/sys/vm/drop_caches; start_mount
+    fid=$(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "system.fdfs.file_id").decode())' "$f")
+    # Warm: a new mount (its page cache is gone) while the storage still caches what it just stored, which is
+    # what `fdfs bench` finds when it downloads the files it has just uploaded.
+    stop_mount; start_mount
     fio --name=r --filename="$f" --rw=read --bs=1M --size=1G --ioengine=psync --output-format=json >"$work/r.json"
     r+=("$(fio_mib "$work/r.json" read)")
-    stop_mount; sync; echo 3 >/proc/sys/vm/drop_caches; start_mount
+    stop_mount; start_mount
     fio --name=rr --filename="$f" --rw=randread --bs=4k --size=1G --runtime=15 --time_based --ioengine=psync --output-format=json >"$work/rr.json"
     rr+=("$(fio_iops "$work/rr.json")")
+    # Cold: dropped caches, so the storage reads from disk; beside the direct client's download of the same file
+    # (`fdfs download`, minus the time of a 1-byte download: process start and connections).
+    stop_mount; sync; echo 3 >/proc/sys/vm/drop_caches; start_mount
+    fio --name=rc --filename="$f" --rw=read --bs=1M --size=1G --ioengine=psync --output-format=json >"$work/rc.json"
+    rc+=("$(fio_mib "$work/rc.json" read)")
+    sync; echo 3 >/proc/sys/vm/drop_caches
+    start_cost=$(timed "$bin/fdfs" download "$fid" /dev/null --length 1)
+    full=$(timed "$bin/fdfs" download "$fid" /dev/null)
+    dc+=("$(python3 -c "import sys; print(1024 / (float(sys.argv[2]) - float(sys.argv[1])))" "$start_cost" "$full")")
     rm -f "$f"
     # The direct client on the same cluster: 16 x 64 MiB, and 4 KiB files with one connection.
     "$bin/fdfs" bench --op all -n 16 -s 64M -c 1 --json | grep '^{' >"$work/big.jsonl"
@@ -192,8 +208,9 @@ if [ "$mode" = mount ]; then
   echo "| measure | mount, median (min..max) of $reps | direct client (fdfs bench), median |"
   echo "|---|---|---|"
   echo "| 1 MiB sequential write, MiB/s | $(median "${w[@]}") | 64 MiB uploads, 1 conn: $(median "${cw[@]}") |"
-  echo "| 1 MiB sequential read, MiB/s | $(median "${r[@]}") | 64 MiB downloads, 1 conn: $(median "${cr[@]}") |"
-  echo "| 4 KiB random read, IOPS | $(median "${rr[@]}") | 4 KiB downloads, 1 conn: $(median "${c4[@]}") ops/s |"
+  echo "| 1 MiB sequential read (storage cache warm), MiB/s | $(median "${r[@]}") | 64 MiB downloads, 1 conn: $(median "${cr[@]}") |"
+  echo "| 1 MiB sequential read (caches dropped), MiB/s | $(median "${rc[@]}") | fdfs download of the same 1 GiB: $(median "${dc[@]}") |"
+  echo "| 4 KiB random read (storage cache warm), IOPS | $(median "${rr[@]}") | 4 KiB downloads, 1 conn: $(median "${c4[@]}") ops/s |"
   echo "| cp -r of 10,000 x 4 KiB, files/s | $(median "${files[@]}") | |"
   # Memory: peak RSS of the mount while dd writes a big file; then a block written past 4 GiB reads back.
   stop_mount; start_mount
