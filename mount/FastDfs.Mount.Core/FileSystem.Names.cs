@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FastDfs.Client;
 using FastDfs.Protocol.Messages;
 
 namespace FastDfs.Mount.Core;
@@ -143,13 +144,20 @@ public sealed partial class FileSystem
     }
 
     /// <summary>Remembers the name a node was last seen under (hard links: any of its names).</summary>
-    private static void SeenAs(Node node, long parentNs, string name) => Volatile.Write(ref node.LastName, new SeenName(parentNs, name));
+    private static void SeenAs(Node node, long parentNs, string name)
+    {
+        // Lookups and listings repeat the same name far more often than a rename changes it: no new record then.
+        if (Volatile.Read(ref node.LastName) is not { } seen || seen.Parent != parentNs || seen.Name != name)
+        {
+            Volatile.Write(ref node.LastName, new SeenName(parentNs, name));
+        }
+    }
 
     /// <summary>The FastDFS extension (file ID suffix) for new content of <paramref name="node"/>: that of its current name, if FastDFS accepts it.</summary>
     private static string? ContentExtension(Node node)
     {
         string? name = node.Pending?.Name ?? Volatile.Read(ref node.LastName)?.Name;
-        return name is null ? null : FastDfs.Client.FastDfsClient.ExtensionOf(name);
+        return name is null ? null : FastDfsClient.ExtensionOf(name);
     }
 
     /// <summary>Caches a directory-service answer as the node's attributes.</summary>

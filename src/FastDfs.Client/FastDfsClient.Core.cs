@@ -223,7 +223,8 @@ public sealed partial class FastDfsClient : IAsyncDisposable
     /// <summary>
     /// Runs an action on a pooled connection to one server. Any error other than a server answer discards the
     /// connection; a failure on a reused connection is retried once on a fresh one when <paramref name="retriable"/>
-    /// (the server may have closed it while it sat idle).
+    /// (the server may have closed it while it sat idle). With <paramref name="resultHoldsConnection"/> a successful
+    /// action's result keeps the connection (and returns or releases it itself) instead of the pool getting it back.
     /// </summary>
     private ValueTask<T> OnServerAsync<T, TState>(
         ServerPool pool,
@@ -232,8 +233,9 @@ public sealed partial class FastDfsClient : IAsyncDisposable
         byte command,
         bool tracker,
         bool retriable,
-        CancellationToken cancellationToken) =>
-        CallAsync(_logger, Options.NetworkTimeout, pool, state, action, command, tracker, retriable, cancellationToken);
+        CancellationToken cancellationToken,
+        bool resultHoldsConnection = false) =>
+        CallAsync(_logger, Options.NetworkTimeout, pool, state, action, command, tracker, retriable, cancellationToken, resultHoldsConnection);
 
     /// <summary>
     /// <see cref="OnServerAsync"/> for other clients of the same servers (<see cref="NamespaceClient"/>): one
@@ -248,7 +250,8 @@ public sealed partial class FastDfsClient : IAsyncDisposable
         byte command,
         bool tracker,
         bool retriable,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        bool resultHoldsConnection = false)
     {
         for (int attempt = 0; ; attempt++)
         {
@@ -275,7 +278,15 @@ public sealed partial class FastDfsClient : IAsyncDisposable
             try
             {
                 var result = await action(c, state, token, cancellationToken);
-                pool.Return(c);
+                if (resultHoldsConnection)
+                {
+                    c.End();
+                }
+                else
+                {
+                    pool.Return(c);
+                }
+
                 return result;
             }
             catch (FdfsServerException e)

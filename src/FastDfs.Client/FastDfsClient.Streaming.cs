@@ -20,75 +20,20 @@ public sealed partial class FastDfsClient
         var (chosen, request) = await PrepareDownloadAsync(fileId, offset, length, storage, cancellationToken);
         try
         {
-            var pool = StoragePool(chosen);
-            for (int attempt = 0; ; attempt++)
-            {
-                ClientConnection c;
-                try
+            return await OnServerAsync(
+                StoragePool(chosen),
+                (Request: request, Client: this),
+                static async (c, s, t, u) =>
                 {
-                    c = await pool.RentAsync(attempt == 0, cancellationToken);
-                }
-                catch (Exception e) when (e is not (OperationCanceledException or FdfsException))
-                {
-                    throw new FdfsConnectionException($"cannot connect to storage {pool.Name}: {e.Message}", [pool.Name], e);
-                }
-
-                var token = c.Begin(cancellationToken);
-                try
-                {
-                    await c.Connection.SendAsync(request.Packet.AsMemory(0, request.Length), token);
-                    long bodyLength = await ReadDownloadHeaderAsync(c, token);
-                    c.End();
-                    return new DownloadReader(c, bodyLength, _logger, Options.NetworkTimeout);
-                }
-                catch (FdfsServerException e)
-                {
-                    ClientLog.ServerError(_logger, e.Command, pool.Name, e.Errno);
-
-                    // The storage closes the connection after EINVAL (protocol notes 1.1).
-                    if (e.Errno == FdfsErrno.EINVAL)
-                    {
-                        pool.Release(c, "storage closes after EINVAL");
-                    }
-                    else
-                    {
-                        pool.Return(c);
-                    }
-
-                    throw;
-                }
-                catch (Exception e) when (IsTransportError(e))
-                {
-                    bool timedOut = token.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
-                    pool.Release(c, e.Message);
-                    cancellationToken.ThrowIfCancellationRequested();
-                    if (timedOut)
-                    {
-                        ClientLog.Timeout(_logger, "DOWNLOAD_FILE", pool.Name, Options.NetworkTimeout);
-                        throw new FdfsTimeoutException(
-                            $"storage {pool.Name} did not answer DOWNLOAD_FILE within {Options.NetworkTimeout.TotalSeconds:0.###} s", e);
-                    }
-
-                    if (e is FdfsProtocolException)
-                    {
-                        throw new FdfsException($"bad response from {pool.Name} to DOWNLOAD_FILE: {e.Message}", 71, e);
-                    }
-
-                    // The server may have closed a pooled connection while it sat idle: once more on a new one.
-                    if (c.Reused && attempt == 0)
-                    {
-                        ClientLog.StaleRetried(_logger, pool.Name);
-                        continue;
-                    }
-
-                    throw new FdfsConnectionException($"connection to {pool.Name} failed during DOWNLOAD_FILE: {e.Message}", [pool.Name], e);
-                }
-                catch
-                {
-                    pool.Release(c, "aborted");
-                    throw;
-                }
-            }
+                    await c.Connection.SendAsync(s.Request.Packet.AsMemory(0, s.Request.Length), t);
+                    long bodyLength = await ReadDownloadHeaderAsync(c, t);
+                    return new DownloadReader(c, bodyLength, s.Client._logger, s.Client.Options.NetworkTimeout);
+                },
+                (byte)StorageCommand.DownloadFile,
+                false,
+                true,
+                cancellationToken,
+                resultHoldsConnection: true);
         }
         finally
         {

@@ -99,14 +99,7 @@ internal sealed partial class StorageRequestHandler
                 {
                     await ReceiveIntoAsync(connection, state, unnamed, 0, contentStart, have, hash: false, cancellationToken);
                     NativeMethods.SetModificationTime(unnamed, request.Timestamp);
-                    int errno = NativeMethods.TryLinkTempFile(unnamed, local);
-                    if (errno == NativeMethods.ENOENT)
-                    {
-                        // The start-up directory tree is still being created.
-                        Directory.CreateDirectory(Path.GetDirectoryName(local)!);
-                        errno = NativeMethods.TryLinkTempFile(unnamed, local);
-                    }
-
+                    int errno = TryLinkIntoPlace(unnamed, local);
                     if (errno == NativeMethods.EEXIST)
                     {
                         return await RefuseAsync(connection, header, state, FdfsErrno.EEXIST, $"{remote} already exists", cancellationToken);

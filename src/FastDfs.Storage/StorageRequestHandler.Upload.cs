@@ -281,6 +281,16 @@ internal sealed partial class StorageRequestHandler
     /// <summary>Names a complete O_TMPFILE upload: from here on readers see the whole file, never part of it.</summary>
     private static void LinkIntoPlace(Microsoft.Win32.SafeHandles.SafeFileHandle unnamed, string destination)
     {
+        int errno = TryLinkIntoPlace(unnamed, destination);
+        if (errno != 0)
+        {
+            throw new IOException($"cannot name {destination}: errno {errno}");
+        }
+    }
+
+    /// <summary>linkat of an O_TMPFILE file to <paramref name="destination"/>, creating the directory if the start-up tree is not there yet; the errno.</summary>
+    private static int TryLinkIntoPlace(Microsoft.Win32.SafeHandles.SafeFileHandle unnamed, string destination)
+    {
         int errno = NativeMethods.TryLinkTempFile(unnamed, destination);
         if (errno == NativeMethods.ENOENT)
         {
@@ -289,10 +299,7 @@ internal sealed partial class StorageRequestHandler
             errno = NativeMethods.TryLinkTempFile(unnamed, destination);
         }
 
-        if (errno != 0)
-        {
-            throw new IOException($"cannot name {destination}: errno {errno}");
-        }
+        return errno;
     }
 
     /// <summary>Renames a finished temp file into <c>data/HH/HH</c>, creating the directory if the start-up tree is not there yet.</summary>
