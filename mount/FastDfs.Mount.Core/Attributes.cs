@@ -30,8 +30,11 @@ public readonly record struct EntryReply(ulong Ino, ulong Generation, NodeAttrib
 /// <summary>getattr's answer.</summary>
 public readonly record struct AttrReply(NodeAttributes Attributes, double Timeout);
 
-/// <summary>open's answer: the handle and whether the kernel may keep cached pages from an earlier open.</summary>
-public readonly record struct OpenReply(ulong Handle, bool KeepCache);
+/// <summary>
+/// open's answer: the handle, whether the kernel may keep cached pages from an earlier open, and whether its I/O
+/// should bypass the kernel's page cache (<see cref="MountOptions.DirectWrites"/>).
+/// </summary>
+public readonly record struct OpenReply(ulong Handle, bool KeepCache, bool BypassPageCache = false);
 
 /// <summary>One directory entry; the adapter encodes it for its platform. <see cref="Mode"/> (type bits) is 0 when only <see cref="IsDirectory"/> is known.</summary>
 public readonly record struct DirEntry(string Name, ulong Ino, bool IsDirectory, uint Mode = 0)

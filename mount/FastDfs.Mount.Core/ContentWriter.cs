@@ -45,9 +45,6 @@ public sealed partial class FileSystem
         private Task? _registration;
         private long _registeredAt;
 
-        // Bumped by every change, so readers drop read-ahead chunks fetched before it.
-        private long _version;
-
         public ContentWriter(FileSystem fs, Node node, NsAttributes attributes)
         {
             _fs = fs;
@@ -169,7 +166,7 @@ public sealed partial class FileSystem
                 }
 
                 Touch();
-                _version++;
+                Interlocked.Increment(ref _node.ContentVersion);
                 return _error;
             }
             finally
@@ -214,7 +211,7 @@ public sealed partial class FileSystem
                 _tailLength += data.Length;
                 Volatile.Write(ref _size, _size + data.Length);
                 Touch();
-                _version++;
+                Interlocked.Increment(ref _node.ContentVersion);
                 errno = Volatile.Read(ref _error); // as WriteAsync: a queued operation that failed meanwhile
                 return true;
             }
@@ -259,7 +256,7 @@ public sealed partial class FileSystem
                 _stored = 0;
                 Volatile.Write(ref _size, 0);
                 Touch();
-                _version++;
+                Interlocked.Increment(ref _node.ContentVersion);
                 return 0;
             }
             finally
@@ -302,7 +299,7 @@ public sealed partial class FileSystem
                 _stored = size;
                 Volatile.Write(ref _size, size);
                 Touch();
-                _version++;
+                Interlocked.Increment(ref _node.ContentVersion);
                 return await DrainAsync(cancellationToken);
             }
             finally
@@ -400,7 +397,7 @@ public sealed partial class FileSystem
                     _tail.AsSpan((int)(from - _stored), (int)(end - from)).CopyTo(destination.Span[(int)(from - offset)..]);
                 }
 
-                return (_content, _stored, _size, _version);
+                return (_content, _stored, _size, Volatile.Read(ref _node.ContentVersion));
             }
             finally
             {

@@ -19,9 +19,17 @@ public sealed partial class FileSystem
     private const int OpenAppend = 0x400;
     private const int FileTooLarge = 27; // EFBIG
 
+    private const int WriteOnly = 1;
+
     private readonly ConcurrentDictionary<ulong, NamedHandle> _namedHandles = new();
     private readonly Dictionary<Node, ContentWriter> _writers = [];
     private readonly Lock _writersLock = new();
+
+    /// <summary>
+    /// A write-only descriptor's data skips the kernel's page cache: one copy of each byte fewer (the writer's pages
+    /// straight into the request instead of into cached pages first). It cannot be read or mapped, so nothing is lost.
+    /// </summary>
+    private bool BypassesPageCache(int flags) => Options.DirectWrites && (flags & AccessModeMask) == WriteOnly;
 
     // What the kernel may hold in its page cache per node: the content as of the last open or commit.
     private readonly ConditionalWeakTable<Node, CachedContent> _kernelCache = new();
@@ -92,7 +100,7 @@ public sealed partial class FileSystem
         var writer = AcquireWriter(node, created.Value);
         ulong handle = AddNamedHandle(node, writer, flags, created.Value);
         RememberCachedContent(node, created.Value);
-        return (entry.Value, new OpenReply(handle, KeepCache: false));
+        return (entry.Value, new OpenReply(handle, KeepCache: false, BypassesPageCache(flags)));
     }
 
     /// <summary>
@@ -117,7 +125,7 @@ public sealed partial class FileSystem
         var writer = AcquireWriter(node, attributes);
         ulong handle = AddNamedHandle(node, writer, flags, attributes);
         RememberCachedContent(node, attributes);
-        return (Entry(node).Value, new OpenReply(handle, KeepCache: false));
+        return (Entry(node).Value, new OpenReply(handle, KeepCache: false, BypassesPageCache(flags)));
     }
 
     /// <summary>A pending node's name is made now: its writer commits (content stored, name made with it).</summary>
@@ -377,7 +385,7 @@ public sealed partial class FileSystem
         bool keepCache = !truncate && (FindWriter(node) is not null || IsCachedContent(node, attributes));
         RememberCachedContent(node, attributes);
         ulong handle = AddNamedHandle(node, writer.Value, flags, attributes);
-        return new OpenReply(handle, keepCache);
+        return new OpenReply(handle, keepCache, BypassesPageCache(flags));
     }
 
     private async ValueTask<FsResult<int>> ReadNamedAsync(NamedHandle open, long offset, Memory<byte> destination, CancellationToken cancellationToken)
@@ -437,7 +445,7 @@ public sealed partial class FileSystem
         // assembled (tail bytes, holes) by the copying read.
         if (FindWriter(open.Node) is null && open.Content is { } content && offset >= 0 && offset + length <= open.Size)
         {
-            var reader = open.ReaderFor(content, open.Size, 0, _backend, Options);
+            var reader = open.ReaderFor(content, open.Size, Volatile.Read(ref open.Node.ContentVersion), _backend, Options);
             var lease = await LeaseWithDeadlineAsync(reader, offset, length, cancellationToken);
             if (!lease.IsOk || lease.Value.Length == length)
             {

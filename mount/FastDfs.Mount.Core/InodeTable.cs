@@ -85,6 +85,12 @@ public sealed class Node
 
     internal long AttributesExpire;
 
+    /// <summary>
+    /// Bumped by every change a writer of this mount makes to the content, so every handle's read-ahead drops chunks
+    /// fetched before it (a handle that read before a writer opened must not serve the old bytes after it closed).
+    /// </summary>
+    internal long ContentVersion;
+
     internal bool IsAppender;
 
     /// <summary>A new regular file whose name the directory service does not hold yet (made at its first commit).</summary>

@@ -58,6 +58,12 @@ public sealed record MountOptions
     /// </summary>
     public TimeSpan PendingLease { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Write-only opens bypass the kernel's page cache (<c>direct_writes</c>): cp, dd, tar and shell redirections write
+    /// with less CPU and faster (docs/benchmarks.md, "Write-only opens"); read-write opens keep it, as mmap needs it.
+    /// </summary>
+    public bool DirectWrites { get; init; } = true;
+
     /// <summary>Refuse every change (<c>ro</c>).</summary>
     public bool ReadOnly { get; init; }
 

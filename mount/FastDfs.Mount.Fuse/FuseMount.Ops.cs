@@ -245,7 +245,7 @@ public sealed unsafe partial class FuseMount
     {
         var fi = default(FuseFileInfo);
         fi.Fh = open.Handle;
-        fi.Bits = open.KeepCache ? FuseFileInfo.KeepCache : 0;
+        fi.Bits = (open.KeepCache ? FuseFileInfo.KeepCache : 0) | (open.BypassPageCache ? FuseFileInfo.DirectIo : 0);
         return fi;
     }
 

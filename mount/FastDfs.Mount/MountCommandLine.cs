@@ -21,6 +21,7 @@ internal sealed record MountCommandLine
                              negative_timeout=S, xattr_timeout=S, readahead_chunk=BYTES, readahead_chunks=N, read_streams=N,
                              readahead_kb=KIB (kernel read-ahead, default 1024), threads=N (receive threads, default 2),
                              write_chunk=BYTES (default 4 MiB), write_chunks=N (default 2), pending_lease=S (600),
+                             direct_writes=on|off (write-only opens bypass the page cache, default on),
                              pending_journal=DIR|none (uploads not yet named, for the collector after a crash;
                              default /var/lib/fdfs-mount as root, else ~/.local/state/fdfs-mount),
                              choice_timeout=S (reuse of the tracker's upload/update choice, default 1),
@@ -156,6 +157,9 @@ internal sealed record MountCommandLine
                 case "choice_timeout":
                     options = options with { ChoiceTimeout = Seconds(key, value) };
                     break;
+                case "direct_writes":
+                    options = options with { DirectWrites = OnOff(key, value) };
+                    break;
                 case "pending_lease":
                     options = options with { PendingLease = Seconds(key, value) };
                     break;
@@ -246,4 +250,11 @@ internal sealed record MountCommandLine
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n >= 0
             ? n
             : throw new ArgumentException($"{key} needs a non-negative integer (got '{value}')");
+
+    private static bool OnOff(string key, string value) => value switch
+    {
+        "on" => true,
+        "off" => false,
+        _ => throw new ArgumentException($"{key} must be on or off (got '{value}')"),
+    };
 }

@@ -113,6 +113,45 @@ public class DataTests(DataMountFixture fixture) : IClassFixture<DataMountFixtur
     }
 
     [Fact]
+    public async Task A_write_only_descriptor_bypasses_the_page_cache_and_a_reader_with_cached_pages_sees_its_writes()
+    {
+        var (dir, inode) = await fixture.NewDirectoryAsync("direct");
+        string path = Path.Combine(dir, "direct.bin");
+        byte[] expected = RandomNumberGenerator.GetBytes(2 * MiB);
+
+        await File.WriteAllBytesAsync(path, expected); // O_WRONLY: direct_io
+        Assert.Equal(0, await ResidentPagesAsync(path));
+
+        await using var reader = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
+        byte[] seen = new byte[expected.Length];
+        await reader.ReadExactlyAsync(seen);
+        Assert.Equal(expected, seen);
+        Assert.True(await ResidentPagesAsync(path) > 0, "the reader's pages are cached");
+
+        // A write-only descriptor overwrites the middle while the reader holds those pages.
+        byte[] patch = RandomNumberGenerator.GetBytes(MiB);
+        await using (var writer = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1))
+        {
+            writer.Position = MiB / 2;
+            await writer.WriteAsync(patch);
+        }
+
+        patch.CopyTo(expected, MiB / 2);
+        reader.Position = 0;
+        await reader.ReadExactlyAsync(seen);
+        Assert.Equal(expected, seen);
+        Assert.Equal(expected, (await StoredAsync(inode, "direct.bin")).Content);
+    }
+
+    /// <summary>Pages of the file in the kernel's page cache (util-linux fincore: mmap and mincore, no read).</summary>
+    private static async Task<long> ResidentPagesAsync(string path)
+    {
+        var result = await Tools.RunAsync("fincore", "--noheadings", "--output", "PAGES", path);
+        Assert.True(result.ExitCode == 0, result.Error);
+        return long.Parse(result.Output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task Truncate_cuts_and_extends_with_zeros()
     {
         var (dir, inode) = await fixture.NewDirectoryAsync("truncate");
