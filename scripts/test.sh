@@ -12,6 +12,8 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresq
 # The mount tests need libfuse3, fusermount3 and getfattr/setfattr.
 { command -v fusermount3 >/dev/null && ldconfig -p | grep -q 'libfuse3\.so'; } || need_apt+=(fuse3 libfuse3-3)
 command -v getfattr >/dev/null || need_apt+=(attr)
+# fincore (page-cache residency) shows that write-only opens bypass the page cache.
+command -v fincore >/dev/null || need_apt+=(util-linux-extra)
 # The mount's tool-workflow tests run these on the mount.
 for tool in rsync git tar; do command -v "$tool" >/dev/null || need_apt+=("$tool"); done
 if ((${#need_apt[@]})); then
