@@ -6,16 +6,19 @@ namespace FastDfs.Mount.Fuse;
 /// <summary>
 /// FUSE_INTERRUPT. A request that goes asynchronous registers an interrupt callback (fuse-binding notes 2.4); when
 /// the caller gets a signal, the callback queues <see cref="PendingRequest.Execute"/> to the thread pool, which
-/// answers EINTR at once and cancels the request's token where the core can stop safely (reads). Everything else
-/// (name changes, flush, fsync, writes) runs to its own end in the background: its result updates the caches as
-/// usual but is not sent, so a change is either made or not, and buffered data stays buffered until a commit stores it.
-/// Synchronous answers (cache hits, read-ahead memory) never register.
+/// answers EINTR and cancels the request's token where the core can stop safely (reads: at once). Everything else
+/// (lookups, name changes, writes, flush, fsync) cannot be stopped and keeps its real answer for
+/// <see cref="FuseMount.InterruptGrace"/>: EINTR tells the caller nothing happened, so a mkdir, an O_APPEND write or a rename
+/// that then completes and is retried would fail with EEXIST or ENOENT, or append twice. Only a request still waiting
+/// after the grace (a frozen or dead server) is answered EINTR; it runs to its own end in the background, its result
+/// updating the caches but not sent. Synchronous answers (cache hits, read-ahead memory) never register.
 /// </summary>
 public sealed unsafe partial class FuseMount
 {
     // The callback's data is this id, not a GCHandle: libfuse may call the callback with the data it read just
     // before our reply cleared it, so the data must stay meaningful after the request is gone; a stale id finds nothing.
     private static readonly ConcurrentDictionary<nint, PendingRequest> s_pending = new();
+
     private static long s_nextPendingId;
 
     // One token source per receive thread, lent to reads: it only leaves the thread with a read that goes asynchronous.
@@ -95,7 +98,7 @@ public sealed unsafe partial class FuseMount
         {
             if ((Interlocked.Or(ref _state, RegisteredBit) & InterruptedBit) != 0)
             {
-                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                Schedule();
             }
         }
 
@@ -104,9 +107,23 @@ public sealed unsafe partial class FuseMount
             int before = Interlocked.Or(ref _state, InterruptedBit);
             if ((before & (RegisteredBit | InterruptedBit)) == RegisteredBit)
             {
-                // Not inline: a reply or cancellation continuations must not run under libfuse's lock.
-                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                Schedule();
             }
+        }
+
+        /// <summary>Not inline: a reply or cancellation continuations must not run under libfuse's lock.</summary>
+        private void Schedule()
+        {
+            if (cancellation is not null)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                return;
+            }
+
+            // Task.Delay's timer is rooted while it waits (an unreferenced Timer could be collected first).
+            _ = Task.Delay(Current.InterruptGrace).ContinueWith(
+                static (_, state) => ((PendingRequest)state!).Execute(), this, CancellationToken.None,
+                TaskContinuationOptions.None, TaskScheduler.Default);
         }
 
         /// <summary>On the thread pool: EINTR now (libfuse still needs one reply), then stop what can stop.</summary>

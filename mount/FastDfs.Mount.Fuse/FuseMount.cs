@@ -53,6 +53,12 @@ public sealed unsafe partial class FuseMount : IDisposable
     /// <summary>Kernel read-ahead to ask for after mounting (KiB; 0 keeps the kernel's 128). Needs root.</summary>
     public int ReadAheadKilobytes { get; init; } = 1024;
 
+    /// <summary>
+    /// How long an interrupted request that cannot be stopped (anything but a read) may still send its real answer
+    /// before it is answered EINTR (FuseMount.Interrupts).
+    /// </summary>
+    public TimeSpan InterruptGrace { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Creates the session, mounts, and starts the receive threads.</summary>
     public void Start()
     {

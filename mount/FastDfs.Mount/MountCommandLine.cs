@@ -20,6 +20,7 @@ internal sealed record MountCommandLine
                              fdfs-mount's: timeout=S (default 30), attr_timeout=S, entry_timeout=S,
                              negative_timeout=S, xattr_timeout=S, readahead_chunk=BYTES, readahead_chunks=N, read_streams=N,
                              readahead_kb=KIB (kernel read-ahead, default 1024), threads=N (receive threads, default 2),
+                             interrupt_grace=S (an interrupted change keeps its real answer this long, default 2),
                              write_chunk=BYTES (default 4 MiB), write_chunks=N (default 2), pending_lease=S (600),
                              direct_writes=on|off (write-only opens bypass the page cache, default on),
                              pending_journal=DIR|none (uploads not yet named, for the collector after a crash;
@@ -46,6 +47,8 @@ internal sealed record MountCommandLine
     public int ReceiveThreads { get; init; } = 2;
 
     public int ReadAheadKilobytes { get; init; } = 1024;
+
+    public TimeSpan InterruptGrace { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary><c>pending_journal=</c>: the directory of <see cref="PendingJournal"/>s; null = none.</summary>
     public string? PendingJournalDirectory { get; init; }
@@ -115,6 +118,7 @@ internal sealed record MountCommandLine
         var options = new MountOptions { Uid = uid, Gid = gid };
         var fuse = new List<string>();
         int threads = 2, readAheadKb = 1024;
+        var interruptGrace = TimeSpan.FromSeconds(2);
         bool? names = null;
         string? journal = DefaultJournalDirectory(uid);
         foreach (string option in rawOptions)
@@ -169,6 +173,9 @@ internal sealed record MountCommandLine
                 case "readahead_kb":
                     readAheadKb = Integer(key, value);
                     break;
+                case "interrupt_grace":
+                    interruptGrace = Seconds(key, value);
+                    break;
                 case "threads":
                     threads = Integer(key, value);
                     break;
@@ -222,6 +229,7 @@ internal sealed record MountCommandLine
             FuseOptions = fuse,
             ReceiveThreads = threads,
             ReadAheadKilobytes = readAheadKb,
+            InterruptGrace = interruptGrace,
             Names = names,
             PendingJournalDirectory = journal,
         };

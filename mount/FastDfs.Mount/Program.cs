@@ -116,6 +116,7 @@ await using var fs = new FileSystem(backend, names, command.Options, loggerFacto
 using var mount = new FuseMount(fs, command.MountPoint, command.FuseOptions, command.ReceiveThreads, loggerFactory.CreateLogger<FuseMount>())
 {
     ReadAheadKilobytes = command.ReadAheadKilobytes,
+    InterruptGrace = command.InterruptGrace,
 };
 try
 {

@@ -17,6 +17,7 @@ public sealed partial class InterruptTests(ITestOutputHelper output)
 {
     private const int SIGINT = 2;
     private const int SIGKILL = 9;
+    private const int SIGUSR1 = 10;
 
     /// <summary>How long a signalled process may take to go: well under the mount's timeout, so only an interrupt explains it.</summary>
     private static readonly TimeSpan PromptExit = TimeSpan.FromSeconds(15);
@@ -137,6 +138,62 @@ public sealed partial class InterruptTests(ITestOutputHelper output)
         Assert.False(mount.HasExited, mount.Log);
     }
 
+    [Fact]
+    public async Task An_interrupted_O_APPEND_write_that_completes_within_the_grace_keeps_its_real_answer_and_is_not_repeated()
+    {
+        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
+        // Small chunks, so a few writes fill the queue and the next one waits for the frozen storage; a long grace,
+        // so the thaw below lands inside it however slow the machine is.
+        await using var mount = await MountProcess.StartAsync(cluster.TrackerEndpoint, Options + ",write_chunk=1048576,interrupt_grace=30");
+        using var local = new LocalDirectory("interrupt-append");
+        Directory.CreateDirectory(mount.PathOf("group1/appended"));
+        string target = mount.PathOf("group1/appended/log.bin");
+        await File.WriteAllBytesAsync(target, []);
+
+        // Python retries a write that fails with EINTR when the handler returns (PEP 475), as most programs do: an
+        // EINTR for a write that in fact went through would append that block twice.
+        const int Blocks = 64, BlockSize = 65536;
+        string script = local.PathOf("append.py");
+        await File.WriteAllTextAsync(script, $$"""
+            import os, signal, sys
+            signal.signal(signal.SIGUSR1, lambda *_: None)
+            fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+            for i in range({{Blocks}}):
+                if os.write(fd, bytes([i]) * {{BlockSize}}) != {{BlockSize}}:
+                    sys.exit(3)
+            os.close(fd)
+            """);
+
+        var storage = cluster.Storages[0].Process!;
+        storage.Freeze(true);
+        await using var writer = Victim.Start("python3", script, target);
+        try
+        {
+            await writer.WaitBlockedAsync();
+            writer.Signal(SIGUSR1);
+            await Task.Delay(500); // the interrupt reaches the mount; its grace has begun
+        }
+        finally
+        {
+            storage.Freeze(false);
+        }
+
+        var gone = await writer.WaitExitAsync(TimeSpan.FromSeconds(60));
+        output.WriteLine($"writer after SIGUSR1 and thaw: {Describe(gone)} ({writer.Wchan})");
+        Assert.True(gone is not null, "the writer did not finish after the storage thawed");
+        Assert.Equal(0, writer.ExitCode);
+
+        byte[] expected = new byte[Blocks * BlockSize];
+        for (int i = 0; i < Blocks; i++)
+        {
+            expected.AsSpan(i * BlockSize, BlockSize).Fill((byte)i);
+        }
+
+        byte[] stored = await File.ReadAllBytesAsync(target);
+        Assert.Equal(expected.Length, stored.Length);
+        Assert.True(expected.AsSpan().SequenceEqual(stored), "the appended blocks differ from what was written once each");
+    }
+
     private static string Describe(TimeSpan? gone) => gone is { } t ? $"exited after {t.TotalMilliseconds:F0} ms" : "still blocked";
 
     private static byte[]? TryRead(string path)
@@ -158,6 +215,8 @@ public sealed partial class InterruptTests(ITestOutputHelper output)
         private readonly Stopwatch _signalled = new();
 
         private Victim(Process process) => _process = process;
+
+        public int ExitCode => _process.ExitCode;
 
         /// <summary>What the process waited in when it was signalled (/proc/PID/wchan).</summary>
         public string Wchan { get; private set; } = "";
