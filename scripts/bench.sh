@@ -171,12 +171,16 @@ if [ "$mode" = mount ]; then
   src=$work/small; for d in $(seq 0 9); do mkdir -p "$src/d$d"; for f in $(seq 0 999); do head -c 4096 /dev/urandom >"$src/d$d/f$f"; done; done
   # Seconds one command takes (wall clock).
   timed() { local s; s=$(date +%s.%N); "$@" >/dev/null; python3 -c "import sys,time; print(time.time() - float(sys.argv[1]))" "$s"; }
-  w=(); r=(); rc=(); dc=(); rr=(); cw=(); cr=(); c4=(); files=()
+  # 1 GiB that dd copies in: write-only opens (cp, dd, tar) bypass the page cache, unlike fio's read-write open.
+  head -c $((1 << 30)) /dev/urandom >"$work/src1g"
+  w=(); dw=(); r=(); rc=(); dc=(); rr=(); cw=(); cr=(); c4=(); files=()
   for rep in $(seq 1 "$reps"); do
     f=$mnt/group1/bench/seq$rep
     fio --name=w --filename="$f" --rw=write --bs=1M --size=1G --ioengine=psync --end_fsync=1 --output-format=json >"$work/w.json"
     w+=("$(fio_mib "$work/w.json" write)")
     fid=$(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "system.fdfs.file_id").decode())' "$f")
+    dw+=("$(python3 -c "import sys; print(1024 / float(sys.argv[1]))" "$(timed dd if="$work/src1g" of="$mnt/group1/bench/dd$rep" bs=1M conv=fsync status=none)")")
+    rm -f "$mnt/group1/bench/dd$rep"
     # Warm: a new mount (its page cache is gone) while the storage still caches what it just stored, which is
     # what `fdfs bench` finds when it downloads the files it has just uploaded.
     stop_mount; start_mount
@@ -208,6 +212,7 @@ if [ "$mode" = mount ]; then
   echo "| measure | mount, median (min..max) of $reps | direct client (fdfs bench), median |"
   echo "|---|---|---|"
   echo "| 1 MiB sequential write, MiB/s | $(median "${w[@]}") | 64 MiB uploads, 1 conn: $(median "${cw[@]}") |"
+  echo "| 1 MiB sequential write, write-only open (dd conv=fsync of 1 GiB), MiB/s | $(median "${dw[@]}") | 64 MiB uploads, 1 conn: $(median "${cw[@]}") |"
   echo "| 1 MiB sequential read (storage cache warm), MiB/s | $(median "${r[@]}") | 64 MiB downloads, 1 conn: $(median "${cr[@]}") |"
   echo "| 1 MiB sequential read (caches dropped), MiB/s | $(median "${rc[@]}") | fdfs download of the same 1 GiB: $(median "${dc[@]}") |"
   echo "| 4 KiB random read (storage cache warm), IOPS | $(median "${rr[@]}") | 4 KiB downloads, 1 conn: $(median "${c4[@]}") ops/s |"
