@@ -266,7 +266,8 @@ public sealed partial class FileSystem
         }
 
         /// <summary>truncate/ftruncate: cut the appender or extend it with zeros.</summary>
-        public async ValueTask<int> ResizeAsync(long size, CancellationToken cancellationToken)
+        /// <param name="growOnly">Only extend (fallocate): a larger size written meanwhile stays.</param>
+        public async ValueTask<int> ResizeAsync(long size, CancellationToken cancellationToken, bool growOnly = false)
         {
             if (!await EnterAsync(cancellationToken))
             {
@@ -281,7 +282,7 @@ public sealed partial class FileSystem
                     return drained;
                 }
 
-                if (size == _size)
+                if (size == _size || (growOnly && size < _size))
                 {
                     return 0;
                 }

@@ -20,6 +20,7 @@ public sealed partial class FileSystem
     private const int FileTooLarge = 27; // EFBIG
 
     private const int WriteOnly = 1;
+    private const int FallocateKeepSize = 0x01;
 
     private readonly ConcurrentDictionary<ulong, NamedHandle> _namedHandles = new();
     private readonly Dictionary<Node, ContentWriter> _writers = [];
@@ -242,8 +243,39 @@ public sealed partial class FileSystem
 
     public ValueTask<int> FSyncAsync(ulong handle, CancellationToken cancellationToken = default) => CommitHandleAsync(handle, cancellationToken);
 
+    /// <summary>
+    /// fallocate(2). FastDFS cannot reserve space, so what a caller can observe is done: mode 0 extends the size to
+    /// offset + length with zeros (as a write past the end does), FALLOC_FL_KEEP_SIZE changes nothing, and punching,
+    /// zeroing or collapsing ranges answers EOPNOTSUPP, as file systems without them do. Without it, glibc's
+    /// posix_fallocate falls back to writing one byte per 4 KiB block through the mount.
+    /// </summary>
+    public async ValueTask<int> FallocateAsync(ulong handle, int mode, long offset, long length, CancellationToken cancellationToken = default)
+    {
+        if ((mode & ~FallocateKeepSize) != 0)
+        {
+            return Errno.EOPNOTSUPP;
+        }
+
+        if (offset < 0 || length <= 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        if (!_namedHandles.TryGetValue(handle, out var open) || open.Writer is null)
+        {
+            return Errno.EBADF; // file-ID paths and read-only descriptors (the kernel refuses those first)
+        }
+
+        if (offset > MaxFileSize - length)
+        {
+            return FileTooLarge;
+        }
+
+        return (mode & FallocateKeepSize) != 0 ? 0 : await ResizeNamedAsync(open.Node, offset + length, cancellationToken, growOnly: true);
+    }
+
     /// <summary>setattr size (truncate/ftruncate) of a named regular file, open or not.</summary>
-    internal async ValueTask<int> ResizeNamedAsync(Node node, long size, CancellationToken cancellationToken)
+    internal async ValueTask<int> ResizeNamedAsync(Node node, long size, CancellationToken cancellationToken, bool growOnly = false)
     {
         if (size < 0)
         {
@@ -269,7 +301,7 @@ public sealed partial class FileSystem
         try
         {
             using var deadline = CommitDeadline(cancellationToken);
-            int errno = await writer.Value.ResizeAsync(size, deadline.Token);
+            int errno = await writer.Value.ResizeAsync(size, deadline.Token, growOnly);
             return errno != 0 ? errno : await writer.Value.CommitAsync(deadline.Token);
         }
         finally

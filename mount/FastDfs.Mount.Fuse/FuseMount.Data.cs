@@ -195,6 +195,19 @@ public sealed unsafe partial class FuseMount
     }
 
     [UnmanagedCallersOnly]
+    private static void OnFallocate(nint req, ulong ino, int mode, long offset, long length, FuseFileInfo* fi)
+    {
+        try
+        {
+            CompleteErrno(req, Fs.FallocateAsync(fi->Fh, mode, offset, length));
+        }
+        catch (Exception e)
+        {
+            Failed(req, "fallocate", e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
     private static void OnRelease(nint req, ulong ino, FuseFileInfo* fi)
     {
         try

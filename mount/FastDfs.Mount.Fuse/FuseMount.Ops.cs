@@ -47,6 +47,7 @@ public sealed unsafe partial class FuseMount
         ops[(int)OpSlot.Write] = (nint)(delegate* unmanaged<nint, ulong, byte*, nuint, long, FuseFileInfo*, void>)&OnWrite;
         ops[(int)OpSlot.Flush] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnFlush;
         ops[(int)OpSlot.FSync] = (nint)(delegate* unmanaged<nint, ulong, int, FuseFileInfo*, void>)&OnFSync;
+        ops[(int)OpSlot.Fallocate] = (nint)(delegate* unmanaged<nint, ulong, int, long, long, FuseFileInfo*, void>)&OnFallocate;
         return (nint)ops;
     }
 

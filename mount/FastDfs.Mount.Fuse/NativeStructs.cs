@@ -175,6 +175,7 @@ internal enum OpSlot
     Access = 29,
     Create = 30,
     ForgetMulti = 38,
+    Fallocate = 40,
     ReadDirPlus = 41,
     Count = 44,
 }

@@ -152,6 +152,38 @@ public class DataTests(DataMountFixture fixture) : IClassFixture<DataMountFixtur
     }
 
     [Fact]
+    public async Task Fallocate_extends_with_zeros_keep_size_changes_nothing_and_punching_holes_is_refused()
+    {
+        var (dir, inode) = await fixture.NewDirectoryAsync("fallocate");
+        string path = Path.Combine(dir, "pre.bin");
+        byte[] head = RandomNumberGenerator.GetBytes(100_000);
+        await File.WriteAllBytesAsync(path, head);
+
+        // posix_fallocate(3) is fallocate mode 0 (glibc writes zeros block by block only where that is unsupported).
+        var grown = await Tools.RunAsync("python3", "-c", "import os,sys; fd=os.open(sys.argv[1], os.O_RDWR); os.posix_fallocate(fd, 50000, 3 * 1048576); os.close(fd)", path);
+        Assert.True(grown.ExitCode == 0, grown.Error);
+        long size = 50_000 + (3 * MiB);
+        Assert.Equal(size, new FileInfo(path).Length);
+
+        // Inside the file: nothing changes. Keep-size: nothing changes either (FastDFS reserves no space).
+        Assert.Equal(0, (await Tools.RunAsync("fallocate", "-o", "0", "-l", "4096", path)).ExitCode);
+        var kept = await Tools.RunAsync("fallocate", "--keep-size", "-l", "20MiB", path);
+        Assert.True(kept.ExitCode == 0, kept.Error);
+        Assert.Equal(size, new FileInfo(path).Length);
+
+        var punched = await Tools.RunAsync("fallocate", "--punch-hole", "-o", "0", "-l", "4096", path);
+        Assert.NotEqual(0, punched.ExitCode);
+        Assert.Contains("unsupported", punched.Error, StringComparison.OrdinalIgnoreCase);
+
+        byte[] expected = new byte[size];
+        head.CopyTo(expected, 0);
+        Assert.Equal(expected, await File.ReadAllBytesAsync(path));
+        var (attributes, content) = await StoredAsync(inode, "pre.bin");
+        Assert.Equal(size, attributes.Size);
+        Assert.Equal(expected, content);
+    }
+
+    [Fact]
     public async Task Truncate_cuts_and_extends_with_zeros()
     {
         var (dir, inode) = await fixture.NewDirectoryAsync("truncate");
