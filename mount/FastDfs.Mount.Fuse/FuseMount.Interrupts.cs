@@ -18,7 +18,6 @@ public sealed unsafe partial class FuseMount
     // The callback's data is this id, not a GCHandle: libfuse may call the callback with the data it read just
     // before our reply cleared it, so the data must stay meaningful after the request is gone; a stale id finds nothing.
     private static readonly ConcurrentDictionary<nint, PendingRequest> s_pending = new();
-
     private static long s_nextPendingId;
 
     // One token source per receive thread, lent to reads: it only leaves the thread with a read that goes asynchronous.
