@@ -11,7 +11,9 @@ public sealed partial class FileSystem
     /// The content of one named regular file while handles write to it (shared by the node's handles). Writes fill a
     /// pooled tail chunk; full chunks, in-place changes and size changes go to the storage in order through one chain
     /// of operations, at most <see cref="MountOptions.WriteChunks"/> of them queued, so memory stays at
-    /// (write_chunks + 1) chunks whatever the file size. New content is an appender file uploaded with the first
+    /// (write_chunks + 1) chunks whatever the file size. The tail is the writer's own; every queued chunk also holds
+    /// its bytes of the mount's <see cref="BufferBudget"/>, so with many files written at once writes wait for queued
+    /// chunks to be stored instead of memory growing. New content is an appender file uploaded with the first
     /// chunk and registered as pending; it is bound to the name (SET_CONTENT) at commit (flush, fsync, last release).
     /// The first failure of a queued operation sticks: every later write, flush and fsync answers it.
     /// </summary>
@@ -109,7 +111,7 @@ public sealed partial class FileSystem
 
                     long extendTo = offset;
                     MarkContent();
-                    int queued = await EnqueueAsync(t => SetLengthAsync(extendTo, t), null, cancellationToken);
+                    int queued = await EnqueueAsync(t => SetLengthAsync(extendTo, t), cancellationToken);
                     if (queued != 0)
                     {
                         return queued;
@@ -125,15 +127,15 @@ public sealed partial class FileSystem
                 for (long at = offset; at < Math.Min(end, _stored);)
                 {
                     int piece = (int)Math.Min(ChunkSize, Math.Min(end, _stored) - at);
+                    if (!await MakeRoomAsync(piece, cancellationToken))
+                    {
+                        return Errno.EIO;
+                    }
+
                     byte[] buffer = ArrayPool<byte>.Shared.Rent(piece);
                     data.Span.Slice((int)(at - offset), piece).CopyTo(buffer);
                     long modifyAt = at;
-                    int queued = await EnqueueAsync(t => ModifyAsync(modifyAt, buffer, piece, t), buffer, cancellationToken);
-                    if (queued != 0)
-                    {
-                        return queued;
-                    }
-
+                    Queue(t => ModifyAsync(modifyAt, buffer, piece, t), buffer, piece);
                     at += piece;
                 }
 
@@ -290,7 +292,7 @@ public sealed partial class FileSystem
                 if (size > 0 || _hasContent)
                 {
                     MarkContent();
-                    int queued = await EnqueueAsync(t => SetLengthAsync(size, t), null, cancellationToken);
+                    int queued = await EnqueueAsync(t => SetLengthAsync(size, t), cancellationToken);
                     if (queued != 0)
                     {
                         return queued;
@@ -323,7 +325,7 @@ public sealed partial class FileSystem
                 {
                     MarkContent();
                     long size = _size;
-                    int queued = await EnqueueAsync(t => SetLengthAsync(size, t), null, cancellationToken);
+                    int queued = await EnqueueAsync(t => SetLengthAsync(size, t), cancellationToken);
                     if (queued != 0)
                     {
                         return FsResult<FileId>.Fail(queued);
@@ -448,7 +450,7 @@ public sealed partial class FileSystem
 
                 // O_TRUNC of content with nothing written after: an empty appender takes the old content's place.
                 MarkContent();
-                int queued = await EnqueueAsync(t => SetLengthAsync(0, t), null, cancellationToken);
+                int queued = await EnqueueAsync(t => SetLengthAsync(0, t), cancellationToken);
                 drained = queued != 0 ? queued : await AwaitChainAsync(cancellationToken);
                 if (drained != 0)
                 {
@@ -587,6 +589,11 @@ public sealed partial class FileSystem
                 return 0;
             }
 
+            if (!await MakeRoomAsync(ChunkSize, cancellationToken))
+            {
+                return Errno.EIO; // the tail stays as it is: a later write, flush or the last release ships it
+            }
+
             byte[] buffer = _tail!;
             int length = _tailLength;
             _tail = null;
@@ -596,10 +603,14 @@ public sealed partial class FileSystem
             {
                 _hasContent = true;
                 _unbound = true;
-                return await EnqueueAsync(t => UploadAsync(buffer, length, register: !committing, t), buffer, cancellationToken);
+                Queue(t => UploadAsync(buffer, length, register: !committing, t), buffer, ChunkSize);
+            }
+            else
+            {
+                Queue(t => AppendAsync(buffer, length, t), buffer, ChunkSize);
             }
 
-            return await EnqueueAsync(t => AppendAsync(buffer, length, t), buffer, cancellationToken);
+            return 0;
         }
 
         private void MarkContent()
@@ -617,8 +628,24 @@ public sealed partial class FileSystem
             Volatile.Write(ref _dirty, true);
         }
 
-        /// <summary>Queues one storage operation after the previous ones; waits while write_chunks are queued.</summary>
-        private async ValueTask<int> EnqueueAsync(Func<CancellationToken, ValueTask<int>> operation, byte[]? buffer, CancellationToken cancellationToken)
+        /// <summary>Queues one storage operation without a buffer after the previous ones; waits while write_chunks are queued.</summary>
+        private async ValueTask<int> EnqueueAsync(Func<CancellationToken, ValueTask<int>> operation, CancellationToken cancellationToken)
+        {
+            if (!await MakeRoomAsync(0, cancellationToken))
+            {
+                return Errno.EIO;
+            }
+
+            Queue(operation, null, 0);
+            return 0;
+        }
+
+        /// <summary>
+        /// Room for one more queued operation: one of the file's write_chunks slots and, for a buffer, its bytes of the
+        /// mount's budget (waiting for other files' chunks to be stored when it is used up). False once the deadline
+        /// or the caller gave up; nothing is then held.
+        /// </summary>
+        private async ValueTask<bool> MakeRoomAsync(int budgeted, CancellationToken cancellationToken)
         {
             try
             {
@@ -626,19 +653,30 @@ public sealed partial class FileSystem
             }
             catch (OperationCanceledException)
             {
-                if (buffer is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-
-                return Errno.EIO;
+                return false;
             }
 
-            _chain = RunAsync(_chain, operation, buffer);
-            return 0;
+            if (budgeted > 0)
+            {
+                try
+                {
+                    await _fs.Buffers.ReserveAsync(budgeted, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    _slots.Release();
+                    return false;
+                }
+            }
+
+            return true;
         }
 
-        private async Task RunAsync(Task previous, Func<CancellationToken, ValueTask<int>> operation, byte[]? buffer)
+        /// <summary>After <see cref="MakeRoomAsync"/>: the operation runs after the previous ones, then frees the room and the buffer.</summary>
+        private void Queue(Func<CancellationToken, ValueTask<int>> operation, byte[]? buffer, int budgeted) =>
+            _chain = RunAsync(_chain, operation, buffer, budgeted);
+
+        private async Task RunAsync(Task previous, Func<CancellationToken, ValueTask<int>> operation, byte[]? buffer, int budgeted)
         {
             try
             {
@@ -671,6 +709,11 @@ public sealed partial class FileSystem
                 if (buffer is not null)
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
+                }
+
+                if (budgeted > 0)
+                {
+                    _fs.Buffers.Release(budgeted);
                 }
 
                 _slots.Release();

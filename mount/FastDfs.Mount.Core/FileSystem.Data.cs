@@ -454,7 +454,7 @@ public sealed partial class FileSystem
                 return FsResult<int>.Fail(Errno.EIO);
             }
 
-            var reader = open.ReaderFor(content.Value, stored, version, _backend, Options);
+            var reader = open.ReaderFor(content.Value, stored, version, _backend, Options, Buffers);
             var read = await ReadWithDeadlineAsync(reader, offset, destination[..(int)fromStorage], cancellationToken);
             if (!read.IsOk)
             {
@@ -477,7 +477,7 @@ public sealed partial class FileSystem
         // assembled (tail bytes, holes) by the copying read.
         if (FindWriter(open.Node) is null && open.Content is { } content && offset >= 0 && offset + length <= open.Size)
         {
-            var reader = open.ReaderFor(content, open.Size, Volatile.Read(ref open.Node.ContentVersion), _backend, Options);
+            var reader = open.ReaderFor(content, open.Size, Volatile.Read(ref open.Node.ContentVersion), _backend, Options, Buffers);
             var lease = await LeaseWithDeadlineAsync(reader, offset, length, cancellationToken);
             if (!lease.IsOk || lease.Value.Length == length)
             {
@@ -703,7 +703,7 @@ public sealed partial class FileSystem
         /// A reader of <paramref name="content"/>'s first <paramref name="stored"/> bytes as of the writer's
         /// <paramref name="version"/>; a new one (empty read-ahead) when any of them changed.
         /// </summary>
-        public OpenFile ReaderFor(FileId content, long stored, long version, IClusterBackend backend, MountOptions options)
+        public OpenFile ReaderFor(FileId content, long stored, long version, IClusterBackend backend, MountOptions options, BufferBudget buffers)
         {
             lock (_lock)
             {
@@ -718,7 +718,7 @@ public sealed partial class FileSystem
                     _storage.Address = null; // new content may sit on another storage of the group
                 }
 
-                _reader = new OpenFile(Node, content, stored, backend, options, _storage);
+                _reader = new OpenFile(Node, content, stored, backend, options, buffers, _storage);
                 _readerVersion = version;
                 return _reader;
             }

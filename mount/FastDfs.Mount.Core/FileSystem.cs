@@ -41,6 +41,7 @@ public sealed partial class FileSystem : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _mountTime = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         Inodes = new InodeTable((ulong)_mountTime);
+        Buffers = new BufferBudget(options.MaxBuffers, () => MountLog.BuffersExhausted(_logger, options.MaxBuffers / (1024 * 1024)));
         if (names.NamesAvailable)
         {
             MountLog.NamesAvailable(_logger);
@@ -54,6 +55,9 @@ public sealed partial class FileSystem : IAsyncDisposable
     public MountOptions Options { get; }
 
     public InodeTable Inodes { get; }
+
+    /// <summary>The mount-wide budget of queued write chunks and read-ahead chunks (<see cref="MountOptions.MaxBuffers"/>).</summary>
+    public BufferBudget Buffers { get; }
 
     /// <summary>Where uploads named right after they are stored are recorded meanwhile (null: nowhere, a crash then leaks them).</summary>
     public PendingJournal? PendingJournal { get; init; }
@@ -251,7 +255,7 @@ public sealed partial class FileSystem : IAsyncDisposable
             return FsResult<OpenReply>.Fail(attributes.Errno);
         }
 
-        var file = new OpenFile(node, node.FileId!.Value, attributes.Value.Size, _backend, Options);
+        var file = new OpenFile(node, node.FileId!.Value, attributes.Value.Size, _backend, Options, Buffers);
         ulong handle = Interlocked.Increment(ref _nextHandle);
         Inodes.Opened(node);
         _files[handle] = file;

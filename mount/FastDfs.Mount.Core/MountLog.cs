@@ -26,4 +26,8 @@ internal static partial class MountLog
 
     [LoggerMessage(EventId = 6007, Level = LogLevel.Information, Message = "names are served by the trackers' directory service")]
     public static partial void NamesAvailable(ILogger logger);
+
+    [LoggerMessage(EventId = 6008, Level = LogLevel.Information,
+        Message = "data buffers reached max_buffers ({MiB} MiB): writes now wait for queued chunks to be stored and read-ahead pauses until buffers free up (logged once)")]
+    public static partial void BuffersExhausted(ILogger logger, long miB);
 }

@@ -53,6 +53,27 @@ public sealed record MountOptions
     public int WriteChunks { get; init; } = 2;
 
     /// <summary>
+    /// Bytes of data buffers the whole mount may hold beyond each file's minimum (<c>max_buffers</c>, MiB on the
+    /// command line): write chunks queued to the storage and read-ahead chunks. Each writer's chunk being filled and
+    /// each read's current chunk are outside it, so every file always makes progress; past it, writes wait for queued
+    /// chunks to be stored and read-ahead pauses.
+    /// </summary>
+    /// <remarks>
+    /// A quarter of the memory the process may use, at least 64 MiB (the largest chunk) and at most 512 MiB: 64 files
+    /// written, or 48 read, at full speed with the default chunks, without one `cp` of many files taking gigabytes.
+    /// </remarks>
+    public long MaxBuffers { get; init; } = s_defaultMaxBuffers;
+
+    private static readonly long s_defaultMaxBuffers =
+        Math.Clamp(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4, 64L * 1024 * 1024, 512L * 1024 * 1024);
+
+    /// <summary>
+    /// What read-ahead leaves of <see cref="MaxBuffers"/> to writers (a quarter, at least one write chunk): writers
+    /// wait for the budget, and idle readers' chunks ahead would otherwise hold it until their handles close.
+    /// </summary>
+    internal long ReadAheadKeepFree => Math.Max(WriteChunkSize, MaxBuffers / 4);
+
+    /// <summary>
     /// How long an uploaded but not yet named content file is kept (<c>pending_lease</c>): if the mount dies before
     /// close, the directory service's collector deletes it after this. Renewed while the file is being written.
     /// </summary>
@@ -98,6 +119,11 @@ public sealed record MountOptions
         if (WriteChunks is < 1 or > 64)
         {
             throw new ArgumentException($"write_chunks must be 1..64 (got {WriteChunks})");
+        }
+
+        if (MaxBuffers < WriteChunkSize)
+        {
+            throw new ArgumentException($"max_buffers must hold at least one write_chunk ({WriteChunkSize} bytes; got {MaxBuffers} bytes)");
         }
 
         if (PendingLease < TimeSpan.FromSeconds(10))

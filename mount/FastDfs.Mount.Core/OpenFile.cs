@@ -7,7 +7,9 @@ namespace FastDfs.Mount.Core;
 /// An open file and its read-ahead window. A sequential reader is served from chunks fetched ahead of it; any other
 /// read goes straight to the storage for exactly the bytes asked. The chunks ahead come in order from one streamed
 /// download to the end of the file (<see cref="ReadStream"/>): the storage sends continuously instead of pausing for a
-/// request per chunk. Memory per handle is at most (read-ahead chunks + 2) chunks, whatever the file size.
+/// request per chunk. Memory per handle is at most (read-ahead chunks + 2) chunks, whatever the file size; the chunks
+/// fetched ahead of the reader draw on the mount's <see cref="BufferBudget"/> and are not fetched while it is used up
+/// (a read then fetches only the chunk it needs).
 /// </summary>
 internal sealed class OpenFile
 {
@@ -17,6 +19,7 @@ internal sealed class OpenFile
 
     private readonly IClusterBackend _backend;
     private readonly MountOptions _options;
+    private readonly BufferBudget _budget;
     private readonly FileId _fileId;
     private readonly StorageChoice _storage;
     private readonly Lock _lock = new();
@@ -27,7 +30,7 @@ internal sealed class OpenFile
     private bool _closed;
 
     /// <param name="storage">The download choice to use; by default the node's (file-ID files never change).</param>
-    public OpenFile(Node node, FileId fileId, long size, IClusterBackend backend, MountOptions options, StorageChoice? storage = null)
+    public OpenFile(Node node, FileId fileId, long size, IClusterBackend backend, MountOptions options, BufferBudget budget, StorageChoice? storage = null)
     {
         Node = node;
         _fileId = fileId;
@@ -35,6 +38,7 @@ internal sealed class OpenFile
         Size = size;
         _backend = backend;
         _options = options;
+        _budget = budget;
     }
 
     public Node Node { get; }
@@ -240,14 +244,17 @@ internal sealed class OpenFile
     {
         lock (_lock)
         {
-            var chunk = GetOrStart(index);
+            var chunk = GetOrStart(index, budgeted: false)!;
             chunk.Readers++;
             if (prefetch)
             {
                 long chunks = (Size + _options.ReadAheadChunkSize - 1) / _options.ReadAheadChunkSize;
                 for (long ahead = index + 1; ahead <= index + _options.ReadAheadChunks && ahead < chunks; ahead++)
                 {
-                    GetOrStart(ahead);
+                    if (GetOrStart(ahead, budgeted: true) is null)
+                    {
+                        break; // budget used up: the next read fetches its own chunk, and tries again
+                    }
                 }
 
                 // Chunks behind the reader are done with; keep one for reads that arrive out of order.
@@ -267,7 +274,11 @@ internal sealed class OpenFile
         }
     }
 
-    private Chunk GetOrStart(long index)
+    /// <param name="budgeted">
+    /// A chunk ahead of the reader: started only if the budget has room for it (null otherwise). The chunk a read
+    /// needs now is always started, outside the budget, so reads never wait for it.
+    /// </param>
+    private Chunk? GetOrStart(long index, bool budgeted)
     {
         foreach (var existing in _window)
         {
@@ -280,7 +291,12 @@ internal sealed class OpenFile
         int size = _options.ReadAheadChunkSize;
         long start = index * size;
         int length = (int)Math.Min(size, Size - start);
-        var chunk = new Chunk(index, start, length, ArrayPool<byte>.Shared.Rent(length));
+        if (budgeted && !_budget.TryReserve(length, _options.ReadAheadKeepFree))
+        {
+            return null;
+        }
+
+        var chunk = new Chunk(index, start, length, ArrayPool<byte>.Shared.Rent(length), budgeted ? length : 0);
         _window.Add(chunk);
         if (_stream is { } stream && stream.NextIndex == index)
         {
@@ -308,7 +324,14 @@ internal sealed class OpenFile
         FsResult<int> result;
         using (var deadline = new CancellationTokenSource(_options.OperationTimeout))
         {
-            result = await ReadDirectAsync(chunk.Start, chunk.Buffer.AsMemory(0, chunk.Length), deadline.Token);
+            try
+            {
+                result = await ReadDirectAsync(chunk.Start, chunk.Buffer.AsMemory(0, chunk.Length), deadline.Token);
+            }
+            catch (Exception)
+            {
+                result = FsResult<int>.Fail(Errno.EIO); // as the pump: the chunk must complete, or its buffer and budget stay taken
+            }
         }
 
         Complete(chunk, result);
@@ -492,19 +515,26 @@ internal sealed class OpenFile
         }
     }
 
-    /// <summary>The buffer goes back to the pool once the chunk is out of the window, fetched and unread.</summary>
-    private static void ReturnIfDone(Chunk chunk)
+    /// <summary>
+    /// The buffer goes back to the pool once the chunk is out of the window, fetched and unread; its budget with it
+    /// (once: <see cref="Chunk.Returned"/>).
+    /// </summary>
+    private void ReturnIfDone(Chunk chunk)
     {
         if (chunk.Evicted && chunk.Done && chunk.Readers == 0 && !chunk.Returned)
         {
             chunk.Returned = true;
             ArrayPool<byte>.Shared.Return(chunk.Buffer);
+            if (chunk.Budgeted > 0)
+            {
+                _budget.Release(chunk.Budgeted);
+            }
         }
     }
 
     internal bool IsClosed => _closed;
 
-    private sealed class Chunk(long index, long start, int length, byte[] buffer)
+    private sealed class Chunk(long index, long start, int length, byte[] buffer, int budgeted)
     {
         public long Index { get; } = index;
 
@@ -513,6 +543,9 @@ internal sealed class OpenFile
         public int Length { get; } = length;
 
         public byte[] Buffer { get; } = buffer;
+
+        /// <summary>Bytes of the budget this chunk holds (0: the chunk a read needed, outside the budget).</summary>
+        public int Budgeted { get; } = budgeted;
 
         // Readers' continuations run on the pool: the pump goes on to the next chunk while they answer.
         public TaskCompletionSource<FsResult<int>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

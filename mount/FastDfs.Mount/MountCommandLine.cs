@@ -22,6 +22,8 @@ internal sealed record MountCommandLine
                              readahead_kb=KIB (kernel read-ahead, default 1024), threads=N (receive threads, default 2),
                              interrupt_grace=S (an interrupted change keeps its real answer this long, default 2),
                              write_chunk=BYTES (default 4 MiB), write_chunks=N (default 2), pending_lease=S (600),
+                             max_buffers=MIB (queued write and read-ahead chunks of the whole mount; default a
+                             quarter of memory, 64..512),
                              direct_writes=on|off (write-only opens bypass the page cache, default on),
                              pending_journal=DIR|none (uploads not yet named, for the collector after a crash;
                              default /var/lib/fdfs-mount as root, else ~/.local/state/fdfs-mount),
@@ -157,6 +159,9 @@ internal sealed record MountCommandLine
                     break;
                 case "write_chunks":
                     options = options with { WriteChunks = Integer(key, value) };
+                    break;
+                case "max_buffers":
+                    options = options with { MaxBuffers = (long)Integer(key, value) * 1024 * 1024 };
                     break;
                 case "choice_timeout":
                     options = options with { ChoiceTimeout = Seconds(key, value) };
