@@ -14,6 +14,13 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresq
 command -v getfattr >/dev/null || need_apt+=(attr)
 # fincore (page-cache residency) shows that write-only opens bypass the page cache.
 command -v fincore >/dev/null || need_apt+=(util-linux-extra)
+# check-layouts.sh compiles the FUSE binding's layouts against the headers of both architectures (about 10 s to install).
+[ -f /usr/include/fuse3/fuse_lowlevel.h ] || need_apt+=(libfuse3-dev)
+command -v gcc >/dev/null || need_apt+=(gcc)
+case "$(uname -m)" in
+  x86_64) command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu) ;;
+  aarch64) command -v x86_64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-x86-64-linux-gnu) ;;
+esac
 # The mount's tool-workflow tests run these on the mount.
 for tool in rsync git tar; do command -v "$tool" >/dev/null || need_apt+=("$tool"); done
 if ((${#need_apt[@]})); then
@@ -29,6 +36,9 @@ bash scripts/build.sh
 
 echo "== format check"
 dotnet format FastDfs.Mount.sln --verify-no-changes --no-restore
+
+echo "== native layouts (C# against the x86-64 and aarch64 headers)"
+bash scripts/check-layouts.sh
 
 echo "== tests"
 export FDFS_BIN_DIR="$PWD/artifacts/bin"

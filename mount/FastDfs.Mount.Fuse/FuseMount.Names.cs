@@ -8,14 +8,23 @@ namespace FastDfs.Mount.Fuse;
 public sealed unsafe partial class FuseMount
 {
     // setattr's to_set bits (fuse_lowlevel.h).
+    [NativeConstant("FUSE_SET_ATTR_MODE")]
     private const int SetAttrMode = 1 << 0;
+    [NativeConstant("FUSE_SET_ATTR_UID")]
     private const int SetAttrUid = 1 << 1;
+    [NativeConstant("FUSE_SET_ATTR_GID")]
     private const int SetAttrGid = 1 << 2;
+    [NativeConstant("FUSE_SET_ATTR_SIZE")]
     private const int SetAttrSize = 1 << 3;
+    [NativeConstant("FUSE_SET_ATTR_ATIME")]
     private const int SetAttrAtime = 1 << 4;
+    [NativeConstant("FUSE_SET_ATTR_MTIME")]
     private const int SetAttrMtime = 1 << 5;
+    [NativeConstant("FUSE_SET_ATTR_ATIME_NOW")]
     private const int SetAttrAtimeNow = 1 << 7;
+    [NativeConstant("FUSE_SET_ATTR_MTIME_NOW")]
     private const int SetAttrMtimeNow = 1 << 8;
+    [NativeConstant("FUSE_SET_ATTR_CTIME")]
     private const int SetAttrCtime = 1 << 10;
 
     /// <summary>

@@ -12,7 +12,8 @@ namespace FastDfs.Mount.Fuse;
 /// </summary>
 public sealed unsafe partial class FuseMount
 {
-    private const uint CapAsyncDio = 1u << 15; // FUSE_CAP_ASYNC_DIO
+    [NativeConstant("FUSE_CAP_ASYNC_DIO")]
+    private const uint CapAsyncDio = 1u << 15;
 
     private static nint BuildOps()
     {

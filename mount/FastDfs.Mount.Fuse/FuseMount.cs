@@ -15,6 +15,7 @@ namespace FastDfs.Mount.Fuse;
 /// </summary>
 public sealed unsafe partial class FuseMount : IDisposable
 {
+    [NativeConstant("EINTR")]
     private const int EINTR = 4;
 
     private static FuseMount? s_current;
@@ -59,6 +60,11 @@ public sealed unsafe partial class FuseMount : IDisposable
     /// </summary>
     public TimeSpan InterruptGrace { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The C layouts the binding declares, one fact per line, for scripts/check-layouts.sh (<c>fdfs-mount --print-layouts</c>).
+    /// </summary>
+    public static IEnumerable<string> DescribeNativeLayouts() => NativeLayout.Describe();
+
     /// <summary>Creates the session, mounts, and starts the receive threads.</summary>
     public void Start()
     {
@@ -69,6 +75,7 @@ public sealed unsafe partial class FuseMount : IDisposable
 
         try
         {
+            NativeLayout.EnsureSupported();
             LibFuse.Load();
             _ops = BuildOps();
             var args = default(FuseArgs);
@@ -328,10 +335,15 @@ public sealed unsafe partial class FuseMount : IDisposable
 
     private static partial class Native
     {
+        [NativeConstant("MNT_DETACH")]
         public const int MntDetach = 2;
+        [NativeConstant("F_GETFD")]
         public const int FGetFd = 1;
+        [NativeConstant("F_SETFD")]
         public const int FSetFd = 2;
+        [NativeConstant("FD_CLOEXEC")]
         public const int FdCloExec = 1;
+        [NativeConstant("F_DUPFD_CLOEXEC")]
         public const int FDupFdCloExec = 1030;
 
         [LibraryImport("libc", EntryPoint = "close")]

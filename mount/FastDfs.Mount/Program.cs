@@ -13,6 +13,17 @@ const string DetachedVariable = "FDFS_MOUNT_DETACHED";
 MountCommandLine command;
 try
 {
+    if (args is ["--print-layouts"])
+    {
+        // Undocumented: the binding's C layouts for scripts/check-layouts.sh, which compiles them against the headers.
+        foreach (string line in FuseMount.DescribeNativeLayouts())
+        {
+            Console.Out.WriteLine(line);
+        }
+
+        return 0;
+    }
+
     if (args.Length == 0 || args.Contains("-h") || args.Contains("--help"))
     {
         Console.Out.WriteLine(MountCommandLine.Usage);
@@ -122,7 +133,7 @@ try
 {
     mount.Start();
 }
-catch (Exception e) when (e is IOException or DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
+catch (Exception e) when (e is IOException or DllNotFoundException or EntryPointNotFoundException or InvalidOperationException or PlatformNotSupportedException)
 {
     Console.Error.WriteLine($"fdfs-mount: {e.Message}");
     return 1;

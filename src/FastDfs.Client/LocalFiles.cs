@@ -8,6 +8,10 @@ internal static partial class LocalFiles
     private const int FileTypeMask = 0xF000; // S_IFMT
     private const int RegularFile = 0x8000;  // S_IFREG
 
+    // offsetof(struct stat, st_mode), a 32-bit field; scripts/check-layouts.sh compares these with the headers.
+    private const int ModeOffsetX64 = 24;
+    private const int ModeOffsetArm64 = 16;
+
     [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
     private static extern int StatNative([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer);
 
@@ -23,14 +27,14 @@ internal static partial class LocalFiles
             return false;
         }
 
-        // struct stat: st_mode is a 32-bit field at offset 24 on x86-64 and 16 on arm64; 256 bytes cover both.
+        // 256 bytes cover struct stat on both (144 on x86-64, 128 on aarch64).
         byte[] buffer = new byte[256];
         if (StatNative(path, buffer) != 0)
         {
             return false;
         }
 
-        int offset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 24 : 16;
+        int offset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? ModeOffsetX64 : ModeOffsetArm64;
         int mode = BitConverter.ToInt32(buffer, offset);
         return (mode & FileTypeMask) != RegularFile && !Directory.Exists(path);
     }

@@ -45,10 +45,12 @@ internal static class NativeMethods
     public const int ENOENT = 2;
     public const int EEXIST = 17;
 
-    // x86_64 / aarch64 Linux values: O_TMPFILE is __O_TMPFILE | O_DIRECTORY.
+    // x86_64 / aarch64 Linux values, compared with the headers by scripts/check-layouts.sh. O_TMPFILE is
+    // __O_TMPFILE | O_DIRECTORY, and O_DIRECTORY differs: 0x10000 on x86-64, 0x4000 on aarch64.
     private const int OWriteOnly = 0x1;
     private const int OCloseOnExec = 0x80000;
-    private const int OTmpFile = 0x410000;
+    private const int OTmpFileX64 = 0x410000;
+    private const int OTmpFileArm64 = 0x404000;
     private const int AtFdCwd = -100;
     private const int AtSymlinkFollow = 0x400;
 
@@ -66,7 +68,8 @@ internal static class NativeMethods
             return null;
         }
 
-        int fd = OpenNative(directory, OTmpFile | OWriteOnly | OCloseOnExec, Convert.ToInt32("644", 8));
+        int tmpFile = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? OTmpFileArm64 : OTmpFileX64;
+        int fd = OpenNative(directory, tmpFile | OWriteOnly | OCloseOnExec, Convert.ToInt32("644", 8));
         return fd < 0 ? null : new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
     }
 

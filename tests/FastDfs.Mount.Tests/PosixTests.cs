@@ -521,28 +521,29 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
     {
         public const int AtFdCwd = -100;
 
-        /// <summary>x86-64 struct stat (144 bytes); times folded into nanoseconds.</summary>
-        [StructLayout(LayoutKind.Explicit, Size = 144)]
+        /// <summary>struct stat of this architecture (the binding's, checked against the headers); times folded into nanoseconds.</summary>
+        [StructLayout(LayoutKind.Sequential)]
         public struct StatBuf
         {
-            [FieldOffset(8)] public ulong Ino;
-            [FieldOffset(16)] public long Nlink;
-            [FieldOffset(24)] public uint Mode;
-            [FieldOffset(28)] public uint Uid;
-            [FieldOffset(32)] public uint Gid;
-            [FieldOffset(48)] public long Size;
-            [FieldOffset(72)] public long AtimeSec;
-            [FieldOffset(80)] public long AtimeNsec;
-            [FieldOffset(88)] public long MtimeSec;
-            [FieldOffset(96)] public long MtimeNsec;
-            [FieldOffset(104)] public long CtimeSec;
-            [FieldOffset(112)] public long CtimeNsec;
+            private Fuse.Stat _stat;
 
-            public readonly long Atime => (AtimeSec * 1_000_000_000) + AtimeNsec;
+            public readonly ulong Ino => _stat.Ino;
 
-            public readonly long Mtime => (MtimeSec * 1_000_000_000) + MtimeNsec;
+            public readonly long Nlink => _stat.Nlink;
 
-            public readonly long Ctime => (CtimeSec * 1_000_000_000) + CtimeNsec;
+            public readonly uint Mode => _stat.Mode;
+
+            public readonly uint Uid => _stat.Uid;
+
+            public readonly uint Gid => _stat.Gid;
+
+            public readonly long Size => _stat.Size;
+
+            public readonly long Atime => _stat.Atime.ToNanoseconds();
+
+            public readonly long Mtime => _stat.Mtime.ToNanoseconds();
+
+            public readonly long Ctime => _stat.Ctime.ToNanoseconds();
         }
 
 #pragma warning disable SA1300, IDE1006 // libc's names
@@ -603,14 +604,42 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
         [LibraryImport("libc", SetLastError = true)]
         public static partial int ftruncate(int fd, long length);
 
+        public static unsafe int stat(string path, out StatBuf buffer)
+        {
+            buffer = default;
+            fixed (StatBuf* p = &buffer)
+            {
+                return stat(path, p);
+            }
+        }
+
+        public static unsafe int lstat(string path, out StatBuf buffer)
+        {
+            buffer = default;
+            fixed (StatBuf* p = &buffer)
+            {
+                return lstat(path, p);
+            }
+        }
+
+        public static unsafe int fstat(int fd, out StatBuf buffer)
+        {
+            buffer = default;
+            fixed (StatBuf* p = &buffer)
+            {
+                return fstat(fd, p);
+            }
+        }
+
+        // Pointers: the source generator does not marshal a struct from another assembly (the binding's Stat) by value.
         [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-        public static partial int stat(string path, out StatBuf buffer);
+        private static unsafe partial int stat(string path, StatBuf* buffer);
 
         [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-        public static partial int lstat(string path, out StatBuf buffer);
+        private static unsafe partial int lstat(string path, StatBuf* buffer);
 
         [LibraryImport("libc", SetLastError = true)]
-        public static partial int fstat(int fd, out StatBuf buffer);
+        private static unsafe partial int fstat(int fd, StatBuf* buffer);
 
         [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         public static partial int setxattr(string path, string name, byte[] value, nuint size, int flags);
