@@ -58,10 +58,17 @@ public sealed partial class FileSystem
         }, cancellationToken);
 
     /// <summary>
-    /// mknod: regular files, FIFOs and sockets. Devices are refused with EPERM: the directory service keeps no rdev,
-    /// and a device node the mount could not reproduce would be worse than none.
+    /// mknod: regular files, FIFOs, sockets and character and block devices. A device's number (<paramref name="rdev"/>,
+    /// the kernel's 32-bit encoding as FUSE passes it) is kept in the directory service and comes back in st_rdev;
+    /// other types keep none. Opening a device node never reaches the mount: the kernel opens the device itself.
     /// </summary>
-    public ValueTask<FsResult<EntryReply>> MkNodAsync(ulong parent, string name, uint mode, Caller caller, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// No privilege check here: the kernel's vfs_mknod refuses devices with EPERM to a caller without CAP_MKNOD before
+    /// any file system is asked, with or without default_permissions, and lets anyone make a 0:0 character device
+    /// (an overlayfs whiteout), exactly as on ext4. Checking the caller's uid here would refuse those whiteouts and
+    /// callers that hold CAP_MKNOD without being root.
+    /// </remarks>
+    public ValueTask<FsResult<EntryReply>> MkNodAsync(ulong parent, string name, uint mode, ulong rdev, Caller caller, CancellationToken cancellationToken = default)
     {
         uint type = mode & NamespaceMode.TypeMask;
         if (type == 0)
@@ -69,14 +76,21 @@ public sealed partial class FileSystem
             type = NamespaceMode.Regular; // mknod(2): a zero type means a regular file
         }
 
-        if (type is not (NamespaceMode.Regular or NamespaceMode.Fifo or NamespaceMode.Socket))
+        if (type is not (NamespaceMode.Regular or NamespaceMode.Fifo or NamespaceMode.Socket or NamespaceMode.CharDevice or NamespaceMode.BlockDevice))
         {
-            return ValueTask.FromResult(FsResult<EntryReply>.Fail(type is NamespaceMode.CharDevice or NamespaceMode.BlockDevice ? Errno.EPERM : Errno.EINVAL));
+            return ValueTask.FromResult(FsResult<EntryReply>.Fail(Errno.EINVAL));
         }
 
         uint full = type | (mode & NamespaceMode.PermissionMask);
+        bool device = NamespaceMode.IsDevice(full);
+        if (device && rdev > uint.MaxValue)
+        {
+            return ValueTask.FromResult(FsResult<EntryReply>.Fail(Errno.EINVAL)); // FUSE's rdev is 32 bits: never from the kernel
+        }
+
+        uint number = device ? (uint)rdev : 0;
         return CreateNamedAsync(parent, name, "mknod", (ns, dir, deadline) =>
-            _names.CreateAsync(ns, name, full, caller.Uid, OwnerGid(dir, caller), null, 0, deadline), cancellationToken);
+            _names.MkNodAsync(ns, name, full, number, caller.Uid, OwnerGid(dir, caller), deadline), cancellationToken);
     }
 
     public async ValueTask<FsResult<EntryReply>> SymlinkAsync(ulong parent, string name, string target, Caller caller, CancellationToken cancellationToken = default)

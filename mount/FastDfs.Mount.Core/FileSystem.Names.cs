@@ -164,7 +164,7 @@ public sealed partial class FileSystem
     private NodeAttributes SetNamed(Node node, NsAttributes ns)
     {
         long size = NamespaceModeIsDirectory(ns.Mode) ? 4096 : ns.Size;
-        var attributes = new NodeAttributes(node.Ino, ns.Mode, ns.Nlink, ns.Uid, ns.Gid, size, ns.AtimeNs, ns.MtimeNs, ns.CtimeNs);
+        var attributes = new NodeAttributes(node.Ino, ns.Mode, ns.Nlink, ns.Uid, ns.Gid, size, ns.AtimeNs, ns.MtimeNs, ns.CtimeNs, ns.Rdev);
         node.Named = ns;
         node.Attributes = attributes;
         node.NamedEpoch = Volatile.Read(ref _namesEpoch);

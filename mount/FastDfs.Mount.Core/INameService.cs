@@ -36,9 +36,12 @@ public interface INameService
 
     ValueTask<FsResult<NsAttributes>> MkDirAsync(long parent, string name, uint mode, uint uid, uint gid, CancellationToken cancellationToken);
 
-    /// <summary>A new regular file (or FIFO/socket/device node when <paramref name="mode"/> says so), optionally with content.</summary>
+    /// <summary>A new regular file (or FIFO/socket when <paramref name="mode"/> says so), optionally with content.</summary>
     ValueTask<FsResult<NsAttributes>> CreateAsync(
         long parent, string name, uint mode, uint uid, uint gid, string? fileId, long size, CancellationToken cancellationToken);
+
+    /// <summary>mknod(2) of any type but a directory or symlink; <paramref name="rdev"/> is kept for character and block devices.</summary>
+    ValueTask<FsResult<NsAttributes>> MkNodAsync(long parent, string name, uint mode, uint rdev, uint uid, uint gid, CancellationToken cancellationToken);
 
     /// <summary>Binds new content to a regular file; the previous content, if no longer named, goes to the collector.</summary>
     ValueTask<FsResult<NsAttributes>> SetContentAsync(long inode, string fileId, long size, long mtimeNs, CancellationToken cancellationToken);
@@ -100,6 +103,9 @@ public sealed class NoNameService : INameService
 
     public ValueTask<FsResult<NsAttributes>> CreateAsync(
         long parent, string name, uint mode, uint uid, uint gid, string? fileId, long size, CancellationToken cancellationToken) => Refused<NsAttributes>();
+
+    public ValueTask<FsResult<NsAttributes>> MkNodAsync(long parent, string name, uint mode, uint rdev, uint uid, uint gid, CancellationToken cancellationToken) =>
+        Refused<NsAttributes>();
 
     public ValueTask<FsResult<NsAttributes>> SetContentAsync(long inode, string fileId, long size, long mtimeNs, CancellationToken cancellationToken) =>
         Refused<NsAttributes>();

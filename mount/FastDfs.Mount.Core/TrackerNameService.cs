@@ -35,6 +35,9 @@ public sealed class TrackerNameService(NamespaceClient client, TimeSpan operatio
         long parent, string name, uint mode, uint uid, uint gid, string? fileId, long size, CancellationToken cancellationToken) =>
         Call("create", name, () => client.CreateAsync(parent, name, mode, uid, gid, fileId, size, cancellationToken), cancellationToken);
 
+    public ValueTask<FsResult<NsAttributes>> MkNodAsync(long parent, string name, uint mode, uint rdev, uint uid, uint gid, CancellationToken cancellationToken) =>
+        Call("mknod", name, () => client.MkNodAsync(parent, name, mode, rdev, uid, gid, cancellationToken), cancellationToken);
+
     public ValueTask<FsResult<NsAttributes>> SetContentAsync(long inode, string fileId, long size, long mtimeNs, CancellationToken cancellationToken) =>
         Call("set content", fileId, () => client.SetContentAsync(inode, fileId, size, mtimeNs, cancellationToken), cancellationToken);
 

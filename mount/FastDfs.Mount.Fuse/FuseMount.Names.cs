@@ -103,7 +103,8 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            Complete<EntryReply, NewEntrySender>(req, Fs.MkNodAsync(parent, Name(name), mode, CallerOf(req)));
+            // dev: fuse_mknod_in's 32-bit rdev (the kernel's new_encode_dev), widened to dev_t by libfuse.
+            Complete<EntryReply, NewEntrySender>(req, Fs.MkNodAsync(parent, Name(name), mode, dev, CallerOf(req)));
         }
         catch (Exception e)
         {

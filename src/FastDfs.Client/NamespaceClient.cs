@@ -160,14 +160,25 @@ public sealed class NamespaceClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// A new regular file (mode without type bits, or S_IFREG), or a FIFO/socket/device node (type bits in mode).
-    /// EEXIST when the name exists. With <paramref name="fileId"/>, the file has that content and size at once.
+    /// A new regular file (mode without type bits, or S_IFREG), or a FIFO/socket (type bits in mode; devices: see
+    /// <see cref="MkNodAsync"/>). EEXIST when the name exists. With <paramref name="fileId"/>, the file has that
+    /// content and size at once.
     /// </summary>
     public Task<NsAttributes> CreateAsync(
         long parent, string name, uint mode, uint uid, uint gid, string? fileId = null, long size = 0, CancellationToken cancellationToken = default)
     {
         var p = Rent(NamespaceMessages.CreateSize(name, fileId));
         return AttributesAsync(NamespaceCommand.Create, p, NamespaceMessages.WriteCreate(Body(p), parent, mode, uid, gid, size, fileId, name), cancellationToken);
+    }
+
+    /// <summary>
+    /// mknod(2): a node of the type in <paramref name="mode"/> without content. <paramref name="rdev"/> is a character
+    /// or block device's number in the kernel's 32-bit encoding (FUSE's); other types keep none, as on ext4.
+    /// </summary>
+    public Task<NsAttributes> MkNodAsync(long parent, string name, uint mode, uint rdev, uint uid, uint gid, CancellationToken cancellationToken = default)
+    {
+        var p = Rent(NamespaceMessages.CreateSize(name, null));
+        return AttributesAsync(NamespaceCommand.Create, p, NamespaceMessages.WriteCreate(Body(p), parent, mode, uid, gid, 0, null, name, rdev), cancellationToken);
     }
 
     /// <summary>

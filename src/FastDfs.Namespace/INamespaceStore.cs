@@ -50,9 +50,12 @@ public interface INamespaceStore : IAsyncDisposable
 
     ValueTask<NsAttributes> MkDirAsync(long parent, byte[] name, uint mode, uint uid, uint gid, CancellationToken cancellationToken);
 
-    /// <summary>A new regular file (or a FIFO, socket or device node when mode says so), optionally with content.</summary>
+    /// <summary>
+    /// A new regular file (or a FIFO, socket or device node when mode says so), optionally with content.
+    /// <paramref name="rdev"/> is kept for character and block devices and ignored otherwise, as ext4 does.
+    /// </summary>
     ValueTask<NsAttributes> CreateAsync(
-        long parent, byte[] name, uint mode, uint uid, uint gid, string? fileId, long size, CancellationToken cancellationToken);
+        long parent, byte[] name, uint mode, uint uid, uint gid, string? fileId, long size, uint rdev, CancellationToken cancellationToken);
 
     /// <summary>Binds new content to a regular file; the previous file ID, if no longer named, is queued for deletion.</summary>
     ValueTask<NsAttributes> SetContentAsync(long inode, string fileId, long size, long mtimeNs, CancellationToken cancellationToken);

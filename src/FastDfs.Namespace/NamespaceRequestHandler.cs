@@ -169,7 +169,7 @@ public sealed class NamespaceRequestHandler : IFdfsRequestHandler
                         return Response.Of(await s.MkDirAsync(r.Parent, name, r.Mode, r.Uid, r.Gid, ct));
                     }
 
-                    return Response.Of(await s.CreateAsync(r.Parent, name, r.Mode, r.Uid, r.Gid, Text(r.FileId), r.Size, ct));
+                    return Response.Of(await s.CreateAsync(r.Parent, name, r.Mode, r.Uid, r.Gid, Text(r.FileId), r.Size, r.Rdev, ct));
                 }
 
             case NamespaceCommand.SetContent:

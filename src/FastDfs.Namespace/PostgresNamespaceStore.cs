@@ -11,7 +11,7 @@ namespace FastDfs.Namespace;
 /// </summary>
 public sealed class PostgresNamespaceStore : SqlNamespaceStore
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
     private const long MigrationLockKey = 0x46_44_46_53_4E_53; // "FDFSNS": one tracker migrates at a time
 
     private static readonly string[] SchemaV1 =
@@ -29,6 +29,12 @@ public sealed class PostgresNamespaceStore : SqlNamespaceStore
         "CREATE TABLE ns_groups (grp TEXT PRIMARY KEY, root BIGINT NOT NULL)",
         "CREATE TABLE ns_gc (file_id TEXT PRIMARY KEY, pending BIGINT NOT NULL, due BIGINT NOT NULL, attempts BIGINT NOT NULL, last_error TEXT)",
         "CREATE INDEX ns_gc_due ON ns_gc (due)",
+    ];
+
+    /// <summary>Version 2: device numbers of character and block devices (0 for every node a version 1 store made).</summary>
+    private static readonly string[] SchemaV2 =
+    [
+        "ALTER TABLE ns_inodes ADD COLUMN rdev BIGINT NOT NULL DEFAULT 0",
     ];
 
     private readonly NpgsqlDataSource _dataSource;
@@ -110,6 +116,18 @@ public sealed class PostgresNamespaceStore : SqlNamespaceStore
             }
 
             await RunAsync(connection, tx, $"INSERT INTO ns_meta (key, value) VALUES ('namespace_id', '{Guid.NewGuid()}')", cancellationToken);
+        }
+
+        if (version < 2)
+        {
+            foreach (string sql in SchemaV2)
+            {
+                await RunAsync(connection, tx, sql, cancellationToken);
+            }
+        }
+
+        if (version < SchemaVersion)
+        {
             await RunAsync(connection, tx, $"INSERT INTO ns_meta (key, value) VALUES ('schema_version', '{SchemaVersion}') " +
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", cancellationToken);
         }

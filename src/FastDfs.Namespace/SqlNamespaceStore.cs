@@ -13,8 +13,8 @@ namespace FastDfs.Namespace;
 /// </summary>
 public abstract class SqlNamespaceStore : INamespaceStore
 {
-    private const string InodeColumns = "id, gen, mode, uid, gid, nlink, size, atime, mtime, ctime, file_id, grp";
-    private const string InodeColumnsOfI = "i.id, i.gen, i.mode, i.uid, i.gid, i.nlink, i.size, i.atime, i.mtime, i.ctime, i.file_id, i.grp";
+    private const string InodeColumns = "id, gen, mode, uid, gid, nlink, size, atime, mtime, ctime, file_id, grp, rdev";
+    private const string InodeColumnsOfI = "i.id, i.gen, i.mode, i.uid, i.gid, i.nlink, i.size, i.atime, i.mtime, i.ctime, i.file_id, i.grp, i.rdev";
     private const long DirectorySize = 4096;
     private static readonly long EpochTicks = DateTime.UnixEpoch.Ticks;
 
@@ -124,10 +124,11 @@ public abstract class SqlNamespaceStore : INamespaceStore
         public long Ctime;
         public string? FileId;
         public string Group = "";
+        public uint Rdev;
 
         public bool IsDirectory => NamespaceMode.IsDirectory(Mode);
 
-        public NsAttributes ToAttributes() => new(Id, Gen, Mode, Uid, Gid, Nlink, Size, Atime, Mtime, Ctime, FileId);
+        public NsAttributes ToAttributes() => new(Id, Gen, Mode, Uid, Gid, Nlink, Size, Atime, Mtime, Ctime, FileId, Rdev);
 
         public static Inode Read(DbDataReader r, int o = 0) => new()
         {
@@ -143,6 +144,7 @@ public abstract class SqlNamespaceStore : INamespaceStore
             Ctime = r.GetInt64(o + 9),
             FileId = r.IsDBNull(o + 10) ? null : r.GetString(o + 10),
             Group = r.GetString(o + 11),
+            Rdev = (uint)r.GetInt64(o + 12),
         };
     }
 
@@ -204,11 +206,12 @@ public abstract class SqlNamespaceStore : INamespaceStore
         ExecAsync(s, "UPDATE ns_inodes SET mtime = @p1, ctime = @p1, nlink = nlink + @p2, gen = gen + 1 WHERE id = @p0", ct, id, now, nlinkDelta).AsTask();
 
     private static Task<long> InsertInodeAsync(
-        Session s, string group, uint mode, uint uid, uint gid, uint nlink, long size, long now, string? fileId, byte[]? target, CancellationToken ct) =>
+        Session s, string group, uint mode, uint uid, uint gid, uint nlink, long size, long now, string? fileId, byte[]? target, uint rdev,
+        CancellationToken ct) =>
         InsertAsync(s,
-            "INSERT INTO ns_inodes (grp, mode, uid, gid, nlink, size, atime, mtime, ctime, gen, file_id, target) " +
-            "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p6, @p6, 1, @p7, @p8) RETURNING id",
-            ct, group, (long)mode, (long)uid, (long)gid, (long)nlink, size, now, fileId, target).AsTask();
+            "INSERT INTO ns_inodes (grp, mode, uid, gid, nlink, size, atime, mtime, ctime, gen, file_id, target, rdev) " +
+            "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p6, @p6, 1, @p7, @p8, @p9) RETURNING id",
+            ct, group, (long)mode, (long)uid, (long)gid, (long)nlink, size, now, fileId, target, (long)rdev).AsTask();
 
     private static Task InsertEntryAsync(Session s, long parent, byte[] name, long inode, CancellationToken ct) =>
         ExecAsync(s, "INSERT INTO ns_entries (parent, name, inode) VALUES (@p0, @p1, @p2)", ct, parent, name, inode).AsTask();
@@ -293,7 +296,7 @@ public abstract class SqlNamespaceStore : INamespaceStore
             }
 
             long now = NowNs();
-            long id = await InsertInodeAsync(s, group, NamespaceMode.Directory | 0x1ED, 0, 0, 2, DirectorySize, now, null, null, ct);
+            long id = await InsertInodeAsync(s, group, NamespaceMode.Directory | 0x1ED, 0, 0, 2, DirectorySize, now, null, null, 0, ct);
             await ExecAsync(s, "INSERT INTO ns_groups (grp, root) VALUES (@p0, @p1)", ct, group, id);
             return (await InodeAsync(s, id, ct)).ToAttributes();
         }, cancellationToken);
@@ -487,7 +490,7 @@ public abstract class SqlNamespaceStore : INamespaceStore
             string group = await PrepareNewNameAsync(s, parent, name, ct);
             long now = NowNs();
             uint fullMode = NamespaceMode.Directory | (mode & NamespaceMode.PermissionMask);
-            long id = await InsertInodeAsync(s, group, fullMode, uid, gid, 2, DirectorySize, now, null, null, ct);
+            long id = await InsertInodeAsync(s, group, fullMode, uid, gid, 2, DirectorySize, now, null, null, 0, ct);
             await InsertEntryAsync(s, parent, name, id, ct);
             await TouchDirectoryAsync(s, parent, now, 1, ct);
             return new NsAttributes(id, 1, fullMode, uid, gid, 2, DirectorySize, now, now, now, null);
@@ -495,7 +498,7 @@ public abstract class SqlNamespaceStore : INamespaceStore
     }
 
     public ValueTask<NsAttributes> CreateAsync(
-        long parent, byte[] name, uint mode, uint uid, uint gid, string? fileId, long size, CancellationToken cancellationToken)
+        long parent, byte[] name, uint mode, uint uid, uint gid, string? fileId, long size, uint rdev, CancellationToken cancellationToken)
     {
         CheckName(name);
         uint type = mode & NamespaceMode.TypeMask;
@@ -520,7 +523,8 @@ public abstract class SqlNamespaceStore : INamespaceStore
             long now = NowNs();
             uint fullMode = type | (mode & NamespaceMode.PermissionMask);
             long fileSize = fileId is null ? 0 : size;
-            long id = await InsertInodeAsync(s, group, fullMode, uid, gid, 1, fileSize, now, fileId, null, ct);
+            uint deviceNumber = NamespaceMode.IsDevice(fullMode) ? rdev : 0; // ext4 keeps a number for devices only, ignoring it otherwise
+            long id = await InsertInodeAsync(s, group, fullMode, uid, gid, 1, fileSize, now, fileId, null, deviceNumber, ct);
             await InsertEntryAsync(s, parent, name, id, ct);
             await TouchDirectoryAsync(s, parent, now, 0, ct);
             if (fileId is not null)
@@ -528,7 +532,7 @@ public abstract class SqlNamespaceStore : INamespaceStore
                 await ClaimFileIdAsync(s, fileId, ct);
             }
 
-            return new NsAttributes(id, 1, fullMode, uid, gid, 1, fileSize, now, now, now, fileId);
+            return new NsAttributes(id, 1, fullMode, uid, gid, 1, fileSize, now, now, now, fileId, deviceNumber);
         }, cancellationToken);
     }
 
@@ -549,7 +553,7 @@ public abstract class SqlNamespaceStore : INamespaceStore
         {
             string group = await PrepareNewNameAsync(s, parent, name, ct);
             long now = NowNs();
-            long id = await InsertInodeAsync(s, group, NamespaceMode.Symlink | 0x1FF, uid, gid, 1, target.Length, now, null, target, ct);
+            long id = await InsertInodeAsync(s, group, NamespaceMode.Symlink | 0x1FF, uid, gid, 1, target.Length, now, null, target, 0, ct);
             await InsertEntryAsync(s, parent, name, id, ct);
             await TouchDirectoryAsync(s, parent, now, 0, ct);
             return new NsAttributes(id, 1, NamespaceMode.Symlink | 0x1FF, uid, gid, 1, target.Length, now, now, now, null);

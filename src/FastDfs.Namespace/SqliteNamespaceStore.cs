@@ -11,7 +11,7 @@ namespace FastDfs.Namespace;
 /// </summary>
 public sealed class SqliteNamespaceStore : SqlNamespaceStore
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
     private const int MaxIdleReaders = 8;
 
     private static readonly string[] SchemaV1 =
@@ -29,6 +29,12 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
         "CREATE TABLE ns_groups (grp TEXT PRIMARY KEY, root INTEGER NOT NULL)",
         "CREATE TABLE ns_gc (file_id TEXT PRIMARY KEY, pending INTEGER NOT NULL, due INTEGER NOT NULL, attempts INTEGER NOT NULL, last_error TEXT)",
         "CREATE INDEX ns_gc_due ON ns_gc (due)",
+    ];
+
+    /// <summary>Version 2: device numbers of character and block devices (0 for every node a version 1 store made).</summary>
+    private static readonly string[] SchemaV2 =
+    [
+        "ALTER TABLE ns_inodes ADD COLUMN rdev INTEGER NOT NULL DEFAULT 0",
     ];
 
     private readonly string _connectionString;
@@ -70,6 +76,18 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
             }
 
             Run(_writer.Connection, tx, $"INSERT INTO ns_meta (key, value) VALUES ('namespace_id', '{Guid.NewGuid()}')");
+        }
+
+        if (version < 2)
+        {
+            foreach (string sql in SchemaV2)
+            {
+                Run(_writer.Connection, tx, sql);
+            }
+        }
+
+        if (version < SchemaVersion)
+        {
             Run(_writer.Connection, tx, $"INSERT OR REPLACE INTO ns_meta (key, value) VALUES ('schema_version', '{SchemaVersion}')");
         }
 

@@ -101,6 +101,9 @@ public static class NamespaceMode
     public static bool IsRegular(uint mode) => (mode & TypeMask) == Regular;
 
     public static bool IsSymlink(uint mode) => (mode & TypeMask) == Symlink;
+
+    /// <summary>A character or block device: the only types that keep a device number (rdev).</summary>
+    public static bool IsDevice(uint mode) => (mode & TypeMask) is CharDevice or BlockDevice;
 }
 
 /// <summary>Limits the directory service enforces (ext4's).</summary>

@@ -269,7 +269,7 @@ public class FileSystemTests
         ulong dir = fs.Inodes.Find(FileKey[..FileKey.LastIndexOf('/')])!.Ino;
         var caller = new Caller(1000, 1000);
         Assert.Equal(Errno.EROFS, (await fs.MkDirAsync(group, "docs", 0x1ED, caller)).Errno);
-        Assert.Equal(Errno.EROFS, (await fs.MkNodAsync(dir, "fifo", 0x1000 | 0x1A4, caller)).Errno);
+        Assert.Equal(Errno.EROFS, (await fs.MkNodAsync(dir, "fifo", 0x1000 | 0x1A4, 0, caller)).Errno);
         Assert.Equal(Errno.EROFS, (await fs.SymlinkAsync(group, "link", "M00", caller)).Errno);
         Assert.Equal(Errno.EROFS, await fs.RmDirAsync(group, "M00"));
         Assert.Equal(Errno.EROFS, await fs.RenameAsync(dir, "a", dir, "b", RenameFlags.None));
@@ -277,9 +277,9 @@ public class FileSystemTests
         Assert.Equal(Errno.EPERM, (await fs.SetAttrAsync(file, new SetAttrChange(AttrChange.Mode, 0x1FF, 0, 0, 0, 0, 0, 0))).Errno);
         Assert.Equal(Errno.EINVAL, (await fs.ReadLinkAsync(file)).Errno);
 
-        // Device nodes are refused before anything is asked: the directory service keeps no rdev.
-        Assert.Equal(Errno.EPERM, (await fs.MkNodAsync(group, "tty", 0x2000 | 0x1A4, caller)).Errno);
-        Assert.Equal(Errno.EPERM, (await fs.MkNodAsync(group, "sda", 0x6000 | 0x1A4, caller)).Errno);
+        // Device nodes are names like any other: none without the directory service.
+        Assert.Equal(Errno.EROFS, (await fs.MkNodAsync(group, "tty", 0x2000 | 0x1A4, 0x8800, caller)).Errno);
+        Assert.Equal(Errno.EROFS, (await fs.MkNodAsync(group, "sda", 0x6000 | 0x1A4, 0x801, caller)).Errno);
         Assert.Equal(Errno.EINVAL, await fs.RmDirAsync(group, "."));
     }
 

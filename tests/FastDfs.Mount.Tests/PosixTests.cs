@@ -57,7 +57,7 @@ public sealed class PosixMountFixture : IAsyncLifetime
 public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper output) : IClassFixture<PosixMountFixture>
 {
     private const int OCreat = 0x40, OExcl = 0x80, OWrOnly = 1, ORdWr = 2, ODirectory = 0x10000;
-    private const uint SIfReg = 0x8000, SIfIfo = 0x1000, SIfChr = 0x2000, SIfSock = 0xC000;
+    private const uint SIfReg = 0x8000, SIfIfo = 0x1000, SIfChr = 0x2000, SIfBlk = 0x6000, SIfSock = 0xC000;
     private const uint RenameNoReplace = 1, RenameExchange = 2;
     private const long UtimeNow = (1L << 30) - 1, UtimeOmit = (1L << 30) - 2;
     private const int XattrCreate = 1, XattrReplace = 2;
@@ -123,7 +123,13 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
         ("mknod of a FIFO", d => $"{Err(Libc.mknod($"{d}/f", SIfIfo | 0x1A4, 0))} {Oct(LStatOf($"{d}/f").Mode)}"),
         ("mknod of a socket", d => $"{Err(Libc.mknod($"{d}/f", SIfSock | 0x1A4, 0))} {Oct(LStatOf($"{d}/f").Mode)}"),
         ("mknod of a regular file", d => $"{Err(Libc.mknod($"{d}/f", SIfReg | 0x1A4, 0))} {Oct(LStatOf($"{d}/f").Mode)} {LStatOf($"{d}/f").Size}"),
-        ("mknod of a character device (the mount keeps no rdev: EPERM)", d => Err(Libc.mknod($"{d}/c", SIfChr | 0x1A4, (1 << 8) | 3))),
+        ("mknod of a character device: type and numbers", d => $"{Err(Libc.mknod($"{d}/c", SIfChr | 0x1B6, MakeDev(1, 3)))} {Node(LStatOf($"{d}/c"))}"),
+        ("mknod of a block device with numbers beyond 8 bits", d => $"{Err(Libc.mknod($"{d}/b", SIfBlk | 0x1B0, MakeDev(259, 70_000)))} {Node(LStatOf($"{d}/b"))}"),
+        ("mknod of a FIFO with a device number keeps none", d => $"{Err(Libc.mknod($"{d}/f", SIfIfo | 0x1A4, MakeDev(1, 3)))} {Node(LStatOf($"{d}/f"))}"),
+        ("mknod of a device onto an existing name = EEXIST", d => { Touch(d, "a"); return Err(Libc.mknod($"{d}/a", SIfChr | 0x1A4, MakeDev(1, 3))); }),
+        ("a device node by a user without CAP_MKNOD = EPERM", d => { Mk(d, "s", 0x1FF); Libc.chmod($"{d}/s", 0x1FF); return AsNobody("mknod", $"{d}/s/c", "c", "1", "3"); }),
+        ("a 0:0 character device (a whiteout) by any user", d => { Mk(d, "s", 0x1FF); Libc.chmod($"{d}/s", 0x1FF); string r = AsNobody("mknod", $"{d}/s/w", "c", "0", "0"); return $"{r} {(Exists($"{d}/s/w") ? Node(LStatOf($"{d}/s/w")) : "-")}"; }),
+        ("chmod, chown, link and rename of a device node keep its numbers", d => DeviceChanges(d)),
 
         // chmod / chown / utimensat
         ("chmod 0751", d => { Touch(d, "a"); return $"{Err(Libc.chmod($"{d}/a", 0x1E9))} {Oct(StatOf($"{d}/a").Mode)}"; }),
@@ -173,8 +179,7 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
     /// <summary>Where the mount answers differently from ext4 on purpose: case → the mount's answer, and why.</summary>
     private static readonly Dictionary<string, string> KnownDifferences = new(StringComparer.Ordinal)
     {
-        // The directory service keeps no rdev, so device nodes are refused rather than created wrong.
-        ["mknod of a character device (the mount keeps no rdev: EPERM)"] = "EPERM",
+        // None at present.
     };
 
     public static IEnumerable<object[]> CaseNames => Cases.Select(c => new object[] { c.Name });
@@ -258,13 +263,69 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
     }
 
     [Fact]
-    public void Device_nodes_are_refused_and_a_group_top_level_keeps_its_store_paths()
+    public void A_group_top_level_keeps_its_store_paths()
     {
         string group = fixture.Mount.PathOf("group1");
-        Assert.Equal("EPERM", Err(Libc.mknod($"{fixture.MountRoot}/blk", 0x6000 | 0x1A4, 0x801)));
         Assert.Equal("EEXIST", Err(Libc.mkdir($"{group}/M00", 0x1ED))); // M00 is the file-ID path, not a user name
         Assert.Equal("EPERM", Err(Libc.rename(fixture.MountRoot, $"{group}/M01")));
         Assert.Equal("EPERM", Err(Libc.mkdir(fixture.Mount.PathOf("newgroup"), 0x1ED))); // groups come from the trackers
+    }
+
+    [Fact]
+    public async Task Device_nodes_are_kept_by_the_directory_service_and_a_second_mount_sees_them()
+    {
+        string name = "dev-" + Guid.NewGuid().ToString("N")[..8];
+        string dir = Path.Combine(fixture.MountRoot, name);
+        string local = Path.Combine(fixture.LocalRoot, name);
+        Mk(fixture.MountRoot, name);
+        Check(Libc.chmod(dir, 0x1FF), "chmod");
+        Directory.CreateDirectory(local);
+        Check(Libc.mknod($"{dir}/null", SIfChr | 0x1B6, MakeDev(1, 3)), "mknod null");
+        Check(Libc.mknod($"{dir}/sda1", SIfBlk | 0x1B0, MakeDev(8, 1)), "mknod sda1");
+        Check(Libc.mknod($"{dir}/fifo", SIfIfo | 0x1A4, 0), "mknod fifo");
+        Check(Libc.mknod($"{dir}/file", SIfReg | 0x1A4, 0), "mknod file");
+
+        // cp -a of a /dev/zero-like node made on ext4 (the sandbox's own /dev may not hold real devices).
+        Check(Libc.mknod($"{local}/zero", SIfChr | 0x1B6, MakeDev(1, 5)), "mknod zero on ext4");
+        var copied = await Tools.RunAsync("cp", "-a", $"{local}/zero", $"{dir}/zero");
+        Assert.True(copied.ExitCode == 0, copied.Error);
+
+        // stat's %t and %T are major and minor in hex.
+        string[] expected =
+        [
+            "null 1 3 character special file",
+            "sda1 8 1 block special file",
+            "fifo 0 0 fifo",
+            "file 0 0 regular empty file",
+            "zero 1 5 character special file",
+        ];
+        async Task<string[]> StatAsync(string where)
+        {
+            string[] paths = [.. expected.Select(e => Path.Combine(where, e.Split(' ')[0]))];
+            var (exitCode, text, error) = await Tools.RunAsync("stat", ["-c", "%n %t %T %F", .. paths]);
+            Assert.True(exitCode == 0, error);
+            return [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l[(where.Length + 1)..])];
+        }
+
+        Assert.Equal(expected, await StatAsync(dir));
+
+        // A second mount has nothing cached: what it shows comes from the directory service. It runs without
+        // default_permissions, so the mount checks nothing itself: CAP_MKNOD is still the kernel's question before the
+        // mount hears of a device (EPERM as on ext4), while a 0:0 whiteout needs no privilege (as on ext4).
+        await using var second = await MountProcess.StartAsync(
+            fixture.Cluster.TrackerEndpoint, "names=on,allow_other,auto_unmount,attr_timeout=0.1,entry_timeout=0.1,negative_timeout=0,timeout=15");
+        string there = second.PathOf($"group1/{Path.GetFileName(fixture.MountRoot)}/{name}");
+        Assert.Equal(expected, await StatAsync(there));
+        Assert.Equal("EPERM", AsNobody("mknod", $"{there}/tty", "c", "5", "0"));
+        Assert.False(Exists($"{there}/tty"));
+        Assert.Equal("0", AsNobody("mknod", $"{there}/whiteout", "c", "0", "0"));
+        var whiteout = LStatOf($"{dir}/whiteout");
+        Assert.Equal((SIfChr, 0UL, 65534u), (whiteout.Mode & 0xF000, whiteout.Rdev, whiteout.Uid));
+
+        // Removing a device node removes the name only.
+        Assert.Equal("0", Err(Libc.unlink($"{there}/null")));
+        await MountProcess.WaitUntilAsync(() => !Exists($"{dir}/null"), TimeSpan.FromSeconds(10), "the first mount to miss the unlinked node");
+        Assert.Equal(0, (await Tools.RunAsync("rm", "-rf", dir)).ExitCode);
     }
 
     [Fact]
@@ -342,6 +403,29 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
     };
 
     private static string Oct(uint mode) => Convert.ToString(mode, 8);
+
+    /// <summary>glibc's makedev: the 64-bit dev_t mknod(2) takes.</summary>
+    private static ulong MakeDev(uint major, uint minor) =>
+        ((ulong)(major & 0xFFF) << 8) | ((ulong)(major & ~0xFFFu) << 32) | (minor & 0xFFu) | ((ulong)(minor & ~0xFFu) << 12);
+
+    /// <summary>A node's type and permission bits and its device numbers as major:minor (glibc's major() and minor()).</summary>
+    private static string Node(Libc.StatBuf s)
+    {
+        ulong major = ((s.Rdev >> 8) & 0xFFF) | ((s.Rdev >> 32) & ~0xFFFUL);
+        ulong minor = (s.Rdev & 0xFF) | ((s.Rdev >> 12) & ~0xFFUL);
+        return $"{Oct(s.Mode)} {major}:{minor} size={s.Size}";
+    }
+
+    private static string DeviceChanges(string d)
+    {
+        Check(Libc.mknod($"{d}/c", SIfChr | 0x1A4, MakeDev(4, 64)), "mknod");
+        string chmod = Err(Libc.chmod($"{d}/c", 0x180));
+        string chown = Err(Libc.lchown($"{d}/c", 42, 43));
+        string link = Err(Libc.link($"{d}/c", $"{d}/l"));
+        string rename = Err(Libc.rename($"{d}/c", $"{d}/r"));
+        var s = LStatOf($"{d}/r");
+        return $"{chmod} {chown} {link} {rename} {Node(s)} {s.Uid}:{s.Gid} nlink={s.Nlink} {Node(LStatOf($"{d}/l"))}";
+    }
 
     private static bool Exists(string path) => Libc.lstat(path, out _) == 0;
 
@@ -536,6 +620,8 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
             public readonly uint Uid => _stat.Uid;
 
             public readonly uint Gid => _stat.Gid;
+
+            public readonly ulong Rdev => _stat.Rdev;
 
             public readonly long Size => _stat.Size;
 

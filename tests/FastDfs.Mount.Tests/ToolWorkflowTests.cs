@@ -263,6 +263,47 @@ public sealed class ToolWorkflowTests(NamedMountFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public async Task Rsync_aD_and_tar_carry_device_nodes_and_fifos()
+    {
+        using var local = new LocalDirectory("devices");
+        string source = local.PathOf("src");
+        Directory.CreateDirectory(source);
+        await MustAsync("""
+            mkdir -p dev/sub
+            mknod -m 0666 dev/null c 1 3
+            mknod -m 0660 dev/sub/nvme b 259 70000
+            mknod -m 0620 dev/tty5 c 4 5
+            mkfifo -m 0640 dev/pipe
+            printf x > dev/plain
+            chown 0:6 dev/sub/nvme; chown 1234:5 dev/tty5
+            find . -depth -print0 | xargs -0 touch -h -d @1262347200.5
+            """, source);
+
+        // Every entry's type, mode, owner and mtime, then each device's major and minor (stat: hex).
+        const string Devices =
+            "find . -printf '%P|%y|%m|%U:%G|%T@\\n' | sort && find . \\( -type b -o -type c \\) -exec stat -c '%n|%t|%T' {} + | sort";
+        string reference = (await MustAsync(Devices, source)).Output;
+        Assert.Contains("./dev/sub/nvme|103|11170", reference, StringComparison.Ordinal);
+
+        var dir = await fixture.NewDirectoryAsync("devices");
+        string mirror = dir.PathOf("mirror");
+        await MustAsync($"rsync -aD {Q(source + "/")} {Q(mirror + "/")}");
+        Assert.Equal(reference, (await MustAsync(Devices, mirror)).Output);
+
+        // rsync compares a device's type and numbers: a second run finds nothing to redo.
+        var again = await MustAsync($"rsync -aD --itemize-changes {Q(source + "/")} {Q(mirror + "/")}");
+        Assert.True(again.Output.Trim().Length == 0, "the second run changed something:\n" + again);
+
+        // tar -c from the mount (pax: sub-second mtimes), -x back onto ext4 and into the mount.
+        await MustAsync($"tar --numeric-owner --format=posix -C {Q(mirror)} -cf out.tar . && mkdir back && tar --numeric-owner -xpf out.tar -C back", local.Path);
+        Assert.Equal(reference, (await MustAsync(Devices, local.PathOf("back"))).Output);
+        string into = dir.PathOf("untarred");
+        Directory.CreateDirectory(into);
+        await MustAsync($"tar --numeric-owner -xpf {Q(local.PathOf("out.tar"))} -C {Q(into)}");
+        Assert.Equal(reference, (await MustAsync(Devices, into)).Output);
+    }
+
+    [Fact]
     public async Task Git_init_add_commit_checkout_on_the_mount()
     {
         var dir = await fixture.NewDirectoryAsync("git");

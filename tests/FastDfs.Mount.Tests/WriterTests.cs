@@ -284,6 +284,9 @@ internal sealed class MemoryNames : INameService
     public ValueTask<FsResult<NsAttributes>> MkDirAsync(long parent, string name, uint mode, uint uid, uint gid, CancellationToken cancellationToken) =>
         Fail<NsAttributes>(Errno.ENOSYS);
 
+    public ValueTask<FsResult<NsAttributes>> MkNodAsync(long parent, string name, uint mode, uint rdev, uint uid, uint gid, CancellationToken cancellationToken) =>
+        Fail<NsAttributes>(Errno.ENOSYS);
+
     public ValueTask<FsResult<NsAttributes>> SymlinkAsync(long parent, string name, string target, uint uid, uint gid, CancellationToken cancellationToken) =>
         Fail<NsAttributes>(Errno.ENOSYS);
 

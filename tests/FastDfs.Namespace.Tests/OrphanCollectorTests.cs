@@ -28,11 +28,11 @@ public sealed class OrphanCollectorTests : IAsyncLifetime
         const string Flaky = "group1/M00/00/00/flaky.bin", Fine = "group1/M00/00/00/fine.bin", Named = "group1/M00/00/00/named.bin";
         foreach (string id in new[] { Flaky, Fine })
         {
-            await _store.CreateAsync(root.Inode, Encoding.UTF8.GetBytes(Path.GetFileName(id)), 0x1A4, 0, 0, id, 1, default);
+            await _store.CreateAsync(root.Inode, Encoding.UTF8.GetBytes(Path.GetFileName(id)), 0x1A4, 0, 0, id, 1, 0, default);
             await _store.UnlinkAsync(root.Inode, Encoding.UTF8.GetBytes(Path.GetFileName(id)), default);
         }
 
-        await _store.CreateAsync(root.Inode, "kept"u8.ToArray(), 0x1A4, 0, 0, Named, 1, default);
+        await _store.CreateAsync(root.Inode, "kept"u8.ToArray(), 0x1A4, 0, 0, Named, 1, 0, default);
         await _store.RegisterPendingAsync(Named, TimeSpan.Zero, default); // committed already: never deleted
 
         var calls = new ConcurrentQueue<string>();

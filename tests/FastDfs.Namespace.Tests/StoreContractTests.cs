@@ -49,7 +49,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     protected Task<NsAttributes> MkDir(long parent, string name) => Store.MkDirAsync(parent, N(name), 0x1ED, Uid, Gid, default).AsTask();
 
     protected Task<NsAttributes> Create(long parent, string name, string? fileId = null, long size = 0) =>
-        Store.CreateAsync(parent, N(name), 0x1A4, Uid, Gid, fileId, size, default).AsTask();
+        Store.CreateAsync(parent, N(name), 0x1A4, Uid, Gid, fileId, size, 0, default).AsTask();
 
     protected Task<NsAttributes> Lookup(long parent, string name) => Store.LookupAsync(parent, N(name), default).AsTask();
 
@@ -85,9 +85,9 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.Equal((Uid, Gid, 1u, 123L, FileA), (file.Uid, file.Gid, file.Nlink, file.Size, file.FileId));
         Assert.InRange(file.MtimeNs, before, before + 60_000_000_000L);
         Assert.Equal(3u, (await Store.GetAttrAsync(Root, default)).Nlink);
-        var fifo = await Store.CreateAsync(Root, N("pipe"), NamespaceMode.Fifo | 0x180, Uid, Gid, null, 0, default);
+        var fifo = await Store.CreateAsync(Root, N("pipe"), NamespaceMode.Fifo | 0x180, Uid, Gid, null, 0, 0, default);
         Assert.Equal(NamespaceMode.Fifo | 0x180, fifo.Mode);
-        await Errno(FdfsErrno.EINVAL, () => Store.CreateAsync(Root, N("d"), NamespaceMode.Directory, Uid, Gid, null, 0, default).AsTask());
+        await Errno(FdfsErrno.EINVAL, () => Store.CreateAsync(Root, N("d"), NamespaceMode.Directory, Uid, Gid, null, 0, 0, default).AsTask());
     }
 
     [Fact]
@@ -250,6 +250,89 @@ public abstract class StoreContractTests : IAsyncLifetime
         await Errno(FdfsErrno.ENOENT, () => Store.SymlinkAsync(Root, N("e"), [], Uid, Gid, default).AsTask());
         await Errno(FdfsErrno.ENAMETOOLONG, () => Store.SymlinkAsync(Root, N("e"), new byte[4096], Uid, Gid, default).AsTask());
         await Errno(FdfsErrno.EEXIST, () => Store.SymlinkAsync(Root, N("f"), N("x"), Uid, Gid, default).AsTask());
+    }
+
+    [Fact]
+    public async Task Device_nodes_keep_their_numbers_and_other_types_keep_none()
+    {
+        // rdev is the kernel's 32-bit dev_t encoding: 1:3 is 0x103; the top bit set checks it stays unsigned.
+        var chr = await Store.CreateAsync(Root, N("null"), NamespaceMode.CharDevice | 0x1B6, Uid, Gid, null, 0, 0x103, default);
+        var blk = await Store.CreateAsync(Root, N("sda"), NamespaceMode.BlockDevice | 0x1B0, Uid, Gid, null, 0, 0xFFF0_0801, default);
+        Assert.Equal((NamespaceMode.CharDevice | 0x1B6, 0x103u, 0L, 1u), (chr.Mode, chr.Rdev, chr.Size, chr.Nlink));
+        Assert.Equal((NamespaceMode.BlockDevice | 0x1B0, 0xFFF0_0801u), (blk.Mode, blk.Rdev));
+        Assert.Equal(chr, await Lookup(Root, "null"));
+        Assert.Equal(blk, await Store.GetAttrAsync(blk.Inode, default));
+        var listed = (await Store.ReadDirAsync(Root, 0, 100, withAttributes: true, default)).Entries.ToDictionary(e => Encoding.UTF8.GetString(e.Name), e => e.Attributes);
+        Assert.Equal((chr, blk), (listed["null"], listed["sda"]));
+
+        // ext4 keeps a number for devices only: mknod of a FIFO, socket or file with one keeps none.
+        var fifo = await Store.CreateAsync(Root, N("fifo"), NamespaceMode.Fifo | 0x1A4, Uid, Gid, null, 0, 0x103, default);
+        var sock = await Store.CreateAsync(Root, N("sock"), NamespaceMode.Socket | 0x1A4, Uid, Gid, null, 0, 0x103, default);
+        var file = await Store.CreateAsync(Root, N("file"), 0x1A4, Uid, Gid, null, 0, 0x103, default);
+        Assert.Equal((0u, 0u, 0u), (fifo.Rdev, sock.Rdev, file.Rdev));
+        Assert.Equal(0u, (await Lookup(Root, "fifo")).Rdev);
+
+        // chmod, chown, links and renames keep the number.
+        var chmod = await Store.SetAttrAsync(new SetAttrRequest(chr.Inode, NamespaceSetAttr.Mode | NamespaceSetAttr.Uid, 0x180, 7, 0, 0, 0, 0, 0), default);
+        Assert.Equal((NamespaceMode.CharDevice | 0x180, 0x103u), (chmod.Mode, chmod.Rdev));
+        var linked = await Store.LinkAsync(chr.Inode, Root, N("null2"), default);
+        Assert.Equal((2u, 0x103u), (linked.Nlink, linked.Rdev));
+        await Rename(Root, "sda", Root, "sdb");
+        Assert.Equal(0xFFF0_0801u, (await Lookup(Root, "sdb")).Rdev);
+
+        // Devices are files to statfs, without bytes; a size cannot be set on them.
+        var stat = await Store.StatFsAsync("group1", default);
+        Assert.Equal((5L, 0L), (stat.Files, stat.Bytes));
+        await Errno(FdfsErrno.EINVAL, () => Store.SetAttrAsync(new SetAttrRequest(blk.Inode, NamespaceSetAttr.Size, 0, 0, 0, 10, 0, 0, 0), default).AsTask());
+        await Store.UnlinkAsync(Root, N("null"), default);
+        await Store.UnlinkAsync(Root, N("null2"), default);
+        await Errno(FdfsErrno.ENOENT, () => Store.GetAttrAsync(chr.Inode, default).AsTask());
+    }
+
+    /// <summary>The statements a version 1 tracker ran on a new database (no rdev column), in this engine's dialect.</summary>
+    protected abstract IReadOnlyList<string> Version1Schema { get; }
+
+    /// <summary>Runs <paramref name="statements"/> on a new, empty database; the answer makes stores over it, not yet opened.</summary>
+    protected abstract Task<Func<INamespaceStore>> CreateStoreOverAsync(IReadOnlyList<string> statements);
+
+    [Fact]
+    public async Task A_version_1_database_gains_device_numbers_when_opened()
+    {
+        var id = Guid.Parse("0f0e0d0c-0b0a-0908-0706-050403020100");
+        string[] data =
+        [
+            "INSERT INTO ns_meta (key, value) VALUES ('schema_version', '1')",
+            $"INSERT INTO ns_meta (key, value) VALUES ('namespace_id', '{id}')",
+            "INSERT INTO ns_inodes (id, grp, mode, uid, gid, nlink, size, atime, mtime, ctime, gen, file_id, target) " +
+            "VALUES (1, 'group1', 16877, 0, 0, 2, 4096, 1, 1, 1, 1, NULL, NULL)",
+            "INSERT INTO ns_inodes (id, grp, mode, uid, gid, nlink, size, atime, mtime, ctime, gen, file_id, target) " +
+            "VALUES (2, 'group1', 4516, 1000, 1000, 1, 0, 2, 2, 2, 1, NULL, NULL)", // a FIFO, 010644
+            "INSERT INTO ns_groups (grp, root) VALUES ('group1', 1)",
+        ];
+        var open = await CreateStoreOverAsync([.. Version1Schema, .. data]);
+        long root;
+        await using (var store = open())
+        {
+            await store.InitializeAsync(default);
+            Assert.Equal(id, store.NamespaceId);
+            var top = await store.RootAsync("group1", default);
+            Assert.Equal((1L, 0u), (top.Inode, top.Rdev));
+            var fifo = await store.GetAttrAsync(2, default);
+            Assert.Equal((NamespaceMode.Fifo | 0x1A4, 0u, 1000u), (fifo.Mode, fifo.Rdev, fifo.Uid));
+
+            // The migrated store makes devices; new rows take ids after the old ones.
+            var dev = await store.CreateAsync(top.Inode, N("tty"), NamespaceMode.CharDevice | 0x1B6, 0, 5, null, 0, 0x500, default);
+            Assert.True(dev.Inode > 2);
+            root = top.Inode;
+        }
+
+        // Opened again: already version 2, so nothing is migrated twice (a second ADD COLUMN would fail).
+        await using (var again = open())
+        {
+            await again.InitializeAsync(default);
+            Assert.Equal(id, again.NamespaceId);
+            Assert.Equal(0x500u, (await again.LookupAsync(root, N("tty"), default)).Rdev);
+        }
     }
 
     [Fact]
@@ -487,6 +570,42 @@ public sealed class SqliteStoreTests(ITestOutputHelper output) : StoreContractTe
         }
     }
 
+    protected override IReadOnlyList<string> Version1Schema { get; } =
+    [
+        "CREATE TABLE ns_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE ns_inodes (id INTEGER PRIMARY KEY AUTOINCREMENT, grp TEXT NOT NULL, mode INTEGER NOT NULL, uid INTEGER NOT NULL, " +
+        "gid INTEGER NOT NULL, nlink INTEGER NOT NULL, size INTEGER NOT NULL, atime INTEGER NOT NULL, mtime INTEGER NOT NULL, " +
+        "ctime INTEGER NOT NULL, gen INTEGER NOT NULL, file_id TEXT, target BLOB)",
+        "CREATE INDEX ns_inodes_file_id ON ns_inodes (file_id)",
+        "CREATE INDEX ns_inodes_grp ON ns_inodes (grp)",
+        "CREATE TABLE ns_entries (id INTEGER PRIMARY KEY AUTOINCREMENT, parent INTEGER NOT NULL, name BLOB NOT NULL, inode INTEGER NOT NULL)",
+        "CREATE UNIQUE INDEX ns_entries_name ON ns_entries (parent, name)",
+        "CREATE INDEX ns_entries_page ON ns_entries (parent, id)",
+        "CREATE INDEX ns_entries_inode ON ns_entries (inode)",
+        "CREATE TABLE ns_xattrs (inode INTEGER NOT NULL, name BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (inode, name)) WITHOUT ROWID",
+        "CREATE TABLE ns_groups (grp TEXT PRIMARY KEY, root INTEGER NOT NULL)",
+        "CREATE TABLE ns_gc (file_id TEXT PRIMARY KEY, pending INTEGER NOT NULL, due INTEGER NOT NULL, attempts INTEGER NOT NULL, last_error TEXT)",
+        "CREATE INDEX ns_gc_due ON ns_gc (due)",
+    ];
+
+    protected override Task<Func<INamespaceStore>> CreateStoreOverAsync(IReadOnlyList<string> statements)
+    {
+        string path = Path.Combine(_dir, "old", NamespaceSettings.SqliteFileName);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            connection.Open();
+            foreach (string sql in statements)
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = sql;
+                command.ExecuteNonQuery();
+            }
+        }
+
+        return Task.FromResult<Func<INamespaceStore>>(() => new SqliteNamespaceStore(path, TimeSpan.Zero));
+    }
+
     [Fact]
     public Task Readdir_of_100000_entries() => LargeDirectoryAsync(100_000);
 
@@ -508,6 +627,44 @@ public sealed class PostgresStoreTests(PostgresServer server, ITestOutputHelper 
 {
     protected override async Task<INamespaceStore> CreateStoreAsync() =>
         new PostgresNamespaceStore(await server.CreateSchemaAsync(), TimeSpan.Zero);
+
+    protected override IReadOnlyList<string> Version1Schema { get; } =
+    [
+        "CREATE TABLE ns_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE ns_inodes (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, grp TEXT NOT NULL, mode BIGINT NOT NULL, " +
+        "uid BIGINT NOT NULL, gid BIGINT NOT NULL, nlink BIGINT NOT NULL, size BIGINT NOT NULL, atime BIGINT NOT NULL, " +
+        "mtime BIGINT NOT NULL, ctime BIGINT NOT NULL, gen BIGINT NOT NULL, file_id TEXT, target BYTEA)",
+        "CREATE INDEX ns_inodes_file_id ON ns_inodes (file_id)",
+        "CREATE INDEX ns_inodes_grp ON ns_inodes (grp)",
+        "CREATE TABLE ns_entries (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, parent BIGINT NOT NULL, name BYTEA NOT NULL, inode BIGINT NOT NULL)",
+        "CREATE UNIQUE INDEX ns_entries_name ON ns_entries (parent, name)",
+        "CREATE INDEX ns_entries_page ON ns_entries (parent, id)",
+        "CREATE INDEX ns_entries_inode ON ns_entries (inode)",
+        "CREATE TABLE ns_xattrs (inode BIGINT NOT NULL, name BYTEA NOT NULL, value BYTEA NOT NULL, PRIMARY KEY (inode, name))",
+        "CREATE TABLE ns_groups (grp TEXT PRIMARY KEY, root BIGINT NOT NULL)",
+        "CREATE TABLE ns_gc (file_id TEXT PRIMARY KEY, pending BIGINT NOT NULL, due BIGINT NOT NULL, attempts BIGINT NOT NULL, last_error TEXT)",
+        "CREATE INDEX ns_gc_due ON ns_gc (due)",
+    ];
+
+    protected override async Task<Func<INamespaceStore>> CreateStoreOverAsync(IReadOnlyList<string> statements)
+    {
+        string connection = await server.CreateSchemaAsync();
+        await using (var db = new Npgsql.NpgsqlConnection(connection))
+        {
+            await db.OpenAsync();
+            foreach (string sql in statements)
+            {
+                await using var command = new Npgsql.NpgsqlCommand(sql, db);
+                await command.ExecuteNonQueryAsync();
+            }
+
+            // Rows inserted with explicit ids leave the identity behind: a version 1 tracker would have advanced it.
+            await using var advance = new Npgsql.NpgsqlCommand("SELECT setval(pg_get_serial_sequence('ns_inodes', 'id'), (SELECT MAX(id) FROM ns_inodes))", db);
+            await advance.ExecuteNonQueryAsync();
+        }
+
+        return () => new PostgresNamespaceStore(connection, TimeSpan.Zero);
+    }
 
     [Fact]
     public Task Readdir_of_10000_entries() => LargeDirectoryAsync(10_000);

@@ -22,7 +22,8 @@ public class NamespaceMessagesTests
         "0000000000000001" + //  40 atime 1 ns
         "0000000000000002" + //  48 mtime 2 ns
         "17979cfe362a0000" + //  56 ctime 1700000000 s in ns
-        "16" + FileIdHex; //     64 file ID length 22, file ID
+        "16" + FileIdHex + //    64 file ID length 22, file ID
+        "00000000"; //           87 rdev 0 (not a device)
 
     private static readonly NsAttributes Attributes =
         new(258, 7, 0x81A4, 1000, 1001, 2, 5000, 1, 2, 1_700_000_000_000_000_000, FileId);
@@ -56,15 +57,53 @@ public class NamespaceMessagesTests
     public void Attributes_encode_and_decode()
     {
         Assert.Equal(AttributesGolden, Write(b => Attributes.Write(b)));
-        Assert.Equal(65 + 22, Attributes.WireSize);
+        Assert.Equal(69 + 22, Attributes.WireSize);
         Assert.Equal(Attributes, NsAttributes.Read(Hex.Bytes(AttributesGolden)));
 
-        // No file ID: length 0, nothing after it.
+        // No file ID: length 0, then rdev.
         var directory = Attributes with { Mode = 0x41ED, FileId = null };
-        string golden = AttributesGolden[..(2 * 16)] + "000041ed" + AttributesGolden[(2 * 20)..(2 * 64)] + "00";
+        string golden = AttributesGolden[..(2 * 16)] + "000041ed" + AttributesGolden[(2 * 20)..(2 * 64)] + "00" + "00000000";
         Assert.Equal(golden, Write(b => directory.Write(b)));
         Assert.Equal(directory, NsAttributes.Read(Hex.Bytes(golden)));
         Assert.True(directory.IsDirectory);
+    }
+
+    [Fact]
+    public void Device_attributes_carry_the_device_number_last()
+    {
+        const string Golden =
+            "0000000000000009" + //   0 inode 9
+            "0000000000000001" + //   8 generation 1
+            "000061b0" + //          16 mode S_IFBLK | 0660
+            "00000000" + //          20 uid 0
+            "00000006" + //          24 gid 6
+            "00000001" + //          28 nlink 1
+            "0000000000000000" + //  32 size 0
+            "0000000000000003" + //  40 atime 3 ns
+            "0000000000000004" + //  48 mtime 4 ns
+            "0000000000000005" + //  56 ctime 5 ns
+            "00" + //                64 no file ID
+            "fff00801"; //           65 rdev: kernel encoding, top bit set (unsigned)
+        var device = new NsAttributes(9, 1, 0x61B0, 0, 6, 1, 0, 3, 4, 5, null, 0xFFF0_0801);
+        Assert.Equal(Golden, Write(b => device.Write(b)));
+        Assert.Equal(NsAttributes.FixedSize, device.WireSize);
+        Assert.Equal(device, NsAttributes.Read(Hex.Bytes(Golden)));
+        Assert.True(NamespaceMode.IsDevice(device.Mode));
+        Assert.False(NamespaceMode.IsDevice(0x11A4)); // a FIFO
+
+        // In a READ_DIR_PLUS page the next entry starts right after rdev.
+        string page = "01" + "00000002" + "0000000000000001" + "01" + "62" + Golden + "0000000000000002" + "01" + "78" + AttributesGolden;
+        var entries = NamespaceMessages.ReadDirPlusPage(Hex.Bytes(page), out _);
+        Assert.Equal([new NsDirEntryPlus(1, "b", device), new NsDirEntryPlus(2, "x", Attributes)], entries);
+    }
+
+    [Fact]
+    public void Attributes_in_the_layout_before_rdev_are_refused_clearly()
+    {
+        // What a tracker from before device numbers answers: everything up to the file ID, no rdev.
+        byte[] old = Hex.Bytes(AttributesGolden[..^8]);
+        var e = Assert.Throws<FdfsProtocolException>(() => NsAttributes.Read(old));
+        Assert.Contains("predates device nodes", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -127,15 +166,26 @@ public class NamespaceMessagesTests
     {
         const string Create =
             "0000000000000001" + "000081a4" + "000003e8" + "000003e9" + // parent 1, mode, uid, gid
-            "0000000000001388" + "16" + FileIdHex + "612e747874"; //      size 5000, file ID, name "a.txt"
+            "00000000" + "0000000000001388" + "16" + FileIdHex + //       rdev 0, size 5000, file ID
+            "612e747874"; //                                              name "a.txt"
         Assert.Equal(Create, Write(b => NamespaceMessages.WriteCreate(b, 1, 0x81A4, 1000, 1001, 5000, FileId, "a.txt")));
         Assert.Equal(Create.Length / 2, NamespaceMessages.CreateSize("a.txt", FileId));
         var r = NamespaceMessages.ReadCreate(Hex.Bytes(Create));
-        Assert.Equal((1L, 0x81A4u, 1000u, 1001u, 5000L), (r.Parent, r.Mode, r.Uid, r.Gid, r.Size));
+        Assert.Equal((1L, 0x81A4u, 1000u, 1001u, 0u, 5000L), (r.Parent, r.Mode, r.Uid, r.Gid, r.Rdev, r.Size));
         Assert.Equal(FileId, Encoding.UTF8.GetString(r.FileId));
         Assert.Equal("a.txt", Encoding.UTF8.GetString(r.Name));
 
-        const string MkDir = "0000000000000001" + "000001ed" + "00000000" + "00000000" + "0000000000000000" + "00" + "64";
+        // mknod of a character device 1:3 (the kernel's encoding: 0x103), mode 0666.
+        const string MkNod =
+            "0000000000000002" + "000021b6" + "00000000" + "00000005" + // parent 2, S_IFCHR | 0666, uid 0, gid 5
+            "00000103" + "0000000000000000" + "00" + "6e756c6c"; //         rdev, size 0, no file ID, name "null"
+        Assert.Equal(MkNod, Write(b => NamespaceMessages.WriteCreate(b, 2, 0x21B6, 0, 5, 0, null, "null", rdev: 0x103)));
+        Assert.Equal(MkNod.Length / 2, NamespaceMessages.CreateSize("null", null));
+        var n = NamespaceMessages.ReadCreate(Hex.Bytes(MkNod));
+        Assert.Equal((2L, 0x21B6u, 0u, 5u, 0x103u, 0L, "null"), (n.Parent, n.Mode, n.Uid, n.Gid, n.Rdev, n.Size, Encoding.UTF8.GetString(n.Name)));
+        Assert.True(n.FileId.IsEmpty);
+
+        const string MkDir = "0000000000000001" + "000001ed" + "00000000" + "00000000" + "00000000" + "0000000000000000" + "00" + "64";
         Assert.Equal(MkDir, Write(b => NamespaceMessages.WriteCreate(b, 1, 0x1ED, 0, 0, 0, null, "d")));
         Assert.True(NamespaceMessages.ReadCreate(Hex.Bytes(MkDir)).FileId.IsEmpty);
         Assert.Throws<FdfsProtocolException>(() => NamespaceMessages.ReadCreate(Hex.Bytes(MkDir[..20])));

@@ -6,7 +6,9 @@ namespace FastDfs.Protocol.Messages;
 /// <summary>
 /// Attributes of one directory-service inode. Times are nanoseconds since the Unix epoch. <see cref="Generation"/>
 /// grows with every change of the inode (attributes, content, xattrs), so a cache compares it to validate.
-/// <see cref="FileId"/> is the FastDFS file ID behind a regular file (null when it has no content yet).
+/// <see cref="FileId"/> is the FastDFS file ID behind a regular file (null when it has no content yet). <see cref="Rdev"/>
+/// is a character or block device's number as the Linux kernel encodes a 32-bit dev_t (what FUSE passes to mknod and
+/// takes back in st_rdev); 0 for every other type.
 /// </summary>
 public readonly record struct NsAttributes(
     long Inode,
@@ -19,10 +21,14 @@ public readonly record struct NsAttributes(
     long AtimeNs,
     long MtimeNs,
     long CtimeNs,
-    string? FileId)
+    string? FileId,
+    uint Rdev = 0)
 {
-    /// <summary>inode, generation L8; mode, uid, gid, nlink 4 each; size, atime, mtime, ctime L8; file ID length 1.</summary>
-    public const int FixedSize = 8 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 1;
+    /// <summary>
+    /// inode, generation L8; mode, uid, gid, nlink 4 each; size, atime, mtime, ctime L8; file ID length 1 (the file ID
+    /// follows); rdev 4. Rdev comes last so that the layout before it (which had no rdev) is exactly 4 bytes short.
+    /// </summary>
+    public const int FixedSize = 8 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 1 + 4;
 
     public bool IsDirectory => NamespaceMode.IsDirectory(Mode);
 
@@ -60,6 +66,7 @@ public readonly record struct NsAttributes(
             destination[lengthAt] = (byte)length;
         }
 
+        w.WriteInt32((int)Rdev);
         return w.Position;
     }
 
@@ -77,7 +84,14 @@ public readonly record struct NsAttributes(
         long ctime = r.ReadInt64("ctime");
         int fileIdLength = r.ReadByte("file ID length");
         string? fileId = fileIdLength == 0 ? null : Encoding.UTF8.GetString(r.ReadBytes(fileIdLength, "file ID"));
-        return new NsAttributes(inode, generation, mode, uid, gid, nlink, size, atime, mtime, ctime, fileId);
+        if (r.Remaining < 4)
+        {
+            // The only layout change so far: a peer that ends here speaks the layout from before device numbers.
+            throw new FdfsProtocolException("attributes end before rdev: the peer's directory service probably predates device nodes (upgrade trackers and mounts together)");
+        }
+
+        uint rdev = (uint)r.ReadInt32("rdev");
+        return new NsAttributes(inode, generation, mode, uid, gid, nlink, size, atime, mtime, ctime, fileId, rdev);
     }
 
     public static NsAttributes Read(ReadOnlySpan<byte> body)
@@ -137,7 +151,7 @@ public readonly record struct NsStatFs(Guid NamespaceId, long Directories, long 
 /// <item><term>GET_ATTR, READ_LINK, LIST_XATTR</term><description>inode L8</description></item>
 /// <item><term>LOOKUP, UNLINK, RM_DIR, GET_XATTR, REMOVE_XATTR</term><description>inode L8, name</description></item>
 /// <item><term>READ_DIR, READ_DIR_PLUS</term><description>inode L8, cookie L8, max entries 4</description></item>
-/// <item><term>MK_DIR, CREATE</term><description>parent L8, mode 4, uid 4, gid 4, size L8, file ID length 1, file ID, name</description></item>
+/// <item><term>MK_DIR, CREATE</term><description>parent L8, mode 4, uid 4, gid 4, rdev 4, size L8, file ID length 1, file ID, name</description></item>
 /// <item><term>SYMLINK</term><description>parent L8, uid 4, gid 4, name length 2, name, target</description></item>
 /// <item><term>LINK</term><description>inode L8, new parent L8, new name</description></item>
 /// <item><term>RENAME</term><description>parent L8, new parent L8, flags 4, name length 2, name, new name</description></item>
@@ -151,6 +165,9 @@ public readonly record struct NsStatFs(Guid NamespaceId, long Directories, long 
 /// SET_ATTR, SET_CONTENT; raw bytes for READ_LINK and GET_XATTR; NUL-terminated names for LIST_XATTR; a directory
 /// page for READ_DIR(_PLUS): eof 1, count 4, entries; <see cref="NsStatFs"/>; for FIND_BY_FILE_ID count 4 then
 /// (parent L8, inode L8, name length 1, name) each; empty bodies otherwise. Errors: errno in the status byte.
+/// There is no version negotiation: trackers and mounts are upgraded together. The one layout change so far (rdev in
+/// attributes and MK_DIR/CREATE) makes every attributes answer 4 bytes longer, so a mount and a tracker from either
+/// side of it refuse each other's first answer (ROOT, at mount time) with a protocol error instead of misreading.
 /// </summary>
 public static class NamespaceMessages
 {
@@ -263,16 +280,21 @@ public static class NamespaceMessages
         return (r.ReadInt64(), r.ReadInt64(), r.ReadInt32());
     }
 
-    public static int CreateSize(string name, string? fileId) => 8 + 4 + 4 + 4 + 8 + 1 + Utf8(fileId) + Utf8(name);
+    public static int CreateSize(string name, string? fileId) => 8 + 4 + 4 + 4 + 4 + 8 + 1 + Utf8(fileId) + Utf8(name);
 
-    /// <summary>MK_DIR and CREATE: parent, mode, uid, gid, size, file ID (MK_DIR: 0 and none), name.</summary>
-    public static int WriteCreate(Span<byte> destination, long parent, uint mode, uint uid, uint gid, long size, string? fileId, string name)
+    /// <summary>
+    /// MK_DIR and CREATE: parent, mode, uid, gid, rdev (a device node's number, else 0), size, file ID (MK_DIR: 0 and
+    /// none), name.
+    /// </summary>
+    public static int WriteCreate(
+        Span<byte> destination, long parent, uint mode, uint uid, uint gid, long size, string? fileId, string name, uint rdev = 0)
     {
         var w = new WireWriter(destination);
         w.WriteInt64(parent);
         w.WriteInt32((int)mode);
         w.WriteInt32((int)uid);
         w.WriteInt32((int)gid);
+        w.WriteInt32((int)rdev);
         w.WriteInt64(size);
         WriteShortText(ref w, fileId);
         w.WriteText(name);
@@ -286,10 +308,11 @@ public static class NamespaceMessages
         uint mode = (uint)r.ReadInt32("mode");
         uint uid = (uint)r.ReadInt32("uid");
         uint gid = (uint)r.ReadInt32("gid");
+        uint rdev = (uint)r.ReadInt32("rdev");
         long size = r.ReadInt64("size");
         int fileIdLength = r.ReadByte("file ID length");
         var fileId = r.ReadBytes(fileIdLength, "file ID");
-        return new CreateRequest(parent, mode, uid, gid, size, fileId, r.Rest);
+        return new CreateRequest(parent, mode, uid, gid, rdev, size, fileId, r.Rest);
     }
 
     public static int SymlinkSize(string name, string target) => 8 + 4 + 4 + 2 + Utf8(name) + Utf8(target);
@@ -583,7 +606,7 @@ public static class NamespaceMessages
 }
 
 /// <summary>MK_DIR / CREATE request as read by the server.</summary>
-public readonly ref struct CreateRequest(long parent, uint mode, uint uid, uint gid, long size, ReadOnlySpan<byte> fileId, ReadOnlySpan<byte> name)
+public readonly ref struct CreateRequest(long parent, uint mode, uint uid, uint gid, uint rdev, long size, ReadOnlySpan<byte> fileId, ReadOnlySpan<byte> name)
 {
     public long Parent { get; } = parent;
 
@@ -592,6 +615,8 @@ public readonly ref struct CreateRequest(long parent, uint mode, uint uid, uint 
     public uint Uid { get; } = uid;
 
     public uint Gid { get; } = gid;
+
+    public uint Rdev { get; } = rdev;
 
     public long Size { get; } = size;
 
