@@ -164,7 +164,7 @@ internal static class MonitorCommands
     {
         var st = s.Stats;
         string id = s.Id == s.Ip ? string.Empty : $"  id {s.Id}";
-        o.Add($"  [bold]storage {index}[/]  {Markup.Escape($"{s.Ip}:{s.StoragePort}")}  {StatusMarkup(s.Status)}{Markup.Escape(id)}");
+        o.Add($"  [bold]storage {index}[/]  {Markup.Escape(new ServerAddress(s.Ip, (int)s.StoragePort).ToString())}  {StatusMarkup(s.Status)}{Markup.Escape(id)}");
         Pair(o, "version", s.Version, "rw mode", RwMode(s.RwMode));
         Pair(o, "joined", Time(s.JoinTime), "up since", Time(s.UpTime));
         Pair(o, "total space", $"{N(s.TotalMb)} MB", "free space", $"{N(s.FreeMb)} MB ({Percent(s.FreeMb, s.TotalMb)})");

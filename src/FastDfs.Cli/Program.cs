@@ -63,6 +63,29 @@ internal static partial class Program
         return await parse.InvokeAsync();
     }
 
+    /// <summary>FDFS_TRACKERS: a comma list; commas inside brackets belong to one IPv6 tracker (<c>[v6a,v6b]:port</c>).</summary>
+    internal static string[] SplitTrackerList(string text)
+    {
+        var parts = new List<string>();
+        int depth = 0, start = 0;
+        for (int i = 0; i <= text.Length; i++)
+        {
+            char c = i < text.Length ? text[i] : ',';
+            depth += c == '[' ? 1 : c == ']' && depth > 0 ? -1 : 0;
+            if (c == ',' && depth == 0)
+            {
+                if (text.AsSpan(start, i - start).Trim().Length > 0)
+                {
+                    parts.Add(text[start..i].Trim());
+                }
+
+                start = i + 1;
+            }
+        }
+
+        return [.. parts];
+    }
+
     /// <summary>Builds client options from -c, -t, FDFS_TRACKERS or /etc/fdfs/client.conf, in that order.</summary>
     internal static FastDfsClientOptions BuildOptions(ParseResult pr, int minConnections = 0)
     {
@@ -84,7 +107,7 @@ internal static partial class Program
         }
         else if (Environment.GetEnvironmentVariable("FDFS_TRACKERS") is { Length: > 0 } env)
         {
-            options = FastDfsClientOptions.FromTrackers(env.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            options = FastDfsClientOptions.FromTrackers(SplitTrackerList(env));
         }
         else if (File.Exists("/etc/fdfs/client.conf"))
         {

@@ -43,8 +43,8 @@ public sealed partial class FdfsServer : IAsyncDisposable
     private readonly TimeSpan _idleTimeout;
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Task> _connections = [];
-    private Socket? _listener;
-    private Task? _acceptLoop;
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
     private int _connectionCount;
 
     public FdfsServer(
@@ -65,11 +65,51 @@ public sealed partial class FdfsServer : IAsyncDisposable
 
     public IPEndPoint EndPoint { get; private set; }
 
+    /// <summary>An IPv6 endpoint also takes IPv4 clients (<c>address_family = both</c>); set before <see cref="Start"/>.</summary>
+    public bool DualStack { get; init; }
+
+    /// <summary>
+    /// Further addresses served on <see cref="EndPoint"/>'s port (a <c>bind_addr</c> naming an IPv4 and an IPv6
+    /// address); set before <see cref="Start"/>.
+    /// </summary>
+    public IReadOnlyList<IPAddress> AlsoListenOn { get; init; } = [];
+
+    /// <summary>Every bound endpoint, <see cref="EndPoint"/> first.</summary>
+    public IReadOnlyList<IPEndPoint> EndPoints => [.. _listeners.Select(l => (IPEndPoint)l.LocalEndPoint!)];
+
     public int ConnectionCount => Volatile.Read(ref _connectionCount);
 
     public void Start()
     {
-        var listener = new Socket(EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        var first = Listen(EndPoint, DualStack);
+        EndPoint = (IPEndPoint)first.LocalEndPoint!;
+        try
+        {
+            foreach (var address in AlsoListenOn)
+            {
+                Listen(new IPEndPoint(address, EndPoint.Port), dualStack: false);
+            }
+        }
+        catch
+        {
+            _listeners.ForEach(l => l.Dispose());
+            throw;
+        }
+
+        foreach (var listener in _listeners)
+        {
+            _acceptLoops.Add(AcceptLoopAsync(listener));
+        }
+    }
+
+    private Socket Listen(IPEndPoint endpoint, bool dualStack)
+    {
+        var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (dualStack && endpoint.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            listener.DualMode = true;
+        }
+
         if (OperatingSystem.IsLinux())
         {
             // Plain SO_REUSEADDR (as FastDFS sets it): rebind over TIME_WAIT after a restart. .NET's ReuseAddress
@@ -81,11 +121,19 @@ public sealed partial class FdfsServer : IAsyncDisposable
         {
             listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         }
-        listener.Bind(EndPoint);
-        listener.Listen(1024);
-        _listener = listener;
-        EndPoint = (IPEndPoint)listener.LocalEndPoint!;
-        _acceptLoop = AcceptLoopAsync(listener);
+        try
+        {
+            listener.Bind(endpoint);
+            listener.Listen(1024);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        _listeners.Add(listener);
+        return listener;
     }
 
     private async Task AcceptLoopAsync(Socket listener)
@@ -253,11 +301,8 @@ public sealed partial class FdfsServer : IAsyncDisposable
     /// <summary>Stops accepting, then closes every connection after they had <paramref name="grace"/> to finish.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
-        _listener?.Dispose();
-        if (_acceptLoop is not null)
-        {
-            await _acceptLoop.ConfigureAwait(false);
-        }
+        _listeners.ForEach(l => l.Dispose());
+        await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
 
         Task[] open;
         lock (_connections)

@@ -15,6 +15,9 @@ public static class FdfsConstants
     /// <summary>IP fields in tracker query responses are one byte shorter than the address buffer.</summary>
     public const int QueryIpSize = IPv4AddressSize - 1;
 
+    /// <summary>Query response IP field in IPv6 response mode (<c>response_ip_addr_size = IPv6</c>, 6.15).</summary>
+    public const int QueryIpSizeV6 = IPv6AddressSize - 1;
+
     /// <summary>Internal IP size used in storage &lt;-&gt; tracker structures with current libfastcommon.</summary>
     public const int InternalIpSize = IPv6AddressSize;
 

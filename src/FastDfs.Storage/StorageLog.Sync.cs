@@ -18,4 +18,11 @@ internal static partial class StorageLog
 
     [LoggerMessage(EventId = 3063, Level = LogLevel.Information, Message = "tracker {Tracker}: storage IDs in use, this storage is {Id} (id_type_in_filename={IdType})")]
     public static partial void StorageIdLearnt(ILogger logger, string tracker, string id, string idType);
+
+    [LoggerMessage(EventId = 3064, Level = LogLevel.Error,
+        Message = "tracker {Tracker}: this storage's address {Address} is IPv6, which file names cannot carry: the tracker needs use_storage_id = true and id_type_in_filename = id")]
+    public static partial void IPv6NeedsIdsInNames(ILogger logger, string tracker, string address);
+
+    [LoggerMessage(EventId = 3065, Level = LogLevel.Information, Message = "tracker {Tracker}: response_ip_addr_size={Size} (file info answers with {Size}-byte IPs)")]
+    public static partial void ResponseIpSize(ILogger logger, string tracker, int size);
 }

@@ -165,14 +165,19 @@ internal sealed partial class StorageRequestHandler
             crc = info.Crc32;
         }
 
+        // IPv6 response mode: a 46-byte source IP (70 bytes); an IPv4-mode field cannot hold a longer address than 15.
+        bool ipv6 = IPv6Responses;
+        string sourceIp = SourceIpOf(info);
+        int ipSize = ipv6 ? FdfsConstants.IPv6AddressSize : FdfsConstants.IPv4AddressSize;
+        int bodySize = ipv6 ? FileInfoResponse.SizeV6 : FileInfoResponse.Size;
         var buffer = state.Buffer;
-        PacketHeader.Response(FileInfoResponse.Size).Write(buffer);
-        var w = new WireWriter(buffer.AsSpan(FdfsConstants.HeaderSize, FileInfoResponse.Size));
+        PacketHeader.Response(bodySize).Write(buffer);
+        var w = new WireWriter(buffer.AsSpan(FdfsConstants.HeaderSize, bodySize));
         w.WriteInt64(size);
         w.WriteInt64(timestamp);
         w.WriteInt64((int)crc); // sign-extended like FastDFS
-        w.WriteFixed(SourceIpOf(info), FdfsConstants.IPv4AddressSize);
-        await connection.SendAsync(buffer.AsMemory(0, FdfsConstants.HeaderSize + FileInfoResponse.Size), cancellationToken);
+        w.WriteFixed(sourceIp.Length <= ipSize ? sourceIp : string.Empty, ipSize);
+        await connection.SendAsync(buffer.AsMemory(0, FdfsConstants.HeaderSize + bodySize), cancellationToken);
         return true;
     }
 

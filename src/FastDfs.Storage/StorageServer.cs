@@ -71,12 +71,18 @@ public sealed class StorageServer : IAsyncDisposable
         _binlog = new Binlog(Options.BasePath, Options.SyncBinlogBuffInterval, _logger);
         _handler = new StorageRequestHandler(Options, _paths, _binlog, Stats, _logger);
 
-        var address = Options.BindAddresses.Select(a => IPAddress.TryParse(a, out var ip) ? ip : null).FirstOrDefault(ip => ip is not null)
-            ?? IPAddress.Any;
+        var (address, otherAddresses, dualStack) = ListenAddress.Choose(Options.BindAddresses, Options.AddressFamily);
         _server = new FdfsServer(
-            new IPEndPoint(address, Options.Port), _handler, _loggerFactory.CreateLogger("FastDfs.Net"), Options.MaxConnections, Options.IsAllowed);
+            new IPEndPoint(address, Options.Port), _handler, _loggerFactory.CreateLogger("FastDfs.Net"), Options.MaxConnections, Options.IsAllowed)
+        {
+            DualStack = dualStack,
+            AlsoListenOn = otherAddresses,
+        };
         _server.Start();
-        StorageLog.Listening(_logger, _server.EndPoint.Address.ToString(), _server.EndPoint.Port);
+        foreach (var endpoint in _server.EndPoints)
+        {
+            StorageLog.Listening(_logger, ListenAddress.Format(endpoint.Address), endpoint.Port);
+        }
 
         _peers = new GroupPeers(Options, _paths, _binlog, Stats, _logger);
         _reporter = new TrackerReporter(Options, _paths, Stats, _handler, initFlag, _peers, _recovery, _logger);

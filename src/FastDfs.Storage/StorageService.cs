@@ -1,3 +1,4 @@
+using FastDfs.Protocol.Messages;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -21,7 +22,7 @@ public sealed class StorageService : IHostedService, IAsyncDisposable
     {
         var options = _server.Options;
         StorageLog.Banner(_logger, FastDfs.Protocol.FdfsConstants.ServerVersion, options.GroupName ?? "?", options.StorePathCount,
-            string.Join(", ", options.StorePaths), string.Join(", ", options.TrackerServers.Select(t => $"{t.Host}:{t.Port}")));
+            string.Join(", ", options.StorePaths), string.Join(", ", options.TrackerServers.Select(t => new ServerAddress(t.Host, t.Port).ToString())));
         return _server.StartAsync(cancellationToken);
     }
 

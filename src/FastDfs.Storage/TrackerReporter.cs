@@ -85,7 +85,8 @@ internal sealed class TrackerReporter : IAsyncDisposable
         }
     }
 
-    private static string Describe(TrackerEndpoint tracker) => $"{tracker.Host}:{tracker.Port}";
+    /// <summary><c>host:port</c>, an IPv6 address in brackets.</summary>
+    private static string Describe(TrackerEndpoint tracker) => new ServerAddress(tracker.Host, tracker.Port).ToString();
 
     private async Task RunAsync(TrackerEndpoint tracker, CancellationToken cancellationToken)
     {
@@ -305,10 +306,27 @@ internal sealed class TrackerReporter : IAsyncDisposable
 
                 idInFilename = parameters.TryGetValue("id_type_in_filename", out string? idType)
                     && idType.Equals("id", StringComparison.OrdinalIgnoreCase);
+
+                // 6.15+: 46 when the cluster answers with IPv6-wide IP fields; absent (older trackers) means 16.
+                if (parameters.TryGetValue("response_ip_addr_size", out string? ipSize)
+                    && int.TryParse(ipSize, NumberStyles.None, CultureInfo.InvariantCulture, out int size))
+                {
+                    _handler.IPv6Responses = size == FdfsConstants.IPv6AddressSize;
+                    StorageLog.ResponseIpSize(_logger, name, size);
+                }
             }
             else
             {
                 StorageLog.TrackerRefused(_logger, name, "STORAGE_PARAMETER_REQ", FdfsErrno.Name(status));
+            }
+
+            var local = _bindAddress ?? connection.LocalEndPoint.Address;
+            local = local.IsIPv4MappedToIPv6 ? local.MapToIPv4() : local;
+            if (local.AddressFamily == AddressFamily.InterNetworkV6 && !(useStorageId && idInFilename))
+            {
+                // As FastDFS 6.11+: a name's 4 source bytes hold an IPv4 address or a server ID, never an IPv6 address.
+                StorageLog.IPv6NeedsIdsInNames(_logger, name, local.ToString());
+                throw new IOException($"IPv6 storage {local} needs use_storage_id = true and id_type_in_filename = id on the tracker");
             }
 
             var identity = new StorageIdentity(false, string.Empty, false);

@@ -256,8 +256,8 @@ public sealed partial class ClusterRegistry
     /// <summary>Saved before storage IDs were persisted (or in IP mode): the ID is the IP.</summary>
     private static string RecordId(StorageRecord sr) => string.IsNullOrEmpty(sr.Id) ? sr.Ip : sr.Id;
 
-    private static bool IsUsable(StorageRecord sr) =>
-        !string.IsNullOrEmpty(sr.Ip) && sr.Ip.Length <= FdfsConstants.QueryIpSize && RecordId(sr).Length < FdfsConstants.StorageIdMaxSize;
+    private bool IsUsable(StorageRecord sr) =>
+        !string.IsNullOrEmpty(sr.Ip) && QueryIp.Fits(sr.Ip, _ipv6Responses) && RecordId(sr).Length < FdfsConstants.StorageIdMaxSize;
 
     /// <summary>A storage from saved state: one that was in service is OFFLINE until it reports to this tracker.</summary>
     private StorageNode NodeFromRecord(StorageRecord sr, GroupState g)

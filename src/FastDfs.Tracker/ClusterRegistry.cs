@@ -18,6 +18,10 @@ public sealed partial class ClusterRegistry
     private readonly Lock _gate = new();
     private readonly SortedDictionary<string, GroupState> _groups = new(StringComparer.Ordinal);
     private readonly TrackerOptions _options;
+
+    /// <summary>Responses carry IPv6-wide IP fields (<see cref="TrackerOptions.IPv6Responses"/>, decided once).</summary>
+    private readonly bool _ipv6Responses;
+
     private readonly TimeProvider _time;
     private ClusterSnapshot _snapshot = ClusterSnapshot.Empty;
     private int _groupCursor = -1;
@@ -35,6 +39,7 @@ public sealed partial class ClusterRegistry
         }
 
         _options = options;
+        _ipv6Responses = options.IPv6Responses;
         _time = timeProvider ?? TimeProvider.System;
         StartTime = Now;
     }
@@ -165,9 +170,16 @@ public sealed partial class ClusterRegistry
             return FdfsErrno.EINVAL;
         }
 
-        if (ip.Length > FdfsConstants.QueryIpSize)
+        // FastDFS 6.11+: an IPv6 address does not fit the 4 bytes of an IP-type file name, so IPv6 storages need IDs in names.
+        if (ip.Contains(':', StringComparison.Ordinal) && !PortsMayDiffer)
         {
-            error = $"address {ip} does not fit IPv4 responses (IPv6 storages need storage IDs)";
+            error = $"IPv6 storage {ip} needs use_storage_id = true and id_type_in_filename = id (its IP cannot go into file names)";
+            return FdfsErrno.EINVAL;
+        }
+
+        if (!QueryIp.Fits(ip, _ipv6Responses))
+        {
+            error = $"address {ip} does not fit the 15-byte IP field of IPv4 responses: set response_ip_addr_size = IPv6 (or auto with this address in storage_ids.conf)";
             return FdfsErrno.EINVAL;
         }
 

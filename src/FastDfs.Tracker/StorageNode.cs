@@ -74,7 +74,7 @@ internal sealed class StorageNode
 
     public GroupState Group { get; }
 
-    /// <summary>IP text NUL-padded to the 15 bytes of query responses.</summary>
+    /// <summary>IP text NUL-padded to the 45 bytes of IPv6-mode query responses (IPv4 mode sends the first 15).</summary>
     public byte[] IpField => Volatile.Read(ref _address).IpField;
 
     /// <summary>The IP as file names encode it (bytes 0..3 of the name), to find a file's source without decoding text.</summary>
@@ -156,7 +156,7 @@ internal sealed class StorageNode
     {
         public static NodeAddress Of(string ip)
         {
-            var field = new byte[FdfsConstants.QueryIpSize];
+            var field = new byte[FdfsConstants.QueryIpSizeV6];
             Encoding.ASCII.GetBytes(ip.AsSpan(0, Math.Min(ip.Length, field.Length)), field);
             uint name = IPAddress.TryParse(ip, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
                 ? FileNames.AddressToNameField(address)

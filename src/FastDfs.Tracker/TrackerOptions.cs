@@ -203,6 +203,17 @@ public sealed record TrackerOptions
     /// <summary><c>response_ip_addr_size</c>.</summary>
     public ResponseIpAddrSize ResponseIpAddrSize { get; init; } = ResponseIpAddrSize.Auto;
 
+    /// <summary>
+    /// True when responses carry IPv6-wide IP fields (45 bytes in queries, 46 in storage listings and file info):
+    /// <c>response_ip_addr_size = IPv6</c>, or auto with storage IDs of which one has an IPv6 address, as FastDFS 6.15.
+    /// </summary>
+    public bool IPv6Responses => ResponseIpAddrSize switch
+    {
+        ResponseIpAddrSize.IPv6 => true,
+        ResponseIpAddrSize.IPv4 => false,
+        _ => UseStorageId && StorageIds?.HasIPv6Address == true,
+    };
+
     /// <summary><c>store_slave_file_use_link</c>.</summary>
     public bool StoreSlaveFileUseLink { get; init; }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using FastDfs.Net;
 using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -72,11 +73,15 @@ public sealed partial class TrackerRequestHandler : IFdfsRequestHandler
     private readonly TrackerOptions _options;
     private readonly ILogger _logger;
 
+    /// <summary>IP field of query responses: 15 bytes, 45 in IPv6 response mode (decided once, at start).</summary>
+    private readonly int _queryIpSize;
+
     public TrackerRequestHandler(ClusterRegistry registry, ILogger? logger = null)
     {
         _registry = registry;
         _options = registry.Options;
         _logger = logger ?? NullLogger.Instance;
+        _queryIpSize = QueryIp.Size(_options.IPv6Responses);
         RegisterClientQueries();
         RegisterAdmin();
         RegisterStorageReports();
@@ -200,10 +205,11 @@ public sealed partial class TrackerRequestHandler : IFdfsRequestHandler
     private static Span<byte> OutBody(TrackerSession session, int bodyLength) =>
         session.Out(bodyLength).AsSpan(FdfsConstants.HeaderSize, bodyLength);
 
-    /// <summary>Writes one <c>ip15 + port L8</c> server entry.</summary>
-    private static void WriteServer(Span<byte> destination, StorageNode storage)
+    /// <summary>Writes one <c>ip15 + port L8</c> server entry (<c>ip45</c> in IPv6 response mode).</summary>
+    private void WriteServer(Span<byte> destination, StorageNode storage)
     {
-        storage.IpField.CopyTo(destination);
-        BinaryPrimitives.WriteInt64BigEndian(destination[FdfsConstants.QueryIpSize..], storage.Port);
+        // The node's field is 45 bytes, NUL-padded; its first 15 are the IPv4-mode field (join refuses longer IPs then).
+        storage.IpField.AsSpan(0, _queryIpSize).CopyTo(destination);
+        BinaryPrimitives.WriteInt64BigEndian(destination[_queryIpSize..], storage.Port);
     }
 }

@@ -64,7 +64,7 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
 
         var handler = new TrackerRequestHandler(Registry, _logger);
         ConfigureHandler?.Invoke(handler);
-        var bindAddress = BindAddress();
+        var (bindAddress, otherAddresses, dualStack) = ListenAddress.Choose(o.BindAddresses, o.AddressFamily);
         var peers = new TrackerPeers(_store.DataDirectory, bindAddress);
 
         // restart_interval (8.7): how long this tracker was down; a tracker that starts without state copies the leader's.
@@ -73,12 +73,19 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
         _election = election;
         var access = o.HostAccess.HostNames.Count > 0 ? o.HostAccess.WithResolvedHostNames(Resolve) : o.HostAccess;
         var server = new FdfsServer(new IPEndPoint(bindAddress, o.Port), handler, _logger, o.MaxConnections,
-            access.AllowsAll ? null : access.IsAllowed);
+            access.AllowsAll ? null : access.IsAllowed)
+        {
+            DualStack = dualStack,
+            AlsoListenOn = otherAddresses,
+        };
         server.Start();
         _server = server;
         peers.Start(server.EndPoint.Port);
         election.Start();
-        TrackerLog.Listening(_logger, server.EndPoint.Address.ToString(), server.EndPoint.Port);
+        foreach (var endpoint in server.EndPoints)
+        {
+            TrackerLog.Listening(_logger, ListenAddress.Format(endpoint.Address), endpoint.Port);
+        }
         _background = Task.WhenAll(LivenessLoopAsync(_stopping.Token), SaveLoopAsync(_stopping.Token));
         return Task.CompletedTask;
     }
@@ -116,20 +123,6 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
 
         _stopping.Dispose();
         _saveSignal.Dispose();
-    }
-
-    private IPAddress BindAddress()
-    {
-        foreach (string text in _options.BindAddresses)
-        {
-            // One listener for now: the first usable address; both families only via the any-address default.
-            if (IPAddress.TryParse(text.Trim('[', ']'), out var address))
-            {
-                return address;
-            }
-        }
-
-        return _options.AddressFamily == Protocol.Config.FdfsAddressFamily.IPv6 ? IPAddress.IPv6Any : IPAddress.Any;
     }
 
     private static IPAddress[] Resolve(string host)

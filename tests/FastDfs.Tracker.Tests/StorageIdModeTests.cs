@@ -210,6 +210,7 @@ public sealed class StorageIdModeTests : IAsyncLifetime
         string parameters = Encoding.ASCII.GetString(body);
         Assert.Contains("use_storage_id=1\n", parameters, StringComparison.Ordinal);
         Assert.Contains("id_type_in_filename=id\n", parameters, StringComparison.Ordinal);
+        Assert.Contains("response_ip_addr_size=16\n", parameters, StringComparison.Ordinal); // no IPv6 address in the IDs
 
         (status, body) = await CallAsync(s, TrackerCommand.StorageGetServerId, new GetServerIdRequest("group1", StorageA + ":23000").ToArray());
         Assert.Equal(0, status);

@@ -72,6 +72,9 @@ public sealed class StorageIdMap
 
     public int Count => Entries.Count;
 
+    /// <summary>True when an entry has an IPv6 address: the tracker's auto <c>response_ip_addr_size</c> then picks IPv6.</summary>
+    public bool HasIPv6Address => Entries.Any(e => e.Ips.Any(ip => ip.Contains(':', StringComparison.Ordinal)));
+
     /// <summary>Reads and parses the file; host names in it are resolved with <paramref name="resolveHost"/> (null: IP addresses only).</summary>
     public static StorageIdMap Load(string path, Func<string, IPAddress[]>? resolveHost = null)
     {

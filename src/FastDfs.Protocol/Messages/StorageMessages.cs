@@ -189,27 +189,28 @@ public static class UploadResponse
     }
 }
 
-/// <summary>QUERY_FILE_INFO response, IPv4 mode (40 bytes).</summary>
+/// <summary>QUERY_FILE_INFO response: 40 bytes, or 70 in IPv6 response mode (a 46-byte source IP).</summary>
 public readonly record struct FileInfoResponse(long FileSize, long CreateTimestamp, uint Crc32, string SourceIp)
 {
     public const int Size = 24 + FdfsConstants.IPv4AddressSize;
+    public const int SizeV6 = 24 + FdfsConstants.IPv6AddressSize;
 
-    public byte[] ToArray()
+    public byte[] ToArray(bool ipv6Fields = false)
     {
-        var bytes = new byte[Size];
+        var bytes = new byte[ipv6Fields ? SizeV6 : Size];
         var w = new WireWriter(bytes);
         w.WriteInt64(FileSize);
         w.WriteInt64(CreateTimestamp);
 
         // FastDFS sign-extends the 32-bit CRC into the 8-byte field (protocol notes 5.1).
         w.WriteInt64((int)Crc32);
-        w.WriteFixed(SourceIp, FdfsConstants.IPv4AddressSize);
+        w.WriteFixed(SourceIp, ipv6Fields ? FdfsConstants.IPv6AddressSize : FdfsConstants.IPv4AddressSize);
         return bytes;
     }
 
     public static FileInfoResponse Read(ReadOnlySpan<byte> body)
     {
-        if (body.Length != Size && body.Length != 24 + FdfsConstants.IPv6AddressSize)
+        if (body.Length is not (Size or SizeV6))
         {
             throw new FdfsProtocolException($"file info response must be 40 or 70 bytes, got {body.Length}");
         }

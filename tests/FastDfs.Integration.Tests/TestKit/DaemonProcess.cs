@@ -146,6 +146,6 @@ public sealed partial class DaemonProcess : IAsyncDisposable
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 
-    [GeneratedRegex(@"(?<role>tracker|storage) listening on (?<ep>[0-9.]+:\d+)")]
+    [GeneratedRegex(@"(?<role>tracker|storage) listening on (?<ep>(?:[0-9.]+|\[[0-9a-fA-F:.]+\]):\d+)")]
     private static partial Regex ListeningLine();
 }
