@@ -179,6 +179,7 @@ if [ "$mode" = mount ]; then
     fio --name=w --filename="$f" --rw=write --bs=1M --size=1G --ioengine=psync --end_fsync=1 --output-format=json >"$work/w.json"
     w+=("$(fio_mib "$work/w.json" write)")
     fid=$(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "system.fdfs.file_id").decode())' "$f")
+    sync; sleep 2 # fio's GiB is written back first, as before fio itself
     dw+=("$(python3 -c "import sys; print(1024 / float(sys.argv[1]))" "$(timed dd if="$work/src1g" of="$mnt/group1/bench/dd$rep" bs=1M conv=fsync status=none)")")
     rm -f "$mnt/group1/bench/dd$rep"
     # Warm: a new mount (its page cache is gone) while the storage still caches what it just stored, which is
