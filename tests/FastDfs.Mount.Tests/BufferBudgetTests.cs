@@ -298,19 +298,6 @@ public class BufferBudgetTests
 
     // ------------------------------------------------------------------ read-ahead
 
-    private static async Task<ulong> WalkAsync(FileSystem fs, string path)
-    {
-        ulong ino = InodeTable.RootIno;
-        foreach (string part in path.Split('/'))
-        {
-            var entry = await fs.LookupAsync(ino, part);
-            Assert.True(entry.IsOk, $"lookup {part}: errno {entry.Errno}");
-            ino = entry.Value.Ino;
-        }
-
-        return ino;
-    }
-
     [Fact]
     public async Task Read_ahead_pauses_while_the_budget_is_used_up_and_resumes_once_it_frees()
     {
@@ -321,7 +308,7 @@ public class BufferBudgetTests
         // Streams off: every fetch is one request of the in-memory backend, done before the read returns.
         var options = new MountOptions { ReadAheadChunkSize = Chunk, ReadAheadChunks = 3, ReadStreams = 0, WriteChunkSize = Chunk, MaxBuffers = 16 * Chunk };
         await using var fs = new FileSystem(_backend, NoNameService.Instance, options);
-        var open = await fs.OpenAsync(await WalkAsync(fs, FileKey), 0);
+        var open = await fs.OpenAsync(await FileSystemTests.WalkAsync(fs, FileKey), 0);
         Assert.True(open.IsOk);
         ulong handle = open.Value.Handle;
         Assert.True(fs.Buffers.TryReserve(fs.Buffers.Capacity)); // the budget is taken (by writers, say)
@@ -366,7 +353,7 @@ public class BufferBudgetTests
         _backend.Files[FileKey] = data;
         var options = new MountOptions { ReadAheadChunkSize = Chunk, ReadAheadChunks = 8, ReadStreams = 0, WriteChunkSize = Chunk, MaxBuffers = 8 * Chunk };
         await using var fs = new FileSystem(_backend, NoNameService.Instance, options);
-        ulong ino = await WalkAsync(fs, FileKey);
+        ulong ino = await FileSystemTests.WalkAsync(fs, FileKey);
 
         // Three sequential readers, each wanting 8 chunks ahead: together they stop at 3/4 of the budget, so a
         // writer's chunk finds room without waiting for readers that may never read on.

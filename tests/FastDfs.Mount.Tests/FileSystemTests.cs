@@ -14,7 +14,8 @@ public class FileSystemTests
 
     private FileSystem NewFs(MountOptions? options = null) => new(_backend, NoNameService.Instance, options ?? new MountOptions());
 
-    private static async Task<ulong> WalkAsync(FileSystem fs, string path)
+    /// <summary>The inode at a '/'-separated path below the root, each step a lookup that must succeed.</summary>
+    internal static async Task<ulong> WalkAsync(FileSystem fs, string path)
     {
         ulong ino = InodeTable.RootIno;
         foreach (string part in path.Split('/'))
