@@ -111,6 +111,7 @@ public static class FdfsErrno
     public const byte EEXIST = 17;
     public const byte EISDIR = 21;
     public const byte EINVAL = 22;
+    public const byte EFBIG = 27;
     public const byte ENOSPC = 28;
     public const byte ENAMETOOLONG = 36;
     public const byte ENOSYS = 38;
@@ -133,6 +134,7 @@ public static class FdfsErrno
         EEXIST => "EEXIST",
         EISDIR => "EISDIR",
         EINVAL => "EINVAL",
+        EFBIG => "EFBIG",
         ENOSPC => "ENOSPC",
         ENAMETOOLONG => "ENAMETOOLONG",
         ENOSYS => "ENOSYS",
@@ -152,6 +154,7 @@ public static class FdfsErrno
         EBUSY => "busy",
         EEXIST => "already exists",
         EINVAL => "invalid argument",
+        EFBIG => "file too large",
         ENOSPC => "no space left",
         ENAMETOOLONG => "name too long",
         EOPNOTSUPP => "not supported",

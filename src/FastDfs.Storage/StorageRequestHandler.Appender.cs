@@ -123,7 +123,11 @@ internal sealed partial class StorageRequestHandler
             long old = RandomAccess.GetLength(handle);
             if (old != request.Size)
             {
-                RandomAccess.SetLength(handle, request.Size);
+                if (!TrySetLength(handle, request.Size))
+                {
+                    return await RefuseAsync(connection, header, state, FdfsErrno.EFBIG, $"truncate of {remote} to {request.Size} bytes: past the file system's limit", cancellationToken);
+                }
+
                 await _binlog.AppendAsync(Now(), BinlogOp.Truncate, remote, string.Create(CultureInfo.InvariantCulture, $"{old} {request.Size}"));
                 _stats[StatCounter.LastSourceUpdate] = Now();
             }
@@ -136,6 +140,23 @@ internal sealed partial class StorageRequestHandler
         Count(StatCounter.SuccessTruncateCount);
         await SendEmptyOkAsync(connection, state, cancellationToken);
         return true;
+    }
+
+    /// <summary>
+    /// ftruncate, false when the size is past the file system's limit: the EFBIG that FastDFS answers with, which .NET
+    /// raises as ArgumentOutOfRangeException (a truncate to 2^62 bytes is a client's mistake, not a server failure).
+    /// </summary>
+    private static bool TrySetLength(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long size)
+    {
+        try
+        {
+            RandomAccess.SetLength(handle, size);
+            return true;
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Renames an appender file to a normal name encoding its size, the time and its CRC32 (6.02+).</summary>

@@ -291,7 +291,11 @@ internal sealed partial class StorageRequestHandler
 
             using (var handle = File.OpenHandle(local, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
             {
-                RandomAccess.SetLength(handle, request.Second);
+                if (!TrySetLength(handle, request.Second))
+                {
+                    return await RefuseAsync(connection, header, state, FdfsErrno.EFBIG, $"sync truncate of {remote} to {request.Second} bytes: past the file system's limit", cancellationToken);
+                }
+
                 NativeMethods.SetModificationTime(handle, request.Timestamp);
             }
 

@@ -141,6 +141,27 @@ public sealed class BadInputTests(SingleStorageCluster fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Storage_answers_EFBIG_to_a_truncate_past_the_file_system_limit()
+    {
+        // Found by DaemonFuzzTests: ftruncate's EFBIG surfaced as an unexpected ArgumentOutOfRangeException (EIO).
+        await using var client = Cluster.CreateClient();
+        var id = await client.UploadAppenderAsync(Encoding.ASCII.GetBytes("appender"), "log");
+        var name = Encoding.ASCII.GetBytes(id.RemoteFileName);
+        var body = new byte[16 + name.Length];
+        new AppenderRequestHeader(name.Length, 0, long.MaxValue).Write(StorageCommand.TruncateFile, body);
+        name.CopyTo(body, 16);
+        await using (var c = await ConnectAsync(Cluster.Storages[0].Endpoint))
+        {
+            var (status, response) = await SendRawAsync(c, Packet((byte)StorageCommand.TruncateFile, body));
+            Assert.Equal(FdfsErrno.EFBIG, status);
+            Assert.Empty(response);
+        }
+
+        Assert.Equal("appender", Encoding.ASCII.GetString(await client.DownloadBytesAsync(id)));
+        Assert.DoesNotContain("request handler failed", Cluster.Storages[0].Process!.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Tracker_answers_EINVAL_and_keeps_the_connection()
     {
         await using var c = await ConnectAsync(Cluster.TrackerEndpoint);

@@ -287,13 +287,14 @@ public sealed class HostAccessList
                 throw new FormatException($"invalid allow_hosts pattern '{pattern}': range {start}-{end} is reversed");
             }
 
-            if (result.Count + (end - start + 1) > MaxRangeExpansion)
+            // In 64 bits: end - start + 1 overflows int for [0-2147483647], and an int counter never passes int.MaxValue.
+            if (result.Count + ((long)end - start + 1) > MaxRangeExpansion)
             {
                 throw new FormatException($"invalid allow_hosts pattern '{pattern}': range expands to more than {MaxRangeExpansion} hosts");
             }
 
             string format = "D" + startText.Length.ToString(CultureInfo.InvariantCulture);
-            for (int i = start; i <= end; i++)
+            for (long i = start; i <= end; i++)
             {
                 result.Add(head + i.ToString(format, CultureInfo.InvariantCulture) + tail);
             }

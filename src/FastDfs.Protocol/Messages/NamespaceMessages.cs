@@ -526,7 +526,8 @@ public static class NamespaceMessages
         var r = new WireReader(body);
         eof = r.ReadByte("eof") != 0;
         int count = r.ReadInt32("count");
-        var entries = new List<NsDirEntry>(Math.Clamp(count, 0, 4096));
+        // The capacity trusts the count only as far as the body can hold entries (a lying count costs nothing).
+        var entries = new List<NsDirEntry>(Math.Clamp(count, 0, r.Remaining / DirEntryFixedSize));
         for (int i = 0; i < count; i++)
         {
             long cookie = r.ReadInt64("cookie");
@@ -545,7 +546,7 @@ public static class NamespaceMessages
         var r = new WireReader(body);
         eof = r.ReadByte("eof") != 0;
         int count = r.ReadInt32("count");
-        var entries = new List<NsDirEntryPlus>(Math.Clamp(count, 0, 4096));
+        var entries = new List<NsDirEntryPlus>(Math.Clamp(count, 0, r.Remaining / DirEntryPlusFixedSize));
         for (int i = 0; i < count; i++)
         {
             long cookie = r.ReadInt64("cookie");
@@ -573,7 +574,7 @@ public static class NamespaceMessages
     {
         var r = new WireReader(body);
         int count = r.ReadInt32("count");
-        var names = new List<NsLinkName>(Math.Clamp(count, 0, 1024));
+        var names = new List<NsLinkName>(Math.Clamp(count, 0, r.Remaining / LinkNameSize(0)));
         for (int i = 0; i < count; i++)
         {
             long parent = r.ReadInt64("parent");

@@ -237,7 +237,8 @@ public static class DiskUsageReport
 
     public static List<(long TotalMb, long FreeMb)> Decode(ReadOnlySpan<byte> body, int expectedPaths)
     {
-        if (body.Length != expectedPaths * 16)
+        // Compared by division: expectedPaths * 16 can wrap to the body's length (0x10000000 paths to 0 bytes).
+        if (expectedPaths < 0 || body.Length % 16 != 0 || body.Length / 16 != expectedPaths)
         {
             throw new FdfsProtocolException($"disk usage report of {body.Length} bytes for {expectedPaths} paths");
         }
