@@ -9,6 +9,16 @@ using FastDfs.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 
 const string DetachedVariable = "FDFS_MOUNT_DETACHED";
+const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+// Socket completions run inline on the event threads: a small file's close waits for two answers in a row (the
+// storage's, then the tracker's), and each thread-pool hop cost a wake-up (cp -r of 4 KiB files: about 20% less mount
+// CPU, 1 to 13% more files/s, docs/benchmarks.md). The continuations only parse, reply to the kernel and send the next
+// request; nothing on them waits for a disk. Read once, before the first socket exists; an explicit setting (0) wins.
+if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
+{
+    Environment.SetEnvironmentVariable(InlineCompletions, "1");
+}
 
 MountCommandLine command;
 try

@@ -17,6 +17,9 @@ internal static partial class NamespaceLog
     [LoggerMessage(EventId = 7004, Level = LogLevel.Information, Message = "directory service disabled (namespace_enabled = false)")]
     public static partial void Disabled(ILogger logger);
 
+    [LoggerMessage(EventId = 7005, Level = LogLevel.Warning, Message = "directory service: checkpoint of {Path} failed (retried after the next commits)")]
+    public static partial void CheckpointFailed(ILogger logger, string path, Exception exception);
+
     [LoggerMessage(EventId = 7010, Level = LogLevel.Debug, Message = "orphan collector deleted {FileId} ({Kind})")]
     public static partial void OrphanDeleted(ILogger logger, string fileId, string kind);
 

@@ -14,9 +14,9 @@ public sealed record NamespaceSettings(string Store, string DataDirectory, TimeS
 
     public bool UsesPostgres => Store.Length > 0;
 
-    public INamespaceStore CreateStore() => UsesPostgres
+    public INamespaceStore CreateStore(ILogger? logger = null) => UsesPostgres
         ? new PostgresNamespaceStore(Store, OrphanDelay)
-        : new SqliteNamespaceStore(Path.Combine(DataDirectory, SqliteFileName), OrphanDelay);
+        : new SqliteNamespaceStore(Path.Combine(DataDirectory, SqliteFileName), OrphanDelay, logger);
 }
 
 /// <summary>
@@ -35,7 +35,7 @@ public sealed class NamespaceService : IHostedService, IAsyncDisposable
     {
         _settings = settings;
         _logger = logger;
-        Store = settings.CreateStore();
+        Store = settings.CreateStore(logger);
         Handler = new NamespaceRequestHandler(Store, logger);
         Collector = new OrphanCollector(Store, deleteFile, settings.CollectInterval, logger);
     }

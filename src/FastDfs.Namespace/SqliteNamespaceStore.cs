@@ -1,18 +1,24 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace FastDfs.Namespace;
 
 /// <summary>
 /// The embedded store: one SQLite file in WAL mode. One writer connection (writes are serialized in-process, so
 /// SQLite never reports busy) and a few reader connections that read committed snapshots concurrently. Every
-/// connection keeps its commands prepared, keyed by SQL text.
+/// connection keeps its commands prepared, keyed by SQL text. The writer never checkpoints when it commits: every
+/// <see cref="CheckpointEvery"/> commits a thread-pool task does, so a commit (which the request handler may run on a
+/// socket thread) only appends to the WAL and never waits for the checkpoint's fsyncs.
 /// </summary>
 public sealed class SqliteNamespaceStore : SqlNamespaceStore
 {
     private const int SchemaVersion = 2;
     private const int MaxIdleReaders = 8;
+
+    /// <summary>Commits between checkpoints: a small write adds about 8 pages to the WAL, so about SQLite's own 1,000-page default.</summary>
+    private const int CheckpointEvery = 128;
 
     private static readonly string[] SchemaV1 =
     [
@@ -40,14 +46,19 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ConcurrentBag<SqliteSession> _readers = [];
+    private readonly ILogger? _logger;
     private SqliteSession? _writer;
+    private int _commitsSinceCheckpoint; // under _writeLock
+    private Task _checkpoint = Task.CompletedTask; // under _writeLock
 
     /// <param name="path">The database file (created when missing).</param>
     /// <param name="orphanDelay">How long content stays after losing its last name.</param>
-    public SqliteNamespaceStore(string path, TimeSpan orphanDelay)
+    /// <param name="logger">Where a failed checkpoint is reported.</param>
+    public SqliteNamespaceStore(string path, TimeSpan orphanDelay, ILogger? logger = null)
         : base(orphanDelay)
     {
         Path = path;
+        _logger = logger;
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString();
     }
 
@@ -58,7 +69,7 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
     public override async Task InitializeAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
-        _writer = Open();
+        _writer = Open(writer: true);
         using var tx = _writer.Connection.BeginTransaction();
         Run(_writer.Connection, tx, "CREATE TABLE IF NOT EXISTS ns_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
         int version = Convert.ToInt32(Scalar(_writer.Connection, tx, "SELECT value FROM ns_meta WHERE key = 'schema_version'") ?? "0",
@@ -96,16 +107,50 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
         await Task.CompletedTask;
     }
 
-    private SqliteSession Open()
+    private SqliteSession Open(bool writer = false)
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
 
         // WAL: readers never block the writer; synchronous=NORMAL: a commit is durable against process crashes
-        // (what a tracker restart needs) without an fsync per transaction.
+        // (what a tracker restart needs) without an fsync per transaction. The writer's checkpoints are ours (Committed).
         Run(connection, null, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; " +
-            "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY");
+            "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY" + (writer ? "; PRAGMA wal_autocheckpoint = 0" : ""));
         return new SqliteSession(this, connection);
+    }
+
+    /// <summary>The writer committed (under the write lock): every <see cref="CheckpointEvery"/> commits, a checkpoint on the thread pool.</summary>
+    private void Committed()
+    {
+        if (++_commitsSinceCheckpoint >= CheckpointEvery && _checkpoint.IsCompleted)
+        {
+            _commitsSinceCheckpoint = 0;
+            _checkpoint = Task.Run(CheckpointAsync);
+        }
+    }
+
+    private async Task CheckpointAsync()
+    {
+        await _writeLock.WaitAsync();
+        try
+        {
+            if (_writer is { } writer)
+            {
+                // PASSIVE, as SQLite's automatic checkpoint: copies what no reader still needs, never waits for readers.
+                Run(writer.Connection, null, "PRAGMA wal_checkpoint(PASSIVE)");
+            }
+        }
+        catch (SqliteException e)
+        {
+            if (_logger is not null)
+            {
+                NamespaceLog.CheckpointFailed(_logger, Path, e);
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
     }
 
     private static void Run(SqliteConnection connection, SqliteTransaction? tx, string sql)
@@ -149,16 +194,16 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
     protected override bool IsRetryable(DbException exception) =>
         exception is SqliteException { SqliteErrorCode: 5 or 6 }; // SQLITE_BUSY, SQLITE_LOCKED (another process)
 
-    public override ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        _writer?.Close();
-        _writer = null;
+        var writer = _writer;
+        _writer = null; // no new checkpoint starts, and a queued one finds no connection
+        await _checkpoint;
+        writer?.Close();
         while (_readers.TryTake(out var reader))
         {
             reader.Close();
         }
-
-        return ValueTask.CompletedTask;
     }
 
     private void Released(SqliteSession session)
@@ -206,9 +251,17 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
 
         public override ValueTask CommitAsync(CancellationToken cancellationToken)
         {
-            _transaction?.Commit();
-            _transaction?.Dispose();
-            _transaction = null;
+            if (_transaction is { } transaction)
+            {
+                transaction.Commit();
+                transaction.Dispose();
+                _transaction = null;
+                if (ReferenceEquals(this, store._writer))
+                {
+                    store.Committed();
+                }
+            }
+
             return ValueTask.CompletedTask;
         }
 

@@ -621,6 +621,35 @@ public sealed class SqliteStoreTests(ITestOutputHelper output) : StoreContractTe
         Assert.Equal(dir.Inode, (await again.LookupAsync(Root, N("kept"), default)).Inode);
         await InitializeAsync(); // so DisposeAsync has a live store
     }
+
+    [Fact]
+    public async Task The_store_checkpoints_its_WAL_and_keeps_every_commit()
+    {
+        // The writer does not checkpoint when it commits (a commit may run on a socket thread); a thread-pool task does,
+        // every 128 commits. Without it the WAL would hold every page these 2,000 commits wrote.
+        var dir = await MkDir(Root, "many");
+        for (int i = 0; i < 2_000; i++)
+        {
+            await Create(dir.Inode, "f" + i, $"group1/M00/00/00/file{i}.bin", 4096);
+            if (i % 64 == 0)
+            {
+                await Task.Yield(); // SQLite never yields: let the checkpoint task have this thread now and then
+            }
+        }
+
+        string path = Path.Combine(_dir, "data", NamespaceSettings.SqliteFileName);
+        long wal = new FileInfo(path + "-wal").Length;
+        Output.WriteLine($"WAL after 2,000 creates: {wal:N0} bytes");
+        Assert.InRange(wal, 1, 32L << 20); // about 80 MB when nothing checkpoints
+
+        await Store.DisposeAsync();
+        await using var again = new SqliteNamespaceStore(path, TimeSpan.Zero);
+        await again.InitializeAsync(default);
+        var last = await again.LookupAsync(dir.Inode, N("f1999"), default);
+        Assert.Equal("group1/M00/00/00/file1999.bin", last.FileId);
+        Assert.Equal("group1/M00/00/00/file0.bin", (await again.LookupAsync(dir.Inode, N("f0"), default)).FileId);
+        await InitializeAsync(); // so DisposeAsync has a live store
+    }
 }
 
 public sealed class PostgresStoreTests(PostgresServer server, ITestOutputHelper output) : StoreContractTests(output), IClassFixture<PostgresServer>
