@@ -40,6 +40,23 @@ public static class ListenAddress
         };
     }
 
+    /// <summary>
+    /// Why <c>bind_addr</c> cannot be used, or null. Every entry must be an IP address: one that is not would otherwise
+    /// be skipped, and the daemon would listen on every interface instead (FastDFS refuses it as well).
+    /// </summary>
+    public static string? Problem(IReadOnlyList<string> bindAddresses)
+    {
+        foreach (string text in bindAddresses)
+        {
+            if (!IPAddress.TryParse(text.Trim('[', ']'), out _))
+            {
+                return $"bind_addr: '{text}' is not an IP address (host names are not resolved here)";
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The address as it goes before <c>:port</c>: IPv6 in brackets.</summary>
     public static string Format(IPAddress address) =>
         address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();

@@ -1,4 +1,5 @@
 using FastDfs.Hosting;
+using FastDfs.Net;
 using FastDfs.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -39,7 +40,9 @@ internal static class Program
             LoadOptions: StorageOptions.FromConfig,
             IsDisabled: o => o.Disabled,
             LogLevel: o => o.LogLevel,
-            Check: o => o.GroupName is null ? "group_name is required (taking it from the tracker is not supported)" : null,
+            Check: o => o.GroupName is null
+                ? "group_name is required (taking it from the tracker is not supported)"
+                : ListenAddress.Problem(o.BindAddresses),
             BannerCategory: "FastDfs.Storage",
             AddServices: (services, _) =>
             {

@@ -1,4 +1,5 @@
 using FastDfs.Hosting;
+using FastDfs.Net;
 using FastDfs.Tracker;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -33,7 +34,7 @@ internal static class Program
             LoadOptions: TrackerOptions.FromConfig,
             IsDisabled: o => o.Disabled,
             LogLevel: o => o.LogLevel,
-            Check: _ => null,
+            Check: o => ListenAddress.Problem(o.BindAddresses),
             BannerCategory: typeof(TrackerService).FullName!,
             AddServices: NamespaceHosting.AddTracker),
         args);

@@ -98,6 +98,8 @@ public sealed class IPv6Tests
         Assert.Equal((IPAddress.IPv6Loopback, 0, false), Shape(ListenAddress.Choose(["127.0.0.5", "::1"], FdfsAddressFamily.IPv6)));
 
         Assert.Equal("[::1]", ListenAddress.Format(IPAddress.IPv6Loopback));
+        Assert.Null(ListenAddress.Problem(["127.0.0.5", "[::1]", "::1"]));
+        Assert.Equal("bind_addr: 'tracker.example' is not an IP address (host names are not resolved here)", ListenAddress.Problem(["127.0.0.5", "tracker.example"]));
         Assert.Equal("127.0.0.5", ListenAddress.Format(IPAddress.Parse("127.0.0.5")));
     }
 
