@@ -82,15 +82,14 @@ public sealed partial class FileSystem
         }
 
         uint full = type | (mode & NamespaceMode.PermissionMask);
-        bool device = NamespaceMode.IsDevice(full);
-        if (device && rdev > uint.MaxValue)
+        if (NamespaceMode.IsDevice(full) && rdev > uint.MaxValue)
         {
             return ValueTask.FromResult(FsResult<EntryReply>.Fail(Errno.EINVAL)); // FUSE's rdev is 32 bits: never from the kernel
         }
 
-        uint number = device ? (uint)rdev : 0;
+        // The directory service keeps the number for devices only (as ext4), so other types may pass any.
         return CreateNamedAsync(parent, name, "mknod", (ns, dir, deadline) =>
-            _names.MkNodAsync(ns, name, full, number, caller.Uid, OwnerGid(dir, caller), deadline), cancellationToken);
+            _names.MkNodAsync(ns, name, full, (uint)rdev, caller.Uid, OwnerGid(dir, caller), deadline), cancellationToken);
     }
 
     public async ValueTask<FsResult<EntryReply>> SymlinkAsync(ulong parent, string name, string target, Caller caller, CancellationToken cancellationToken = default)

@@ -58,7 +58,9 @@ public sealed unsafe partial class FuseMount : IDisposable
     /// How long an interrupted request that cannot be stopped (anything but a read) may still send its real answer
     /// before it is answered EINTR (FuseMount.Interrupts).
     /// </summary>
-    public TimeSpan InterruptGrace { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan InterruptGrace { get; init; } = DefaultInterruptGrace;
+
+    public static readonly TimeSpan DefaultInterruptGrace = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// The C layouts the binding declares, one fact per line, for scripts/check-layouts.sh (<c>fdfs-mount --print-layouts</c>).

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FastDfs.Mount.Core;
+using FastDfs.Mount.Fuse;
 
 namespace FastDfs.Mount;
 
@@ -50,7 +51,7 @@ internal sealed record MountCommandLine
 
     public int ReadAheadKilobytes { get; init; } = 1024;
 
-    public TimeSpan InterruptGrace { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan InterruptGrace { get; init; } = FuseMount.DefaultInterruptGrace;
 
     /// <summary><c>pending_journal=</c>: the directory of <see cref="PendingJournal"/>s; null = none.</summary>
     public string? PendingJournalDirectory { get; init; }
@@ -120,7 +121,7 @@ internal sealed record MountCommandLine
         var options = new MountOptions { Uid = uid, Gid = gid };
         var fuse = new List<string>();
         int threads = 2, readAheadKb = 1024;
-        var interruptGrace = TimeSpan.FromSeconds(2);
+        var interruptGrace = FuseMount.DefaultInterruptGrace;
         bool? names = null;
         string? journal = DefaultJournalDirectory(uid);
         foreach (string option in rawOptions)

@@ -51,6 +51,8 @@ internal static class NativeMethods
     private const int OCloseOnExec = 0x80000;
     private const int OTmpFileX64 = 0x410000;
     private const int OTmpFileArm64 = 0x404000;
+    private static readonly int OTmpFile =
+        System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? OTmpFileArm64 : OTmpFileX64;
     private const int AtFdCwd = -100;
     private const int AtSymlinkFollow = 0x400;
 
@@ -68,8 +70,7 @@ internal static class NativeMethods
             return null;
         }
 
-        int tmpFile = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? OTmpFileArm64 : OTmpFileX64;
-        int fd = OpenNative(directory, tmpFile | OWriteOnly | OCloseOnExec, Convert.ToInt32("644", 8));
+        int fd = OpenNative(directory, OTmpFile | OWriteOnly | OCloseOnExec, Convert.ToInt32("644", 8));
         return fd < 0 ? null : new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
     }
 

@@ -257,7 +257,7 @@ public sealed partial class ClusterRegistry
     private static string RecordId(StorageRecord sr) => string.IsNullOrEmpty(sr.Id) ? sr.Ip : sr.Id;
 
     private bool IsUsable(StorageRecord sr) =>
-        !string.IsNullOrEmpty(sr.Ip) && QueryIp.Fits(sr.Ip, _ipv6Responses) && RecordId(sr).Length < FdfsConstants.StorageIdMaxSize;
+        !string.IsNullOrEmpty(sr.Ip) && QueryIp.Fits(sr.Ip, IPv6Responses) && RecordId(sr).Length < FdfsConstants.StorageIdMaxSize;
 
     /// <summary>A storage from saved state: one that was in service is OFFLINE until it reports to this tracker.</summary>
     private StorageNode NodeFromRecord(StorageRecord sr, GroupState g)

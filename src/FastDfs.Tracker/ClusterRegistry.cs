@@ -19,9 +19,6 @@ public sealed partial class ClusterRegistry
     private readonly SortedDictionary<string, GroupState> _groups = new(StringComparer.Ordinal);
     private readonly TrackerOptions _options;
 
-    /// <summary>Responses carry IPv6-wide IP fields (<see cref="TrackerOptions.IPv6Responses"/>, decided once).</summary>
-    private readonly bool _ipv6Responses;
-
     private readonly TimeProvider _time;
     private ClusterSnapshot _snapshot = ClusterSnapshot.Empty;
     private int _groupCursor = -1;
@@ -39,7 +36,7 @@ public sealed partial class ClusterRegistry
         }
 
         _options = options;
-        _ipv6Responses = options.IPv6Responses;
+        IPv6Responses = options.IPv6Responses;
         _time = timeProvider ?? TimeProvider.System;
         StartTime = Now;
     }
@@ -48,6 +45,12 @@ public sealed partial class ClusterRegistry
     public event Action? StateChanged;
 
     public TrackerOptions Options => _options;
+
+    /// <summary>
+    /// Responses carry IPv6-wide IP fields (<see cref="TrackerOptions.IPv6Responses"/>), decided once at start: the
+    /// option scans the storage IDs, and joins, queries and listings must all agree.
+    /// </summary>
+    public bool IPv6Responses { get; }
 
     /// <summary>Unix time the registry was created (the tracker's start).</summary>
     public long StartTime { get; }
@@ -177,7 +180,7 @@ public sealed partial class ClusterRegistry
             return FdfsErrno.EINVAL;
         }
 
-        if (!QueryIp.Fits(ip, _ipv6Responses))
+        if (!QueryIp.Fits(ip, IPv6Responses))
         {
             error = $"address {ip} does not fit the 15-byte IP field of IPv4 responses: set response_ip_addr_size = IPv6 (or auto with this address in storage_ids.conf)";
             return FdfsErrno.EINVAL;

@@ -63,7 +63,7 @@ public sealed partial class TrackerRequestHandler
             return await ErrorAsync(connection, header, FdfsErrno.ENOENT, "unknown group or storage", cancellationToken);
         }
 
-        return await SendAsync(connection, StorageInfo.WriteAll(storages, _options.IPv6Responses), cancellationToken);
+        return await SendAsync(connection, StorageInfo.WriteAll(storages, _registry.IPv6Responses), cancellationToken);
     }
 
     private async ValueTask<bool> DeleteStorageAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
@@ -111,7 +111,7 @@ public sealed partial class TrackerRequestHandler
         Add("use_storage_id", o.UseStorageId ? 1 : 0);
         Add("id_type_in_filename", o.IdTypeInFilename == IdTypeInFilename.Id ? "id" : "ip");
         Add("trust_storage_server_id", o.TrustStorageServerId ? 1 : 0);
-        Add("response_ip_addr_size", o.IPv6Responses ? FdfsConstants.IPv6AddressSize : FdfsConstants.IPv4AddressSize);
+        Add("response_ip_addr_size", _registry.IPv6Responses ? FdfsConstants.IPv6AddressSize : FdfsConstants.IPv4AddressSize);
         Add("storage_ip_changed_auto_adjust", o.StorageIpChangedAutoAdjust ? 1 : 0);
         Add("storage_sync_file_max_delay", (long)o.StorageSyncFileMaxDelay.TotalSeconds);
         Add("store_path", (int)o.StorePath);

@@ -81,7 +81,7 @@ public sealed partial class TrackerRequestHandler : IFdfsRequestHandler
         _registry = registry;
         _options = registry.Options;
         _logger = logger ?? NullLogger.Instance;
-        _queryIpSize = QueryIp.Size(_options.IPv6Responses);
+        _queryIpSize = QueryIp.Size(registry.IPv6Responses);
         RegisterClientQueries();
         RegisterAdmin();
         RegisterStorageReports();
