@@ -9,6 +9,7 @@ public static class Errno
     public const int EIO = 5;
     public const int E2BIG = 7;
     public const int EBADF = 9;
+    public const int EAGAIN = 11;
     public const int EACCES = 13;
     public const int EEXIST = 17;
     public const int ENOTDIR = 20;
@@ -18,6 +19,7 @@ public static class Errno
     public const int EROFS = 30;
     public const int ERANGE = 34;
     public const int ENAMETOOLONG = 36;
+    public const int ENOLCK = 37;
     public const int ENOSYS = 38;
     public const int ENODATA = 61;
     public const int EOPNOTSUPP = 95;

@@ -85,6 +85,18 @@ public sealed record MountOptions
     /// </summary>
     public bool DirectWrites { get; init; } = true;
 
+    /// <summary>
+    /// flock and fcntl locks are held in the directory service, so processes on other mounts see them (<c>locks=cluster</c>,
+    /// the default when the trackers serve names); <c>locks=local</c> leaves them to the kernel, within this mount only.
+    /// </summary>
+    public bool ClusterLocks { get; init; } = true;
+
+    /// <summary>
+    /// How long this mount's locks outlive its last renewal (<c>lock_lease</c>): a mount killed or cut off frees its
+    /// locks for the others after this; renewed every third of it.
+    /// </summary>
+    public TimeSpan LockLease { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Refuse every change (<c>ro</c>).</summary>
     public bool ReadOnly { get; init; }
 
@@ -134,6 +146,11 @@ public sealed record MountOptions
         if (ChoiceTimeout < TimeSpan.Zero)
         {
             throw new ArgumentException("choice_timeout must not be negative");
+        }
+
+        if (LockLease < TimeSpan.FromSeconds(1) || LockLease > TimeSpan.FromDays(1))
+        {
+            throw new ArgumentException("lock_lease must be 1 s..1 day");
         }
 
         if (OperationTimeout <= TimeSpan.Zero)

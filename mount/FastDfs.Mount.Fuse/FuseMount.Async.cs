@@ -1,4 +1,5 @@
 using FastDfs.Mount.Core;
+using FastDfs.Protocol.Messages;
 
 namespace FastDfs.Mount.Fuse;
 
@@ -105,6 +106,65 @@ public sealed partial class FuseMount
         {
             var r = await pending;
             return r.IsOk ? FsResult<(byte[], int)>.Ok((r.Value, requested)) : FsResult<(byte[], int)>.Fail(r.Errno);
+        }
+    }
+
+    /// <summary>
+    /// flush: the data first, then the closing process's record locks on the file (POSIX drops them at any close), so
+    /// whoever gets the lock next reads what was written under it. Nothing to release costs nothing.
+    /// </summary>
+    private static ValueTask<int> FlushAndUnlock(ulong handle, ulong ino, ulong owner)
+    {
+        var flushed = Fs.FlushAsync(handle);
+        return Fs.HasPosixLocks(ino, owner) ? ThenUnlock(flushed, ino, owner) : flushed;
+
+        static async ValueTask<int> ThenUnlock(ValueTask<int> flushed, ulong ino, ulong owner)
+        {
+            int errno = await flushed;
+            await Fs.ReleasePosixLocksAsync(ino, owner);
+            return errno;
+        }
+    }
+
+    /// <summary>Release always succeeds: a failed unlock is logged by the core, and the lease ends the lock anyway.</summary>
+    private static async ValueTask<int> Released(ValueTask<int> unlocked)
+    {
+        await unlocked;
+        return 0;
+    }
+
+    /// <summary>The end of a waiting lock (FuseMount.Locks): answered unless an interrupt answered EINTR first.</summary>
+    private static async Task WaitForLockAsync(
+        FuseMount mount, PendingRequest request, ValueTask<int> pending, ulong ino, ulong owner, NsLockKind kind, long start, long end)
+    {
+        int errno;
+        try
+        {
+            errno = await pending;
+        }
+        catch (Exception e)
+        {
+            FuseLog.CallbackFailed(mount._logger, "lock", e);
+            errno = Errno.EIO;
+        }
+
+        try
+        {
+            if (request.TryAnswer())
+            {
+                ReplyErrno(request.Req, errno);
+            }
+            else if (errno == 0)
+            {
+                // Answered EINTR meanwhile: give the grant back. The owner's other locks on this range (an upgrade's
+                // read lock) go with it, the one case where an interrupted wait changes what the caller held.
+                await mount._fs.SetLockAsync(ino, owner, kind, NsLockType.Unlock, start, end, 0, wait: false);
+            }
+        }
+        finally
+        {
+            request.Unregister();
+            Interlocked.Decrement(ref mount._inFlight);
         }
     }
 }

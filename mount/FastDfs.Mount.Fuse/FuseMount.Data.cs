@@ -173,7 +173,7 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            CompleteErrno(req, Fs.FlushAsync(fi->Fh));
+            CompleteErrno(req, FlushAndUnlock(fi->Fh, ino, fi->LockOwner));
         }
         catch (Exception e)
         {
@@ -213,6 +213,12 @@ public sealed unsafe partial class FuseMount
         try
         {
             Fs.Release(fi->Fh);
+            if ((fi->Bits & FuseFileInfo.FlockRelease) != 0)
+            {
+                // The last close of an open file description that flocked: its lock goes before release is answered.
+                CompleteErrno(req, Released(Fs.ReleaseFlockAsync(ino, fi->LockOwner)));
+                return;
+            }
         }
         catch (Exception e)
         {

@@ -49,6 +49,9 @@ public sealed unsafe partial class FuseMount
         ops[(int)OpSlot.Flush] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnFlush;
         ops[(int)OpSlot.FSync] = (nint)(delegate* unmanaged<nint, ulong, int, FuseFileInfo*, void>)&OnFSync;
         ops[(int)OpSlot.Fallocate] = (nint)(delegate* unmanaged<nint, ulong, int, long, long, FuseFileInfo*, void>)&OnFallocate;
+        ops[(int)OpSlot.GetLk] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, Flock*, void>)&OnGetLk;
+        ops[(int)OpSlot.SetLk] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, Flock*, int, void>)&OnSetLk;
+        ops[(int)OpSlot.Flock] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, int, void>)&OnFlock;
         return (nint)ops;
     }
 
@@ -318,6 +321,7 @@ public sealed unsafe partial class FuseMount
         // O_DIRECT reads and writes as plain requests the caller waits for interruptibly: with async DIO the kernel
         // sends them in the background and waits uninterruptibly, so even SIGKILL could not end a read of a dead storage.
         conn->Want &= ~CapAsyncDio;
+        NegotiateLocks(conn);
     }
 
     [UnmanagedCallersOnly]

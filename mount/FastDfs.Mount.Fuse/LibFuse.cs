@@ -31,6 +31,7 @@ internal static unsafe class LibFuse
     public static delegate* unmanaged<nint, byte*, nuint, int> ReplyBuf;
     public static delegate* unmanaged<nint, StatVfs*, int> ReplyStatfs;
     public static delegate* unmanaged<nint, nuint, int> ReplyXattr;
+    public static delegate* unmanaged<nint, Flock*, int> ReplyLock;
     public static delegate* unmanaged<nint, byte*, nuint, byte*, Stat*, long, nuint> AddDirEntry;
     public static delegate* unmanaged<nint, byte*, nuint, byte*, EntryParam*, long, nuint> AddDirEntryPlus;
     public static delegate* unmanaged<nint, EntryParam*, FuseFileInfo*, int> ReplyCreate;
@@ -83,6 +84,7 @@ internal static unsafe class LibFuse
         ReplyBuf = (delegate* unmanaged<nint, byte*, nuint, int>)Export(handle, "fuse_reply_buf");
         ReplyStatfs = (delegate* unmanaged<nint, StatVfs*, int>)Export(handle, "fuse_reply_statfs");
         ReplyXattr = (delegate* unmanaged<nint, nuint, int>)Export(handle, "fuse_reply_xattr");
+        ReplyLock = (delegate* unmanaged<nint, Flock*, int>)Export(handle, "fuse_reply_lock");
         AddDirEntry = (delegate* unmanaged<nint, byte*, nuint, byte*, Stat*, long, nuint>)Export(handle, "fuse_add_direntry");
         AddDirEntryPlus = (delegate* unmanaged<nint, byte*, nuint, byte*, EntryParam*, long, nuint>)Export(handle, "fuse_add_direntry_plus");
         ReplyCreate = (delegate* unmanaged<nint, EntryParam*, FuseFileInfo*, int>)Export(handle, "fuse_reply_create");

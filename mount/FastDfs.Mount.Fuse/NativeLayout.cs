@@ -83,6 +83,7 @@ internal static unsafe class NativeLayout
             ("struct fuse_forget_data", sizeof(ForgetData), 16),
             ("struct iovec", sizeof(IoVec), 16),
             ("struct timespec", sizeof(Timespec), 16),
+            ("struct flock", sizeof(Flock), 32),
             ("struct fuse_lowlevel_ops", (int)OpSlot.Count * sizeof(nint), 352),
         ];
         foreach (var (name, actual, expected) in sizes)

@@ -341,6 +341,7 @@ internal struct FuseFileInfo
 {
     [NativeBit("direct_io")] public const uint DirectIo = 0x02;
     [NativeBit("keep_cache")] public const uint KeepCache = 0x04;
+    [NativeBit("flock_release")] public const uint FlockRelease = 0x20;
     [NativeBit("cache_readdir")] public const uint CacheReaddir = 0x40;
 
     [FieldOffset(0)][NativeField("flags")] public int Flags;
@@ -471,8 +472,31 @@ internal enum OpSlot
     [NativeField("removexattr")] RemoveXattr = 28,
     [NativeField("access")] Access = 29,
     [NativeField("create")] Create = 30,
+    [NativeField("getlk")] GetLk = 31,
+    [NativeField("setlk")] SetLk = 32,
     [NativeField("forget_multi")] ForgetMulti = 38,
+    [NativeField("flock")] Flock = 39,
     [NativeField("fallocate")] Fallocate = 40,
     [NativeField("readdirplus")] ReadDirPlus = 41,
     Count = 44,
+}
+
+/// <summary>
+/// struct flock (fcntl.h), 32 bytes on both architectures: what libfuse passes to getlk/setlk (already made absolute:
+/// l_whence SEEK_SET, l_len 0 = to the end of the file) and takes back in fuse_reply_lock.
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 32)]
+[NativeType("struct flock")]
+internal struct Flock
+{
+    [NativeConstant("F_RDLCK")] public const short ReadLock = 0;
+    [NativeConstant("F_WRLCK")] public const short WriteLock = 1;
+    [NativeConstant("F_UNLCK")] public const short Unlock = 2;
+    [NativeConstant("SEEK_SET")] public const short SeekSet = 0;
+
+    [FieldOffset(0)][NativeField("l_type")] public short Type;
+    [FieldOffset(2)][NativeField("l_whence")] public short Whence;
+    [FieldOffset(8)][NativeField("l_start")] public long Start;
+    [FieldOffset(16)][NativeField("l_len")] public long Length;
+    [FieldOffset(24)][NativeField("l_pid")] public int Pid;
 }

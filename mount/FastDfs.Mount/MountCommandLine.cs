@@ -30,7 +30,10 @@ internal sealed record MountCommandLine
                              default /var/lib/fdfs-mount as root, else ~/.local/state/fdfs-mount),
                              choice_timeout=S (reuse of the tracker's upload/update choice, default 1),
                              uid=N, gid=N, names=auto|on|off (directory service: auto = use it when the
-                             trackers serve it; off = file-ID paths only)
+                             trackers serve it; off = file-ID paths only),
+                             locks=cluster|local (flock and fcntl locks across mounts through the directory
+                             service, default cluster; local = this mount only), lock_lease=S (how long a dead
+                             mount's locks outlive it, default 30)
         """;
 
     public string? ConfigPath { get; init; }
@@ -169,6 +172,20 @@ internal sealed record MountCommandLine
                     break;
                 case "direct_writes":
                     options = options with { DirectWrites = OnOff(key, value) };
+                    break;
+                case "locks":
+                    options = options with
+                    {
+                        ClusterLocks = value switch
+                        {
+                            "cluster" => true,
+                            "local" => false,
+                            _ => throw new ArgumentException($"locks must be cluster or local (got '{value}')"),
+                        },
+                    };
+                    break;
+                case "lock_lease":
+                    options = options with { LockLease = Seconds(key, value) };
                     break;
                 case "pending_lease":
                     options = options with { PendingLease = Seconds(key, value) };

@@ -131,8 +131,18 @@ using (var probe = new CancellationTokenSource(command.Options.OperationTimeout)
 INameService names = namesAvailable
     ? new TrackerNameService(namespaceClient, command.Options.OperationTimeout, loggerFactory.CreateLogger<TrackerNameService>())
     : NoNameService.Instance;
+// Locks go through the directory service when there is one (and locks=cluster); without it the kernel keeps them local.
+await using var locks = namesAvailable && command.Options.ClusterLocks
+    ? new ClusterLocks(namespaceClient, command.Options.LockLease, command.Options.OperationTimeout, loggerFactory.CreateLogger<ClusterLocks>())
+    : null;
+if (locks is not null)
+{
+    using var opening = new CancellationTokenSource(command.Options.OperationTimeout);
+    await locks.StartAsync(opening.Token);
+}
+
 using var journal = await OpenPendingJournalAsync();
-await using var fs = new FileSystem(backend, names, command.Options, loggerFactory.CreateLogger<FileSystem>()) { PendingJournal = journal };
+await using var fs = new FileSystem(backend, names, command.Options, loggerFactory.CreateLogger<FileSystem>()) { PendingJournal = journal, Locks = locks };
 
 using var mount = new FuseMount(fs, command.MountPoint, command.FuseOptions, command.ReceiveThreads, loggerFactory.CreateLogger<FuseMount>())
 {

@@ -296,6 +296,50 @@ public sealed class NamespaceClient : IAsyncDisposable
         return RequestAsync(NamespaceCommand.ForgetPending, p, n, cancellationToken);
     }
 
+    // ---- cluster-wide file locks ---------------------------------------------------------------------------
+
+    /// <summary>Opens a lock session that lives <paramref name="lease"/> unless renewed; locks are owned by (session, owner).</summary>
+    public async Task<long> OpenLockSessionAsync(TimeSpan lease, CancellationToken cancellationToken = default)
+    {
+        var p = Rent(LockMessages.OpenSessionSize);
+        int n = LockMessages.WriteOpenSession(Body(p), LeaseSeconds(lease));
+        return LockMessages.ReadSession(await RequestAsync(NamespaceCommand.OpenLockSession, p, n, cancellationToken));
+    }
+
+    /// <summary>Extends the session's lease from now; ENOLCK (<see cref="FdfsNamespaceException"/>) when it lapsed: its locks are gone.</summary>
+    public Task RenewLockSessionAsync(long session, TimeSpan lease, CancellationToken cancellationToken = default)
+    {
+        var p = Rent(LockMessages.RenewSessionSize);
+        return RequestAsync(NamespaceCommand.RenewLockSession, p, LockMessages.WriteRenewSession(Body(p), session, LeaseSeconds(lease)), cancellationToken);
+    }
+
+    /// <summary>Ends the session; all its locks go at once.</summary>
+    public Task CloseLockSessionAsync(long session, CancellationToken cancellationToken = default)
+    {
+        var p = Rent(LockMessages.SessionSize);
+        return RequestAsync(NamespaceCommand.CloseLockSession, p, LockMessages.WriteSession(Body(p), session), cancellationToken);
+    }
+
+    /// <summary>
+    /// Sets or clears a lock; false when another owner's lock conflicts (EAGAIN, answered without an exception because
+    /// a waiting F_SETLKW asks again and again). ENOLCK when the session is unknown or lapsed.
+    /// </summary>
+    public async Task<bool> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken = default)
+    {
+        var p = Rent(NsLockRequest.Size);
+        var (status, _) = await CallAsync(NamespaceCommand.SetLock, p, request.Write(Body(p)), FdfsErrno.EAGAIN, cancellationToken);
+        return status == 0;
+    }
+
+    /// <summary>The first lock of another owner that conflicts with the request (type Unlock when none).</summary>
+    public async Task<NsLockHolder> GetLockAsync(NsLockRequest request, CancellationToken cancellationToken = default)
+    {
+        var p = Rent(NsLockRequest.Size);
+        return NsLockHolder.Read(await RequestAsync(NamespaceCommand.GetLock, p, request.Write(Body(p)), cancellationToken));
+    }
+
+    private static int LeaseSeconds(TimeSpan lease) => (int)Math.Clamp(Math.Ceiling(lease.TotalSeconds), 1, int.MaxValue);
+
     // ---- transport -----------------------------------------------------------------------------------------
 
     private sealed class Slot(ServerPool pool)

@@ -106,4 +106,25 @@ public interface INamespaceStore : IAsyncDisposable
 
     /// <summary>A delete failed: try again after <paramref name="delay"/>.</summary>
     ValueTask RetryOrphanAsync(string fileId, TimeSpan delay, string error, CancellationToken cancellationToken);
+
+    // ---- cluster-wide file locks (a mount's lock session owns its locks; an expired session's locks block nobody)
+
+    /// <summary>A new lock session alive for <paramref name="lease"/> unless renewed; returns its id.</summary>
+    ValueTask<long> OpenLockSessionAsync(TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Extends a session by <paramref name="lease"/> from now; ENOLCK when it has expired or was closed (its locks are gone).</summary>
+    ValueTask RenewLockSessionAsync(long session, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Ends a session and drops all its locks (unknown sessions: nothing to do).</summary>
+    ValueTask CloseLockSessionAsync(long session, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sets (or with <see cref="NsLockType.Unlock"/> clears) the owner's lock on a range, splitting and merging the
+    /// owner's ranges as POSIX does (upgrade and downgrade included), in one transaction. EAGAIN when another owner's
+    /// live lock of the same kind conflicts; ENOLCK when the session has expired or is unknown (unlocking then succeeds).
+    /// </summary>
+    ValueTask SetLockAsync(NsLockRequest request, CancellationToken cancellationToken);
+
+    /// <summary>The first live lock of another owner that would conflict with the request, or <see cref="NsLockHolder.None"/>.</summary>
+    ValueTask<NsLockHolder> GetLockAsync(NsLockRequest request, CancellationToken cancellationToken);
 }

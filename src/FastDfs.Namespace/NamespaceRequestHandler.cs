@@ -26,6 +26,9 @@ public sealed class NamespaceRequestHandler : IFdfsRequestHandler
     /// <summary>Entries per READ_DIR_PLUS page at most (about 600 bytes each at worst).</summary>
     public const int MaxDirPlusEntries = 1024;
 
+    /// <summary>Longest lock-session lease a mount may ask for.</summary>
+    public const int MaxLockLeaseSeconds = 86400;
+
     private readonly INamespaceStore _store;
     private readonly ILogger _logger;
 
@@ -290,10 +293,42 @@ public sealed class NamespaceRequestHandler : IFdfsRequestHandler
             case NamespaceCommand.ForgetPending:
                 await s.ForgetPendingAsync(Text(body.Span) ?? "", ct);
                 return Response.Empty();
+            case NamespaceCommand.OpenLockSession:
+                {
+                    long session = await s.OpenLockSessionAsync(Lease(LockMessages.ReadOpenSession(body.Span)), ct);
+                    var r = Response.Rent(LockMessages.SessionSize);
+                    return r.Complete(LockMessages.WriteSession(r.Body, session));
+                }
+
+            case NamespaceCommand.RenewLockSession:
+                {
+                    long session = LockMessages.ReadRenewSession(body.Span, out int lease);
+                    await s.RenewLockSessionAsync(session, Lease(lease), ct);
+                    return Response.Empty();
+                }
+
+            case NamespaceCommand.CloseLockSession:
+                await s.CloseLockSessionAsync(LockMessages.ReadSession(body.Span), ct);
+                return Response.Empty();
+            case NamespaceCommand.SetLock:
+                await s.SetLockAsync(NsLockRequest.Read(body.Span), ct);
+                return Response.Empty();
+            case NamespaceCommand.GetLock:
+                {
+                    var holder = await s.GetLockAsync(NsLockRequest.Read(body.Span), ct);
+                    var r = Response.Rent(NsLockHolder.Size);
+                    return r.Complete(holder.Write(r.Body));
+                }
+
             default:
                 throw new NamespaceException(FdfsErrno.EINVAL, "unknown command");
         }
     }
+
+    /// <summary>A lock session's lease: 1 s to a day (a longer one would keep a dead mount's locks for too long).</summary>
+    private static TimeSpan Lease(int seconds) => seconds is > 0 and <= MaxLockLeaseSeconds
+        ? TimeSpan.FromSeconds(seconds)
+        : throw new NamespaceException(FdfsErrno.EINVAL, $"lock lease must be 1..{MaxLockLeaseSeconds} s, got {seconds}");
 
     private async ValueTask<Response> ReadDirAsync(ReadOnlyMemory<byte> body, bool plus, CancellationToken ct)
     {

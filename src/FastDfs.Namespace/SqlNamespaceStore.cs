@@ -9,9 +9,10 @@ namespace FastDfs.Namespace;
 /// The namespace logic over ADO.NET, shared by <see cref="SqliteNamespaceStore"/> and <see cref="PostgresNamespaceStore"/>.
 /// Tables: <c>ns_inodes</c> (attributes, file ID, symlink target), <c>ns_entries</c> (parent, name -> inode; its id is
 /// the readdir cookie), <c>ns_xattrs</c>, <c>ns_groups</c> (group -> root inode), <c>ns_gc</c> (file IDs to delete),
-/// <c>ns_meta</c> (schema version, namespace id). Each mutation reads, checks and writes inside one transaction.
+/// <c>ns_meta</c> (schema version, namespace id), <c>ns_lock_sessions</c> and <c>ns_locks</c> (cluster-wide file locks,
+/// SqlNamespaceStore.Locks). Each mutation reads, checks and writes inside one transaction.
 /// </summary>
-public abstract class SqlNamespaceStore : INamespaceStore
+public abstract partial class SqlNamespaceStore : INamespaceStore
 {
     private const string InodeColumns = "id, gen, mode, uid, gid, nlink, size, atime, mtime, ctime, file_id, grp, rdev";
     private const string InodeColumnsOfI = "i.id, i.gen, i.mode, i.uid, i.gid, i.nlink, i.size, i.atime, i.mtime, i.ctime, i.file_id, i.grp, i.rdev";

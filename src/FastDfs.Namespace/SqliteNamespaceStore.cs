@@ -14,7 +14,7 @@ namespace FastDfs.Namespace;
 /// </summary>
 public sealed class SqliteNamespaceStore : SqlNamespaceStore
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
     private const int MaxIdleReaders = 8;
 
     /// <summary>Commits between checkpoints: a small write adds about 8 pages to the WAL, so about SQLite's own 1,000-page default.</summary>
@@ -41,6 +41,16 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
     private static readonly string[] SchemaV2 =
     [
         "ALTER TABLE ns_inodes ADD COLUMN rdev INTEGER NOT NULL DEFAULT 0",
+    ];
+
+    /// <summary>Version 3: lock sessions and cluster-wide file locks (SqlNamespaceStore.Locks).</summary>
+    private static readonly string[] SchemaV3 =
+    [
+        "CREATE TABLE ns_lock_sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, expires INTEGER NOT NULL)",
+        "CREATE TABLE ns_locks (inode INTEGER NOT NULL, session INTEGER NOT NULL, owner INTEGER NOT NULL, kind INTEGER NOT NULL, " +
+        "type INTEGER NOT NULL, first_byte INTEGER NOT NULL, last_byte INTEGER NOT NULL, pid INTEGER NOT NULL)",
+        "CREATE INDEX ns_locks_inode ON ns_locks (inode, kind)",
+        "CREATE INDEX ns_locks_session ON ns_locks (session)",
     ];
 
     private readonly string _connectionString;
@@ -92,6 +102,14 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
         if (version < 2)
         {
             foreach (string sql in SchemaV2)
+            {
+                Run(_writer.Connection, tx, sql);
+            }
+        }
+
+        if (version < 3)
+        {
+            foreach (string sql in SchemaV3)
             {
                 Run(_writer.Connection, tx, sql);
             }

@@ -2,7 +2,7 @@ namespace FastDfs.Protocol;
 
 /// <summary>
 /// Directory service commands served by our trackers (not part of FastDFS). FastDFS's tracker uses codes up to 111
-/// and answers 100; 200-222 are unused by FastDFS 6.16, so a FastDFS tracker answers them with EINVAL, which tells a
+/// and answers 100; 200-227 are unused by FastDFS 6.16, so a FastDFS tracker answers them with EINVAL, which tells a
 /// client that names are unavailable there. Layouts are in <see cref="Messages.NamespaceMessages"/>.
 /// </summary>
 public enum NamespaceCommand : byte
@@ -30,13 +30,20 @@ public enum NamespaceCommand : byte
     FindByFileId = 220,
     RegisterPending = 221,
     ForgetPending = 222,
+
+    // Cluster-wide file locks (fcntl record locks and flock) held by a mount's lock session; layouts in NamespaceMessages.
+    OpenLockSession = 223,
+    RenewLockSession = 224,
+    CloseLockSession = 225,
+    SetLock = 226,
+    GetLock = 227,
 }
 
 /// <summary>The first and last code of <see cref="NamespaceCommand"/> (a contiguous range).</summary>
 public static class NamespaceCommands
 {
     public const byte First = 200;
-    public const byte Last = 222;
+    public const byte Last = 227;
 
     public static bool IsNamespace(byte command) => command is >= First and <= Last;
 }
@@ -50,6 +57,7 @@ public static class NamespaceErrno
     public const byte EMLINK = 31;
     public const byte ERANGE = 34;
     public const byte ENOTEMPTY = 39;
+    public const byte ENOLCK = 37;
     public const byte ENODATA = 61;
 
     /// <summary>The errno's symbolic name, including those only the directory service uses.</summary>
@@ -62,6 +70,7 @@ public static class NamespaceErrno
         ERANGE => "ERANGE",
         ENOTEMPTY => "ENOTEMPTY",
         ENODATA => "ENODATA",
+        ENOLCK => "ENOLCK",
         _ => FdfsErrno.Name(errno),
     };
 
@@ -79,6 +88,8 @@ public static class NamespaceErrno
         ERANGE => "attribute name out of range",
         ENOTEMPTY => "directory not empty",
         ENODATA => "no such attribute",
+        ENOLCK => "no such lock session (expired or closed)",
+        FdfsErrno.EAGAIN => "locked by another owner",
         _ => FdfsErrno.Describe(errno),
     };
 }

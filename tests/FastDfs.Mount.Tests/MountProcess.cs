@@ -112,6 +112,9 @@ internal sealed partial class MountProcess : IAsyncDisposable
 
     public void Signal(int signal) => _ = Kill(_process.Id, signal);
 
+    /// <summary>kill(2) of another process the test started.</summary>
+    public static void SendSignal(int pid, int signal) => _ = Kill(pid, signal);
+
     /// <summary>
     /// Waits for the process itself, not for its output pipes: with auto_unmount the fusermount3 watchdog inherits
     /// them and keeps them open until it has unmounted.

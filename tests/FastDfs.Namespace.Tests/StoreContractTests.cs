@@ -11,7 +11,7 @@ namespace FastDfs.Namespace.Tests;
 /// The store's semantics, run against every implementation (<see cref="SqliteStoreTests"/>, <see cref="PostgresStoreTests"/>).
 /// Errnos are those ext4 gives for the same calls.
 /// </summary>
-public abstract class StoreContractTests : IAsyncLifetime
+public abstract partial class StoreContractTests : IAsyncLifetime
 {
     private const uint Uid = 1000;
     private const uint Gid = 1001;
@@ -712,5 +712,39 @@ public sealed class PostgresStoreTests(PostgresServer server, ITestOutputHelper 
         Assert.Equal(made, await b.LookupAsync(root.Inode, N("shared"), default));
         var parsed = new Npgsql.NpgsqlConnectionStringBuilder(PostgresNamespaceStore.ToKeywords("postgresql://u:p%20w@h:5433/db?Search%20Path=s"));
         Assert.Equal(("h", 5433, "u", "p w", "db", "s"), (parsed.Host, parsed.Port, parsed.Username, parsed.Password, parsed.Database, parsed.SearchPath));
+    }
+
+    [Fact]
+    public async Task Two_stores_on_one_database_grant_a_contended_lock_once()
+    {
+        // Two trackers sharing PostgreSQL: 16 owners from both ask for the same write lock at once; exactly one gets it.
+        string connection = await server.CreateSchemaAsync();
+        await using var a = new PostgresNamespaceStore(connection, TimeSpan.Zero);
+        await using var b = new PostgresNamespaceStore(connection, TimeSpan.Zero);
+        await a.InitializeAsync(default);
+        await b.InitializeAsync(default);
+        var root = await a.RootAsync("group1", default);
+        long file = (await a.CreateAsync(root.Inode, N("contended"), 0x1A4, 0, 0, null, 0, 0, default)).Inode;
+        long sa = await a.OpenLockSessionAsync(TimeSpan.FromMinutes(1), default);
+        long sb = await b.OpenLockSessionAsync(TimeSpan.FromMinutes(1), default);
+        var attempts = Enumerable.Range(0, 16).Select(async i =>
+        {
+            var store = i % 2 == 0 ? a : b;
+            var request = new NsLockRequest(i % 2 == 0 ? sa : sb, file, 100 + i, NsLockKind.Posix, NsLockType.Write, i, 1000, i);
+            try
+            {
+                await store.SetLockAsync(request, default);
+                return true;
+            }
+            catch (NamespaceException e) when (e.Errno == FdfsErrno.EAGAIN)
+            {
+                return false;
+            }
+        });
+        bool[] granted = await Task.WhenAll(attempts);
+        Assert.Single(granted, g => g);
+        var holder = await b.GetLockAsync(new NsLockRequest(sb, file, 999, NsLockKind.Posix, NsLockType.Read, 0, long.MaxValue, 0), default);
+        Assert.Equal(NsLockType.Write, holder.Type);
+        Assert.Equal(1000, holder.End);
     }
 }

@@ -4,7 +4,7 @@ using Xunit;
 
 namespace FastDfs.Protocol.Tests;
 
-/// <summary>Directory-service messages (our own commands 200-222): golden bytes written by hand from the layouts.</summary>
+/// <summary>Directory-service messages (our own commands 200-227): golden bytes written by hand from the layouts.</summary>
 public class NamespaceMessagesTests
 {
     // "group1/M00/00/00/a.txt" is 22 bytes: 67726f757031 2f 4d3030 2f 3030 2f 3030 2f 612e747874
@@ -38,8 +38,8 @@ public class NamespaceMessagesTests
     public void Command_codes_are_a_contiguous_range_beyond_fastdfs()
     {
         var codes = Enum.GetValues<NamespaceCommand>().Select(c => (int)c).Order().ToArray();
-        Assert.Equal(Enumerable.Range(200, 23), codes);
-        Assert.Equal((200, 222), ((int)NamespaceCommands.First, (int)NamespaceCommands.Last));
+        Assert.Equal(Enumerable.Range(200, 28), codes);
+        Assert.Equal((200, 227), ((int)NamespaceCommands.First, (int)NamespaceCommands.Last));
         Assert.DoesNotContain(codes, c => Enum.IsDefined(typeof(TrackerCommand), (byte)c) || c == FdfsConstants.ResponseCommand);
         Assert.True(NamespaceCommands.IsNamespace(211));
         Assert.False(NamespaceCommands.IsNamespace(111));

@@ -1,0 +1,238 @@
+using FastDfs.Client;
+using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+
+namespace FastDfs.Mount.Core;
+
+/// <summary>
+/// This mount's lock session with the directory service: every flock and fcntl lock taken through the mount is held
+/// by (session, kernel lock owner) in the trackers' store, so processes on other mounts see it. The session lives for
+/// <see cref="Lease"/> and is renewed every third of it; a mount that dies stops renewing and its locks stop blocking
+/// others once the lease lapses. <see cref="CloseAsync"/> (clean unmount) drops them at once. If a renewal finds the
+/// session lapsed (the trackers were unreachable for a whole lease), the locks this mount held are lost: a new
+/// session is opened and the loss is logged, as NFS does when its lock state cannot be reclaimed.
+/// </summary>
+public sealed class ClusterLocks : IAsyncDisposable
+{
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan LastRetry = TimeSpan.FromMilliseconds(500);
+
+    private readonly NamespaceClient _client;
+    private readonly TimeSpan _operationTimeout;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _opening = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _renewing;
+    private long _session;
+
+    public ClusterLocks(NamespaceClient client, TimeSpan lease, TimeSpan operationTimeout, ILogger logger)
+    {
+        _client = client;
+        Lease = lease;
+        _operationTimeout = operationTimeout;
+        _logger = logger;
+    }
+
+    /// <summary>How long the session (and so the locks) outlives the last renewal.</summary>
+    public TimeSpan Lease { get; }
+
+    /// <summary>The current session (0 until the first one is open).</summary>
+    public long Session => Interlocked.Read(ref _session);
+
+    /// <summary>Opens the session (or leaves that to the first lock if the trackers do not answer) and starts renewing it.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SessionAsync(0, cancellationToken);
+        }
+        catch (Exception e) when (e is FdfsException or OperationCanceledException or IOException)
+        {
+            MountLog.LockRequestFailed(_logger, "open lock session", e.Message);
+        }
+
+        _renewing = Task.Run(() => RenewLoopAsync(_stopping.Token), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Sets or clears a lock. Without <paramref name="wait"/> a conflict answers EAGAIN; with it the request asks again
+    /// with a growing pause (10 ms to 0.5 s) until granted or until <paramref name="interrupt"/> fires (EINTR). Each
+    /// attempt is bounded by the mount's operation timeout (EIO).
+    /// </summary>
+    public async ValueTask<int> SetAsync(long key, long owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, CancellationToken interrupt)
+    {
+        var pause = FirstRetry;
+        while (true)
+        {
+            int errno = await TrySetAsync(new NsLockRequest(0, key, owner, kind, type, start, end, pid), interrupt);
+            if (errno != Errno.EAGAIN || !wait)
+            {
+                return errno;
+            }
+
+            try
+            {
+                await Task.Delay(pause, interrupt);
+            }
+            catch (OperationCanceledException)
+            {
+                return Errno.EINTR;
+            }
+
+            pause = TimeSpan.FromTicks(Math.Min(LastRetry.Ticks, pause.Ticks * 2));
+        }
+    }
+
+    /// <summary>The first conflicting lock of another owner (type Unlock when none).</summary>
+    public async ValueTask<FsResult<NsLockHolder>> GetAsync(long key, long owner, NsLockKind kind, NsLockType type, long start, long end, int pid)
+    {
+        using var deadline = new CancellationTokenSource(_operationTimeout);
+        try
+        {
+            long session = await SessionAsync(0, deadline.Token);
+            return await _client.GetLockAsync(new NsLockRequest(session, key, owner, kind, type, start, end, pid), deadline.Token);
+        }
+        catch (Exception e) when (e is FdfsException or OperationCanceledException or IOException)
+        {
+            MountLog.LockRequestFailed(_logger, "getlk", e.Message);
+            return FsResult<NsLockHolder>.Fail(Errno.EIO);
+        }
+    }
+
+    /// <summary>Ends the session: every lock this mount holds goes at once (clean unmount).</summary>
+    public async Task CloseAsync()
+    {
+        await _stopping.CancelAsync();
+        if (_renewing is not null)
+        {
+            await _renewing.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
+        long session = Interlocked.Exchange(ref _session, 0);
+        if (session == 0)
+        {
+            return;
+        }
+
+        using var deadline = new CancellationTokenSource(_operationTimeout);
+        try
+        {
+            await _client.CloseLockSessionAsync(session, deadline.Token);
+        }
+        catch (Exception e) when (e is FdfsException or OperationCanceledException or IOException)
+        {
+            MountLog.LockRequestFailed(_logger, "close lock session", e.Message);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAsync();
+        _stopping.Dispose();
+        _opening.Dispose();
+    }
+
+    /// <summary>One attempt; a lapsed session (ENOLCK) is replaced once and the request asked again.</summary>
+    private async ValueTask<int> TrySetAsync(NsLockRequest request, CancellationToken interrupt)
+    {
+        long lapsed = 0;
+        for (int attempt = 0; ; attempt++)
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(interrupt);
+            deadline.CancelAfter(_operationTimeout);
+            try
+            {
+                long session = await SessionAsync(lapsed, deadline.Token);
+                return await _client.SetLockAsync(request with { Session = session }, deadline.Token) ? 0 : Errno.EAGAIN;
+            }
+            catch (FdfsNamespaceException e) when (e.Errno == NamespaceErrno.ENOLCK && attempt == 0)
+            {
+                lapsed = Session;
+            }
+            catch (Exception e) when (e is FdfsException or OperationCanceledException or IOException)
+            {
+                if (interrupt.IsCancellationRequested)
+                {
+                    return Errno.EINTR;
+                }
+
+                MountLog.LockRequestFailed(_logger, request.Type == NsLockType.Unlock ? "unlock" : "lock", e.Message);
+                return e is FdfsNamespaceException refused ? refused.Errno : Errno.EIO;
+            }
+        }
+    }
+
+    /// <summary>The live session; opens a new one when there is none or <paramref name="lapsed"/> is the current one.</summary>
+    private async ValueTask<long> SessionAsync(long lapsed, CancellationToken cancellationToken)
+    {
+        long current = Session;
+        if (current != 0 && current != lapsed)
+        {
+            return current;
+        }
+
+        await _opening.WaitAsync(cancellationToken);
+        try
+        {
+            current = Session;
+            if (current != 0 && current != lapsed)
+            {
+                return current;
+            }
+
+            if (current != 0)
+            {
+                MountLog.LockSessionLapsed(_logger, current, Lease.TotalSeconds);
+            }
+
+            long opened = await _client.OpenLockSessionAsync(Lease, cancellationToken);
+            Interlocked.Exchange(ref _session, opened);
+            MountLog.LockSessionOpened(_logger, opened, Lease.TotalSeconds);
+            return opened;
+        }
+        finally
+        {
+            _opening.Release();
+        }
+    }
+
+    private async Task RenewLoopAsync(CancellationToken stopping)
+    {
+        var interval = Lease / 3;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(interval, stopping);
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                deadline.CancelAfter(interval < _operationTimeout ? interval : _operationTimeout);
+                long session = Session;
+                try
+                {
+                    if (session == 0)
+                    {
+                        await SessionAsync(0, deadline.Token);
+                    }
+                    else
+                    {
+                        await _client.RenewLockSessionAsync(session, Lease, deadline.Token);
+                    }
+                }
+                catch (FdfsNamespaceException e) when (e.Errno == NamespaceErrno.ENOLCK)
+                {
+                    await SessionAsync(session, deadline.Token);
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is FdfsException or OperationCanceledException or IOException)
+            {
+                // The next renewal tries again; the locks hold as long as one succeeds within the lease.
+                MountLog.LockRequestFailed(_logger, "renew lock session", e.Message);
+            }
+        }
+    }
+}

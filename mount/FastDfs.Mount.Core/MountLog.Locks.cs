@@ -1,0 +1,17 @@
+using Microsoft.Extensions.Logging;
+
+namespace FastDfs.Mount.Core;
+
+/// <summary>Cluster-wide lock events (6060-6069).</summary>
+internal static partial class MountLog
+{
+    [LoggerMessage(EventId = 6060, Level = LogLevel.Information, Message = "lock session {Session} open (lease {LeaseSeconds} s): flock and fcntl locks are cluster-wide")]
+    public static partial void LockSessionOpened(ILogger logger, long session, double leaseSeconds);
+
+    [LoggerMessage(EventId = 6061, Level = LogLevel.Warning,
+        Message = "lock session {Session} lapsed (not renewed within {LeaseSeconds} s): the locks this mount held are lost, other mounts may have taken them")]
+    public static partial void LockSessionLapsed(ILogger logger, long session, double leaseSeconds);
+
+    [LoggerMessage(EventId = 6062, Level = LogLevel.Warning, Message = "{Operation} failed: {Reason}")]
+    public static partial void LockRequestFailed(ILogger logger, string operation, string reason);
+}
