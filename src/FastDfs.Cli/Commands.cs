@@ -15,8 +15,23 @@ internal static class Commands
     public static IEnumerable<Command> All() =>
     [
         Upload(), UploadSlave(), Download(), Delete(), Info(), Meta(), Append(), Modify(), Truncate(), MonitorCommands.Groups(), MonitorCommands.Storages(),
-        Bench.Command(),
+        DeleteStorage(), Bench.Command(),
     ];
+
+    /// <summary>fdfs_monitor's "delete GROUP STORAGE": the tracker forgets a storage that is not in service (EBUSY otherwise).</summary>
+    private static Command DeleteStorage()
+    {
+        var group = new Argument<string>("GROUP") { Description = "the storage's group" };
+        var storage = new Argument<string>("STORAGE") { Description = "storage ID (its IP without storage IDs)" };
+        var cmd = new Command("delete-storage", "remove a stopped storage from its group (fdfs_monitor delete)") { group, storage };
+        cmd.SetAction((pr, ct) => Program.RunAsync(pr, "delete-storage", ct, async client =>
+        {
+            await client.DeleteStorageAsync(pr.GetValue(group)!, pr.GetValue(storage)!, ct);
+            Console.Out.WriteLine($"deleted storage {pr.GetValue(storage)} of group {pr.GetValue(group)}");
+            return 0;
+        }));
+        return cmd;
+    }
 
     private static Command Upload()
     {

@@ -1,18 +1,21 @@
 using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using FastDfs.Client;
 using FastDfs.Net;
 using FastDfs.Protocol;
 using FastDfs.Protocol.Messages;
+using FastDfs.Protocol.TrackerState;
 
 namespace FastDfs.Cli;
 
 /// <summary>
-/// The tracker's per-source sync marks (the rows of FastDFS's sync timestamp matrix: for each storage, the source
-/// timestamp it has applied each peer's changes up to). Listings carry only one mark per storage, so they are read
-/// through the state copy trackers use among themselves (GET_SYS_FILES_START / GET_ONE_SYS_FILE / GET_SYS_FILES_END,
-/// protocol notes 3.4), where our tracker sends its state as JSON in file 0. Trackers that refuse or send something
-/// else (FastDFS's own files) yield null: the view then shows only what the listing says.
+/// The tracker's per-source sync marks (FastDFS's sync timestamp matrix: for each storage, the source timestamp it
+/// has applied each peer's changes up to). Listings carry only one mark per storage, so they are read through the
+/// state copy trackers use among themselves (GET_SYS_FILES_START / GET_ONE_SYS_FILE / GET_SYS_FILES_END, protocol
+/// notes 3.4): file 2 is storage_sync_timestamp.dat, the same from our tracker and FastDFS's (docs/tracker-state.md).
+/// Earlier versions of our tracker sent their state as JSON in file 0 instead; that is still read. Trackers that
+/// refuse yield null: the view then shows only what the listing says.
 /// </summary>
 internal static class TrackerSyncMatrix
 {
@@ -20,6 +23,8 @@ internal static class TrackerSyncMatrix
     private const long MaxStateBytes = 64L << 20;
 
     private const long MaxChunkResponse = 4L << 20;
+
+    private const byte SyncTimestampsIndex = 2;
 
     /// <summary>(group, storage ID) -> (source storage ID -> synced-up-to timestamp), or null when not available.</summary>
     public static async Task<Dictionary<(string Group, string Storage), IReadOnlyDictionary<string, long>>?> TryFetchAsync(
@@ -31,14 +36,14 @@ internal static class TrackerSyncMatrix
             {
                 using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 cts.CancelAfter(options.ConnectTimeout + options.NetworkTimeout);
-                byte[]? state = await FetchStateAsync(tracker.Host, tracker.Port, options.ConnectTimeout, cts.Token);
-                if (state is not null)
+                var matrix = await FetchStateAsync(tracker.Host, tracker.Port, options.ConnectTimeout, cts.Token);
+                if (matrix is not null)
                 {
-                    return Parse(state);
+                    return matrix;
                 }
             }
             catch (Exception e) when (e is IOException or SocketException or FdfsProtocolException or JsonException or InvalidOperationException
-                or KeyNotFoundException or FormatException
+                or KeyNotFoundException or FormatException or InvalidDataException
                 || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 // Not available from this tracker; try the next, else show the listing alone.
@@ -48,7 +53,8 @@ internal static class TrackerSyncMatrix
         return null;
     }
 
-    private static async Task<byte[]?> FetchStateAsync(string host, int port, TimeSpan connectTimeout, CancellationToken ct)
+    private static async Task<Dictionary<(string Group, string Storage), IReadOnlyDictionary<string, long>>?> FetchStateAsync(
+        string host, int port, TimeSpan connectTimeout, CancellationToken ct)
     {
         await using var connection = await FdfsConnection.ConnectAsync(host, port, connectTimeout, null, ct);
         var (status, _) = await connection.RoundTripAsync((byte)TrackerCommand.GetSysFilesStart, ReadOnlyMemory<byte>.Empty, 0, ct);
@@ -59,28 +65,14 @@ internal static class TrackerSyncMatrix
 
         try
         {
-            using var file = new MemoryStream();
-            long size = -1;
-            while (size < 0 || file.Length < size)
+            byte[]? sync = await FetchFileAsync(connection, SyncTimestampsIndex, ct);
+            if (sync is { Length: > 0 })
             {
-                (status, byte[] body) = await connection.RoundTripAsync(
-                    (byte)TrackerCommand.GetOneSysFile, SysFileChunk.Request(0, file.Length), MaxChunkResponse, ct);
-                if (status != FdfsErrno.Success)
-                {
-                    return null;
-                }
-
-                var (total, chunk) = SysFileChunk.ReadResponse(body);
-                if (total > MaxStateBytes || (chunk.IsEmpty && file.Length < total))
-                {
-                    return null;
-                }
-
-                size = total;
-                file.Write(chunk.Span);
+                return ParseSyncTimestamps(Encoding.UTF8.GetString(sync));
             }
 
-            return file.ToArray();
+            byte[]? first = await FetchFileAsync(connection, 0, ct);
+            return first is { Length: > 0 } && first[0] == (byte)'{' ? ParseLegacyJson(first) : [];
         }
         finally
         {
@@ -89,8 +81,66 @@ internal static class TrackerSyncMatrix
         }
     }
 
-    /// <summary>Reads <c>groups[].storages[].synced_from</c> of our tracker's state (format_version 1); null for anything else.</summary>
-    internal static Dictionary<(string Group, string Storage), IReadOnlyDictionary<string, long>>? Parse(byte[] state)
+    private static async Task<byte[]?> FetchFileAsync(FdfsConnection connection, byte index, CancellationToken ct)
+    {
+        using var file = new MemoryStream();
+        long size = -1;
+        while (size < 0 || file.Length < size)
+        {
+            var (status, body) = await connection.RoundTripAsync(
+                (byte)TrackerCommand.GetOneSysFile, SysFileChunk.Request(index, file.Length), MaxChunkResponse, ct);
+            if (status != FdfsErrno.Success)
+            {
+                return null;
+            }
+
+            var (total, chunk) = SysFileChunk.ReadResponse(body);
+            if (total > MaxStateBytes || (chunk.IsEmpty && file.Length < total))
+            {
+                return null;
+            }
+
+            size = total;
+            file.Write(chunk.Span);
+        }
+
+        return file.ToArray();
+    }
+
+    /// <summary>
+    /// storage_sync_timestamp.dat: each row is a source; column k is the group's k-th row storage as destination.
+    /// The result maps each destination to its marks per source (never-synced sources are left out).
+    /// </summary>
+    internal static Dictionary<(string Group, string Storage), IReadOnlyDictionary<string, long>> ParseSyncTimestamps(string text)
+    {
+        var rows = SyncTimestampsFile.Parse(text);
+        var matrix = new Dictionary<(string, string), IReadOnlyDictionary<string, long>>();
+        foreach (var group in rows.GroupBy(r => r.Group, StringComparer.Ordinal))
+        {
+            var members = group.ToList();
+            var marks = members.Select(_ => new Dictionary<string, long>(StringComparer.Ordinal)).ToList();
+            foreach (var source in members)
+            {
+                for (int k = 0; k < source.Timestamps.Count && k < members.Count; k++)
+                {
+                    if (members[k].SourceId != source.SourceId && source.Timestamps[k] > 0)
+                    {
+                        marks[k][source.SourceId] = source.Timestamps[k];
+                    }
+                }
+            }
+
+            for (int k = 0; k < members.Count; k++)
+            {
+                matrix[(group.Key, members[k].SourceId)] = marks[k];
+            }
+        }
+
+        return matrix;
+    }
+
+    /// <summary>Reads <c>groups[].storages[].synced_from</c> of our earlier tracker's JSON (format_version 1); null for anything else.</summary>
+    internal static Dictionary<(string Group, string Storage), IReadOnlyDictionary<string, long>>? ParseLegacyJson(byte[] state)
     {
         using var doc = JsonDocument.Parse(state);
         var root = doc.RootElement;

@@ -143,6 +143,9 @@ public sealed partial class ClusterRegistry
                         LastSyncedTimestamp = s.LastSyncedTimestamp,
                         LastHeartbeat = s.LastHeartbeat,
                         SyncedFrom = new Dictionary<string, long>(s.SyncedFrom, StringComparer.Ordinal),
+                        ChangelogOffset = s.ChangelogOffset,
+                        TotalMb = s.Disk?.SumTotalMb ?? 0,
+                        FreeMb = s.Disk?.SumFreeMb ?? 0,
                     });
                 }
 
@@ -278,6 +281,7 @@ public sealed partial class ClusterRegistry
             SyncUntilTimestamp = sr.SyncUntilTimestamp,
             LastSyncedTimestamp = sr.LastSyncedTimestamp,
             LastHeartbeat = sr.LastHeartbeat,
+            ChangelogOffset = sr.ChangelogOffset,
         };
         if (sr.SyncedFrom is not null)
         {

@@ -1,6 +1,7 @@
 using FastDfs.Protocol;
 using FastDfs.Protocol.Config;
 using FastDfs.Protocol.Messages;
+using FastDfs.Protocol.TrackerState;
 
 namespace FastDfs.Tracker;
 
@@ -40,6 +41,9 @@ public sealed partial class ClusterRegistry
         _time = timeProvider ?? TimeProvider.System;
         StartTime = Now;
     }
+
+    /// <summary>storage_changelog.dat, where deletions and IP changes are recorded; null (unit tests): none kept.</summary>
+    internal StorageChangelog? Changelog { get; set; }
 
     /// <summary>Raised (outside the lock) after a change worth persisting: membership, status, sync progress.</summary>
     public event Action? StateChanged;
@@ -266,6 +270,12 @@ public sealed partial class ClusterRegistry
             existing.Version = request.Version;
             existing.LastHeartbeat = Now;
             existing.SessionId = sessionId;
+
+            // A storage starting afresh has nothing to replay: its changelog reading starts at the end (as FastDFS).
+            if (existing.Status == StorageStatus.Init)
+            {
+                existing.ChangelogOffset = Changelog?.Size ?? 0;
+            }
 
             // A new session must learn the current members (and the leader) on its first report.
             existing.NotifiedVersion = -1;
@@ -551,11 +561,128 @@ public sealed partial class ClusterRegistry
             }
 
             SetStatus(node, StorageStatus.Deleted);
+            node.ChangelogOffset = 0;
             Publish();
+            Changelog?.Append(new ChangelogEntry(Now, g.Name, node.Id, StorageStatus.Deleted, string.Empty));
         }
 
         RaiseChanged();
         return FdfsErrno.Success;
+    }
+
+    /// <summary>
+    /// STORAGE_REPORT_IP_CHANGED (IP mode only, as FastDFS): the storage known as <paramref name="oldIp"/> is now
+    /// <paramref name="newIp"/>. Its record moves to the new IP (keeping status, sync marks and references from its
+    /// peers) and an IP_CHANGED record stays under the old one, recorded in the changelog. ENOENT unknown or deleted,
+    /// EBUSY while in service, EALREADY already changed, EEXIST when the new IP is taken.
+    /// </summary>
+    internal byte ReportIpChanged(string group, string oldIp, string newIp)
+    {
+        lock (_gate)
+        {
+            if (!_groups.TryGetValue(group, out var g) || g.Find(oldIp) is not { } old || old.Status == StorageStatus.Deleted)
+            {
+                return FdfsErrno.ENOENT;
+            }
+
+            if (old.Status is StorageStatus.Online or StorageStatus.Active or StorageStatus.Recovery)
+            {
+                return FdfsErrno.EBUSY;
+            }
+
+            if (old.Status == StorageStatus.IpChanged)
+            {
+                return FdfsErrno.EALREADY;
+            }
+
+            if (g.Find(newIp) is { } taken)
+            {
+                if (taken.Status != StorageStatus.Deleted)
+                {
+                    return FdfsErrno.EEXIST;
+                }
+
+                g.Storages.Remove(taken);
+            }
+
+            var moved = new StorageNode(newIp, newIp, g)
+            {
+                RwMode = old.RwMode,
+                Status = old.Status,
+                Port = old.Port,
+                StorePathCount = old.StorePathCount,
+                SubdirCountPerPath = old.SubdirCountPerPath,
+                UploadPriority = old.UploadPriority,
+                JoinTime = old.JoinTime,
+                UpTime = old.UpTime,
+                Version = old.Version,
+                SyncSource = old.SyncSource,
+                SyncUntilTimestamp = old.SyncUntilTimestamp,
+                LastSyncedTimestamp = old.LastSyncedTimestamp,
+                LastHeartbeat = old.LastHeartbeat,
+                ChangelogOffset = old.ChangelogOffset,
+                Disk = old.Disk,
+                Stats = old.Stats,
+            };
+            foreach (var (source, ts) in old.SyncedFrom)
+            {
+                moved.SyncedFrom[source] = ts;
+            }
+
+            // Peers refer to the storage by ID (its IP here): their references follow it, as FastDFS's pointers do.
+            foreach (var s in g.Storages)
+            {
+                if (s.SyncSource == oldIp)
+                {
+                    s.SyncSource = newIp;
+                }
+
+                if (s.SyncedFrom.Remove(oldIp, out long ts))
+                {
+                    s.SyncedFrom[newIp] = ts;
+                }
+            }
+
+            old.SyncedFrom.Clear();
+            old.SyncSource = string.Empty;
+            old.SyncUntilTimestamp = 0;
+            old.ChangelogOffset = 0;
+            old.Status = StorageStatus.IpChanged;
+            g.Insert(moved);
+            g.Version++;
+            Publish();
+            Changelog?.Append(new ChangelogEntry(Now, g.Name, oldIp, StorageStatus.IpChanged, newIp));
+        }
+
+        RaiseChanged();
+        return FdfsErrno.Success;
+    }
+
+    /// <summary>
+    /// STORAGE_CHANGELOG_REQ: the changelog bytes after the storage's offset (at most one FastDFS packet); the
+    /// offset then moves past them, as FastDFS answers.
+    /// </summary>
+    internal byte[] TakeChangelog(StorageNode node)
+    {
+        byte[] chunk;
+        lock (_gate)
+        {
+            if (Changelog is not { } changelog)
+            {
+                return [];
+            }
+
+            chunk = changelog.Read(node.ChangelogOffset, TrackerSysFiles.MaxChangelogChunk);
+            if (chunk.Length == 0)
+            {
+                return chunk;
+            }
+
+            node.ChangelogOffset = Math.Clamp(node.ChangelogOffset, 0, changelog.Size - chunk.Length) + chunk.Length;
+        }
+
+        RaiseChanged();
+        return chunk;
     }
 
     /// <summary>SERVER_DELETE_GROUP: only once every storage of the group has been deleted.</summary>

@@ -1,8 +1,10 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using FastDfs.Net;
 using FastDfs.Protocol;
 using FastDfs.Protocol.Messages;
+using FastDfs.Protocol.TrackerState;
 using Microsoft.Extensions.Logging;
 
 namespace FastDfs.Tracker;
@@ -21,8 +23,10 @@ internal sealed class LeaderElection : IAsyncDisposable
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan LeaderCheckInterval = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan MaxPeerTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>Guards against a leader announcing an absurd state file size.</summary>
+    private const long MaxSysFileSize = 64L << 20;
+
     private const int MaxPingFailures = 3;
-    private const int SysFileChunkSize = 64 * 1024;
 
     private readonly TrackerOptions _options;
     private readonly ClusterRegistry _registry;
@@ -490,7 +494,10 @@ internal sealed class LeaderElection : IAsyncDisposable
         }
     }
 
-    /// <summary>GET_SYS_FILES_START, GET_ONE_SYS_FILE until complete, GET_SYS_FILES_END; merges the leader's state.</summary>
+    /// <summary>
+    /// GET_SYS_FILES_START, GET_ONE_SYS_FILE for the four state files (each until complete), GET_SYS_FILES_END;
+    /// merges the leader's state (FastDFS's format, from a C leader or ours) and takes its changelog when ours is empty.
+    /// </summary>
     private async Task CopyStateAsync(ServerAddress leader, CancellationToken cancellationToken)
     {
         try
@@ -510,39 +517,67 @@ internal sealed class LeaderElection : IAsyncDisposable
                 return;
             }
 
-            using var content = new MemoryStream();
-            long size = -1;
-            while (size < 0 || content.Length < size)
+            var files = new byte[TrackerSysFiles.Count][];
+            try
             {
-                byte[] body;
-                (status, body) = await RoundTripAsync(connection, TrackerCommand.GetOneSysFile, SysFileChunk.Request(0, content.Length), cancellationToken);
-                if (status != FdfsErrno.Success)
+                for (byte index = 0; index < files.Length; index++)
                 {
-                    LeaderLog.StateCopyFailed(_logger, leader.ToString(), "GET_ONE_SYS_FILE answered " + FdfsErrno.Name(status));
-                    return;
+                    files[index] = await FetchSysFileAsync(connection, index, cancellationToken);
                 }
-
-                var (fileSize, chunk) = SysFileChunk.ReadResponse(body);
-                if (size >= 0 && fileSize != size || chunk.Length == 0 && content.Length < fileSize)
-                {
-                    LeaderLog.StateCopyFailed(_logger, leader.ToString(), "inconsistent sys file chunks");
-                    return;
-                }
-
-                size = fileSize;
-                content.Write(chunk.Span);
+            }
+            finally
+            {
+                // FastDFS's leader locks its state files from START until END: always send END.
+                await RoundTripAsync(connection, TrackerCommand.GetSysFilesEnd, ReadOnlyMemory<byte>.Empty, cancellationToken);
             }
 
-            await RoundTripAsync(connection, TrackerCommand.GetSysFilesEnd, ReadOnlyMemory<byte>.Empty, cancellationToken);
-            var state = JsonSerializer.Deserialize(content.GetBuffer().AsSpan(0, (int)content.Length), ClusterStateJsonContext.Default.ClusterState);
+            var state = ParseCopiedState(files);
             int added = state is null ? 0 : _registry.MergeState(state);
+            _registry.Changelog?.ReplaceIfEmpty(files[3]);
             _needsStateCopy = false;
-            LeaderLog.StateCopied(_logger, leader.ToString(), (int)content.Length, added);
+            LeaderLog.StateCopied(_logger, leader.ToString(), files.Sum(f => f.Length), added);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             LeaderLog.StateCopyFailed(_logger, leader.ToString(), e.Message);
         }
+    }
+
+    private async Task<byte[]> FetchSysFileAsync(FdfsConnection connection, byte index, CancellationToken cancellationToken)
+    {
+        using var content = new MemoryStream();
+        long size = -1;
+        while (size < 0 || content.Length < size)
+        {
+            var (status, body) = await RoundTripAsync(connection, TrackerCommand.GetOneSysFile, SysFileChunk.Request(index, content.Length), cancellationToken);
+            if (status != FdfsErrno.Success)
+            {
+                throw new InvalidDataException($"GET_ONE_SYS_FILE {TrackerSysFiles.Names[index]} answered {FdfsErrno.Name(status)}");
+            }
+
+            var (fileSize, chunk) = SysFileChunk.ReadResponse(body);
+            if ((size >= 0 && fileSize != size) || (chunk.Length == 0 && content.Length < fileSize) || fileSize > MaxSysFileSize)
+            {
+                throw new InvalidDataException($"inconsistent chunks of {TrackerSysFiles.Names[index]}");
+            }
+
+            size = fileSize;
+            content.Write(chunk.Span);
+        }
+
+        return content.ToArray();
+    }
+
+    /// <summary>The leader's files as a state; an earlier version of this tracker sent its JSON as file 0 instead.</summary>
+    private ClusterState? ParseCopiedState(byte[][] files)
+    {
+        if (files[0].Length > 0 && files[0][0] == (byte)'{')
+        {
+            return JsonSerializer.Deserialize(files[0], ClusterStateJsonContext.Default.ClusterState);
+        }
+
+        return StateFiles.Read(Encoding.UTF8.GetString(files[0]), Encoding.UTF8.GetString(files[1]), Encoding.UTF8.GetString(files[2]),
+            side: null, _options, _registry.Now);
     }
 
     // A hung peer must not stall the election for network_timeout (60 s shipped): peer requests are tiny.
@@ -565,8 +600,8 @@ internal sealed class LeaderElection : IAsyncDisposable
         }
     }
 
-    /// <summary>Chunk of the state file served to a copying follower.</summary>
-    public static int ChunkSize => SysFileChunkSize;
+    /// <summary>Chunk of a state file served to a copying follower (what FastDFS's followers can take).</summary>
+    public static int ChunkSize => TrackerSysFiles.MaxChunkSize;
 
     public async ValueTask DisposeAsync()
     {

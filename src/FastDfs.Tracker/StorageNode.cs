@@ -131,6 +131,9 @@ internal sealed class StorageNode
 
     public long LastHeartbeat { get; set; }
 
+    /// <summary>How far into storage_changelog.dat this storage has been answered (STORAGE_CHANGELOG_REQ).</summary>
+    public long ChangelogOffset { get; set; }
+
     public DiskUsage? Disk { get; set; }
 
     /// <summary>The last 348-byte statistics block the storage sent (null until its first BEAT with stats).</summary>

@@ -59,4 +59,13 @@ internal static partial class TrackerLog
 
     [LoggerMessage(EventId = 2024, Level = LogLevel.Information, Message = "storage IDs: {Count} from {Path}, id_type_in_filename={IdType}")]
     public static partial void StorageIdsLoaded(ILogger logger, int count, string path, string idType);
+
+    [LoggerMessage(EventId = 2025, Level = LogLevel.Information, Message = "migrating cluster state from {JsonPath}: {Groups} group(s), {Storages} storage(s); saved as FastDFS .dat files from now on")]
+    public static partial void StateMigrated(ILogger logger, string jsonPath, int groups, int storages);
+
+    [LoggerMessage(EventId = 2026, Level = LogLevel.Error, Message = "cannot append to the storage changelog {Path}")]
+    public static partial void ChangelogWriteFailed(ILogger logger, string path, Exception exception);
+
+    [LoggerMessage(EventId = 2027, Level = LogLevel.Information, Message = "storage {OldIp} of group {Group} changed its IP to {NewIp}")]
+    public static partial void StorageIpChanged(ILogger logger, string group, string oldIp, string newIp);
 }

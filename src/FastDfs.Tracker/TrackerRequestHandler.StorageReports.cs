@@ -34,6 +34,7 @@ public sealed partial class TrackerRequestHandler
         Register(TrackerCommand.StorageGetMyIp, GetMyIpAsync);
         Register(TrackerCommand.StorageParameterReq, ParameterReqAsync);
         Register(TrackerCommand.StorageChangelogReq, ChangelogReqAsync);
+        Register(TrackerCommand.StorageReportIpChanged, ReportIpChangedAsync);
         Register(TrackerCommand.StorageFetchStorageIds, FetchStorageIdsAsync);
         Register(TrackerCommand.StorageGetGroupName, GetGroupNameAsync);
     }
@@ -422,10 +423,86 @@ public sealed partial class TrackerRequestHandler
         return await SendAsync(connection, Encoding.ASCII.GetBytes(ParameterText()), cancellationToken);
     }
 
-    /// <summary>77: no storage changelog is kept without storage IDs (no IP changes to replay): empty answer.</summary>
+    /// <summary>
+    /// 77: the storage changelog after the caller's offset (the tracker keeps each storage's offset, as FastDFS).
+    /// Body empty on a joined storage's connection, else <c>g16</c> + storage ID 16.
+    /// </summary>
     private async ValueTask<bool> ChangelogReqAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
     {
-        await connection.SkipAsync(header.BodyLength, cancellationToken);
+        StorageNode? node;
+        if (session.Storage is { } joined)
+        {
+            if (header.BodyLength != 0)
+            {
+                return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+            }
+
+            node = joined;
+        }
+        else
+        {
+            if (header.BodyLength != GroupField + IdField)
+            {
+                return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+            }
+
+            var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+            string group = WireText.FromPadded(body.Span[..GroupField]);
+            string id = WireText.FromPadded(body.Span[GroupField..]);
+            node = _registry.FindStorage(group, id);
+            if (node is null)
+            {
+                return await ErrorAsync(connection, header, FdfsErrno.ENOENT, $"storage {id} of group {group} unknown", cancellationToken);
+            }
+        }
+
+        byte[] chunk;
+        try
+        {
+            chunk = _registry.TakeChangelog(node);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return await ErrorAsync(connection, header, FdfsErrno.EIO, "cannot read the storage changelog: " + e.Message, cancellationToken);
+        }
+
+        return await SendAsync(connection, chunk, cancellationToken);
+    }
+
+    /// <summary>
+    /// 78: <c>g16</c> + old IP 46 + new IP 46, sent by a storage whose IP changed (storage_ip_changed_auto_adjust,
+    /// IP mode). The new IP must be the caller's; EOPNOTSUPP with storage IDs, as FastDFS.
+    /// </summary>
+    private async ValueTask<bool> ReportIpChangedAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
+    {
+        if (_options.UseStorageId)
+        {
+            await connection.SkipAsync(header.BodyLength, cancellationToken);
+            return await ErrorAsync(connection, header, FdfsErrno.EOPNOTSUPP, "IP changes are not adjusted with storage IDs", cancellationToken);
+        }
+
+        const int IpField = FdfsConstants.IPv6AddressSize;
+        if (header.BodyLength != GroupField + 2 * IpField)
+        {
+            return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
+        }
+
+        var body = await ReadBodyAsync(connection, header, session, cancellationToken);
+        string group = WireText.FromPadded(body.Span[..GroupField]);
+        string oldIp = WireText.FromPadded(body.Span.Slice(GroupField, IpField));
+        string newIp = WireText.FromPadded(body.Span.Slice(GroupField + IpField, IpField));
+        if (newIp != session.PeerIp)
+        {
+            return await ErrorAsync(connection, header, FdfsErrno.EINVAL, $"new IP {newIp} is not the caller's {session.PeerIp}", cancellationToken);
+        }
+
+        byte errno = _registry.ReportIpChanged(group, oldIp, newIp);
+        if (errno != FdfsErrno.Success)
+        {
+            return await ErrorAsync(connection, header, errno, $"IP change {oldIp} -> {newIp} in group {group}", cancellationToken);
+        }
+
+        TrackerLog.StorageIpChanged(_logger, group, oldIp, newIp);
         return await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
     }
 

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Text;
-using System.Text.Json;
 using FastDfs.Net;
 using FastDfs.Protocol;
 using FastDfs.Protocol.Messages;
+using FastDfs.Protocol.TrackerState;
 
 namespace FastDfs.Tracker;
 
@@ -144,7 +144,10 @@ public sealed partial class TrackerRequestHandler
             : await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
     }
 
-    /// <summary>61: snapshot the state for a copying follower; ENOENT when there are no groups (as FastDFS).</summary>
+    /// <summary>
+    /// 61: snapshot the four state files for a copying follower, as FastDFS saves them before it answers; ENOENT
+    /// when there are no groups (as FastDFS).
+    /// </summary>
     private async ValueTask<bool> SysFilesStartAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
     {
         if (header.BodyLength != 0)
@@ -157,13 +160,24 @@ public sealed partial class TrackerRequestHandler
             return await ErrorAsync(connection, header, FdfsErrno.ENOENT, "no groups", cancellationToken);
         }
 
-        session.SysFile = JsonSerializer.SerializeToUtf8Bytes(_registry.ExportState(), ClusterStateJsonContext.Default.ClusterState);
+        var files = StateFiles.Render(_registry.ExportState(), _registry.Options.UseStorageId);
+        byte[] changelog;
+        try
+        {
+            changelog = _registry.Changelog?.ReadAll() ?? [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return await ErrorAsync(connection, header, FdfsErrno.EIO, "cannot read the storage changelog: " + e.Message, cancellationToken);
+        }
+
+        session.SysFiles = [Encoding.UTF8.GetBytes(files.Groups), Encoding.UTF8.GetBytes(files.Servers), Encoding.UTF8.GetBytes(files.SyncTimestamps), changelog];
         return await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
     }
 
     /// <summary>
-    /// 63: index (1) + offset L8 -> file size L8 + bytes from the offset. Index 0 is our whole state file; FastDFS's
-    /// other indexes (servers, sync timestamps, changelog) are all inside it, so they are empty.
+    /// 63: index (1) + offset L8 -> file size L8 + up to <see cref="TrackerSysFiles.MaxChunkSize"/> bytes from the
+    /// offset (FastDFS's followers read into an 8 KB buffer). Index 0..3 as <see cref="TrackerSysFiles.Names"/>.
     /// </summary>
     private async ValueTask<bool> OneSysFileAsync(FdfsConnection connection, PacketHeader header, TrackerSession session, CancellationToken cancellationToken)
     {
@@ -174,8 +188,19 @@ public sealed partial class TrackerRequestHandler
 
         var body = await ReadBodyAsync(connection, header, session, cancellationToken);
         var (index, offset) = SysFileChunk.ReadRequest(body.Span);
-        byte[] file = index == 0 ? session.SysFile ?? [] : [];
-        if (index > 3 || offset < 0 || offset > file.Length)
+        if (index >= TrackerSysFiles.Count)
+        {
+            return await ErrorAsync(connection, header, FdfsErrno.EINVAL, $"sys file index {index}", cancellationToken);
+        }
+
+        if (session.SysFiles is not { } files)
+        {
+            // FastDFS reads the files as they are on disk; without START we have no snapshot to serve.
+            return await ErrorAsync(connection, header, FdfsErrno.EINVAL, "GET_ONE_SYS_FILE without GET_SYS_FILES_START", cancellationToken);
+        }
+
+        byte[] file = files[index];
+        if (offset < 0 || offset > file.Length)
         {
             return await ErrorAsync(connection, header, FdfsErrno.EINVAL, $"sys file {index} offset {offset}", cancellationToken);
         }
@@ -195,7 +220,7 @@ public sealed partial class TrackerRequestHandler
             return await RefuseAsync(connection, header, FdfsErrno.EINVAL, $"body of {header.BodyLength} bytes", cancellationToken);
         }
 
-        session.SysFile = null;
+        session.SysFiles = null;
         return await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
     }
 }

@@ -28,8 +28,8 @@ internal sealed class TrackerSession
 
     public StorageNode? Storage { get; set; }
 
-    /// <summary>The state snapshot a copying follower reads with GET_ONE_SYS_FILE (between START and END).</summary>
-    public byte[]? SysFile { get; set; }
+    /// <summary>The state files a copying follower reads with GET_ONE_SYS_FILE (between START and END), by index.</summary>
+    public byte[][]? SysFiles { get; set; }
 
     public byte[] In(int size)
     {

@@ -29,7 +29,7 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
     {
         _options = options;
         _logger = logger;
-        _store = new ClusterStateStore(options.BasePath);
+        _store = new ClusterStateStore(options);
         Registry = new ClusterRegistry(options, timeProvider);
         Registry.StateChanged += OnStateChanged;
     }
@@ -42,8 +42,8 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
     /// <summary>The bound address (with the real port when <c>port = 0</c>); null before start.</summary>
     public IPEndPoint? EndPoint => _server?.EndPoint;
 
-    /// <summary>Where the cluster state is saved.</summary>
-    public string StateFilePath => _store.FilePath;
+    /// <summary>Where the cluster state is saved (storage_groups_new.dat; the other files sit next to it).</summary>
+    public string StateFilePath => _store.GroupsPath;
 
     /// <summary>True while this tracker leads the tracker cluster (a lone tracker always does).</summary>
     public bool IsLeader => _election?.IsLeader ?? false;
@@ -60,6 +60,9 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
         }
 
         Directory.CreateDirectory(_store.DataDirectory);
+        var changelog = new StorageChangelog(_store.DataDirectory);
+        changelog.WriteFailed = e => TrackerLog.ChangelogWriteFailed(_logger, changelog.FilePath, e);
+        Registry.Changelog = changelog;
         long savedAt = LoadState();
 
         var handler = new TrackerRequestHandler(Registry, _logger);
@@ -111,7 +114,7 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
 
         Interlocked.Exchange(ref _dirty, 1);
         SaveNow();
-        TrackerLog.Stopped(_logger, _store.FilePath);
+        TrackerLog.Stopped(_logger, _store.GroupsPath);
     }
 
     public async ValueTask DisposeAsync()
@@ -145,23 +148,28 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
             if (_store.Load() is { } state)
             {
                 Registry.ImportState(state);
-                TrackerLog.StateLoaded(_logger, state.Groups.Count, state.Groups.Sum(g => g.Storages.Count), _store.FilePath);
+                int storages = state.Groups.Sum(g => g.Storages.Count);
+                if (_store.LoadedLegacyJson)
+                {
+                    // Write the .dat files right away: from then on they are the state.
+                    TrackerLog.StateMigrated(_logger, _store.LegacyJsonPath, state.Groups.Count, storages);
+                    Interlocked.Exchange(ref _dirty, 1);
+                    SaveNow();
+                }
+                else
+                {
+                    TrackerLog.StateLoaded(_logger, state.Groups.Count, storages, _store.GroupsPath);
+                }
+
                 return Math.Max(1, state.SavedAt);
             }
         }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
         {
-            // Keep the bad file for inspection; the storages will re-join and rebuild the picture.
-            string aside = _store.FilePath + ".bad-" + DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
-            try
-            {
-                File.Move(_store.FilePath, aside, overwrite: true);
-            }
-            catch (IOException)
-            {
-            }
-
-            TrackerLog.StateLoadFailed(_logger, _store.FilePath, aside, e);
+            // Keep the bad files for inspection; the storages will re-join and rebuild the picture.
+            string suffix = ".bad-" + DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
+            var moved = _store.MoveAside(suffix);
+            TrackerLog.StateLoadFailed(_logger, _store.DataDirectory, moved.Count > 0 ? string.Join(", ", moved) : "(nothing moved)", e);
         }
 
         return 0;
@@ -205,11 +213,11 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
             try
             {
                 _store.Save(Registry.ExportState());
-                TrackerLog.StateSaved(_logger, _store.FilePath);
+                TrackerLog.StateSaved(_logger, _store.GroupsPath);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                TrackerLog.StateSaveFailed(_logger, _store.FilePath, e);
+                TrackerLog.StateSaveFailed(_logger, _store.GroupsPath, e);
             }
         }
     }

@@ -71,6 +71,26 @@ public sealed class MonitorViewTests
     }
 
     [Fact]
+    public void Sync_timestamp_file_rows_are_sources_and_columns_destinations()
+    {
+        // Rows: group, source, then one column per storage of the group in row order (docs/tracker-state.md).
+        var matrix = TrackerSyncMatrix.ParseSyncTimestamps("""
+            group1,10.0.0.1,0,1800000005,0
+            group1,10.0.0.2,1800000001,0,1800000002
+            group1,10.0.0.3,0,0,0
+            group2,10.0.1.1,0
+
+            """);
+        Assert.Equal(1_800_000_001, matrix[("group1", "10.0.0.1")]["10.0.0.2"]);
+        Assert.Single(matrix[("group1", "10.0.0.1")]);
+        Assert.Equal(1_800_000_005, matrix[("group1", "10.0.0.2")]["10.0.0.1"]);
+        Assert.Equal(1_800_000_002, matrix[("group1", "10.0.0.3")]["10.0.0.2"]);
+        Assert.False(matrix[("group1", "10.0.0.3")].ContainsKey("10.0.0.1"));
+        Assert.Empty(matrix[("group2", "10.0.1.1")]);
+        Assert.Throws<InvalidDataException>(() => TrackerSyncMatrix.ParseSyncTimestamps("group1,10.0.0.1,x\n"));
+    }
+
+    [Fact]
     public void Tracker_state_yields_the_sync_matrix_and_other_formats_none()
     {
         byte[] state = """
@@ -78,13 +98,13 @@ public sealed class MonitorViewTests
               {"ip": "10.0.0.1", "status": "Active", "synced_from": {"10.0.0.2": 1800000000}},
               {"ip": "10.0.0.2", "status": "Active", "synced_from": null}]}]}
             """u8.ToArray();
-        var matrix = TrackerSyncMatrix.Parse(state);
+        var matrix = TrackerSyncMatrix.ParseLegacyJson(state);
         Assert.NotNull(matrix);
         Assert.Equal(1_800_000_000, matrix[("group1", "10.0.0.1")]["10.0.0.2"]);
         Assert.Empty(matrix[("group1", "10.0.0.2")]);
 
-        Assert.Null(TrackerSyncMatrix.Parse("""{"format_version": 2, "groups": []}"""u8.ToArray()));
-        Assert.ThrowsAny<System.Text.Json.JsonException>(() => TrackerSyncMatrix.Parse("[Group001]\ngroup_name=group1\n"u8.ToArray()));
+        Assert.Null(TrackerSyncMatrix.ParseLegacyJson("""{"format_version": 2, "groups": []}"""u8.ToArray()));
+        Assert.ThrowsAny<System.Text.Json.JsonException>(() => TrackerSyncMatrix.ParseLegacyJson("[Group001]\ngroup_name=group1\n"u8.ToArray()));
     }
 
     [Fact]

@@ -265,6 +265,14 @@ public sealed class MultiTrackerTests(ITestOutputHelper output)
             TimeSpan.FromSeconds(10),
             () => $"no state copy logged:\n{late.Process!.LogTail}");
 
+        // What it copied (FastDFS's four files, read through GET_ONE_SYS_FILE) it saves in the same format.
+        string servers = Path.Combine(late.Dir, "data", Protocol.TrackerState.TrackerSysFiles.ServersFileName);
+        await WaitForAsync(
+            () => Task.FromResult(File.Exists(servers)
+                && Protocol.TrackerState.TrackerServersFile.Parse(File.ReadAllText(servers)).Select(s => s.IpAddr).Order().SequenceEqual(cluster.Storages.Select(s => s.Ip).Order())),
+            TimeSpan.FromSeconds(10),
+            () => $"late tracker did not save the copied state:\n{(File.Exists(servers) ? File.ReadAllText(servers) : "(none)")}");
+
         byte[] data = RandomNumberGenerator.GetBytes(3000);
         var id = await client.UploadAsync(data, "bin");
         Assert.Equal(data, await client.DownloadBytesAsync(id));

@@ -1,11 +1,11 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Text;
-using System.Text.Json;
 using FastDfs.Net;
 using FastDfs.Protocol;
 using FastDfs.Protocol.Config;
 using FastDfs.Protocol.Messages;
+using FastDfs.Protocol.TrackerState;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 
@@ -228,12 +228,21 @@ public sealed class LeaderElectionTests : IDisposable
             Assert.Equal(0, status);
             long size = BinaryPrimitives.ReadInt64BigEndian(body);
             Assert.Equal(size, body.Length - 8);
-            var state = JsonSerializer.Deserialize(body.AsSpan(8), ClusterStateJsonContext.Default.ClusterState)!;
-            Assert.Equal("127.0.0.82", Assert.Single(Assert.Single(state.Groups).Storages).Ip);
+            Assert.Equal("grp9", Assert.Single(TrackerGroupsFile.Parse(Encoding.UTF8.GetString(body.AsSpan(8)))).Name);
+
+            // File 1 is storage_servers_new.dat, file 2 the sync timestamps (one row, one column), file 3 the changelog.
+            (status, var servers) = await c.RoundTripAsync((byte)TrackerCommand.GetOneSysFile, SysFileChunk.Request(1, 0), 1 << 20, cts.Token);
+            Assert.Equal(0, status);
+            Assert.Equal("127.0.0.82", Assert.Single(TrackerServersFile.Parse(Encoding.UTF8.GetString(servers.AsSpan(8)))).IpAddr);
+            (status, var sync) = await c.RoundTripAsync((byte)TrackerCommand.GetOneSysFile, SysFileChunk.Request(2, 0), 1 << 20, cts.Token);
+            Assert.Equal("grp9,127.0.0.82,0\n", Encoding.UTF8.GetString(sync.AsSpan(8)));
+            (status, var changelog) = await c.RoundTripAsync((byte)TrackerCommand.GetOneSysFile, SysFileChunk.Request(3, 0), 1 << 20, cts.Token);
+            Assert.Equal((0, 8), (status, changelog.Length));
 
             (status, body) = await c.RoundTripAsync((byte)TrackerCommand.GetOneSysFile, SysFileChunk.Request(0, 10), 1 << 20, cts.Token);
             Assert.Equal((0, size - 10), (status, (long)body.Length - 8));
             Assert.Equal(FdfsErrno.EINVAL, (await c.RoundTripAsync((byte)TrackerCommand.GetOneSysFile, SysFileChunk.Request(0, size + 1), 100, cts.Token)).Status);
+            Assert.Equal(FdfsErrno.EINVAL, (await c.RoundTripAsync((byte)TrackerCommand.GetOneSysFile, SysFileChunk.Request(4, 0), 100, cts.Token)).Status);
             Assert.Equal(FdfsErrno.EINVAL, (await c.RoundTripAsync((byte)TrackerCommand.GetOneSysFile, SysFileChunk.Request(7, 0), 100, cts.Token)).Status);
             Assert.Equal(FdfsErrno.EINVAL, (await c.RoundTripAsync((byte)TrackerCommand.GetOneSysFile, new byte[3], 100, cts.Token)).Status);
             Assert.Equal(0, (await c.RoundTripAsync((byte)TrackerCommand.GetSysFilesEnd, Array.Empty<byte>(), 100, cts.Token)).Status);

@@ -401,9 +401,10 @@ public class RegistryTests
             var b = c.Join("127.0.0.3", Cluster.JoinRequest(init: true, priority: 7));
             c.Registry.SyncDestRequest(b, out _, out _);
             c.Registry.SyncReport(a, [("127.0.0.3", 12345)]);
-            var store = new ClusterStateStore(dir);
+            var store = new ClusterStateStore(c.Options with { BasePath = dir });
             store.Save(c.Registry.ExportState());
-            Assert.False(File.Exists(store.FilePath + ".tmp"));
+            Assert.False(File.Exists(store.GroupsPath + ".tmp"));
+            Assert.False(File.Exists(store.ServersPath + ".tmp"));
 
             var restored = new ClusterRegistry(c.Options, c.Time);
             restored.ImportState(store.Load()!);

@@ -30,7 +30,8 @@ public class ServiceTests
 
             await service.StopAsync(CancellationToken.None);
             await service.DisposeAsync();
-            Assert.True(File.Exists(Path.Combine(dir, "data", ClusterStateStore.FileName)));
+            Assert.True(File.Exists(Path.Combine(dir, "data", Protocol.TrackerState.TrackerSysFiles.GroupsFileName)));
+            Assert.Contains("ip_addr=127.0.0.42", File.ReadAllText(Path.Combine(dir, "data", Protocol.TrackerState.TrackerSysFiles.ServersFileName)));
 
             var again = new TrackerService(options, NullLogger<TrackerService>.Instance);
             await again.StartAsync(CancellationToken.None);
