@@ -22,4 +22,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 4006, Level = LogLevel.Debug, Message = "stale pooled connection to {Server} retried on a new one")]
     public static partial void StaleRetried(ILogger logger, string server);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "storage {Server}: address {Failed} failed ({Reason}); trying its other address {Other}")]
+    public static partial void OtherAddressTried(ILogger logger, string server, string failed, string reason, string other);
 }

@@ -81,9 +81,10 @@ internal sealed class ServerPool : IDisposable
     private readonly long _maxIdleTicks;
     private int _disposed;
 
-    public ServerPool(string host, int port, FastDfsClientOptions options, ILogger logger)
+    public ServerPool(string host, int port, FastDfsClientOptions options, ILogger logger, string? otherHost = null)
     {
         Host = host;
+        OtherHost = otherHost;
         Port = port;
         Name = host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
         _options = options;
@@ -95,6 +96,15 @@ internal sealed class ServerPool : IDisposable
     }
 
     public string Host { get; }
+
+    /// <summary>
+    /// The other address of a dual-IP storage (storage_ids.conf), tried when the first fails, as FastDFS clients do;
+    /// null for a server with one address.
+    /// </summary>
+    public string? OtherHost { get; }
+
+    /// <summary>The address that connected last (connect_first_by = last-connected tries it first).</summary>
+    private string? _lastConnected;
 
     public int Port { get; }
 
@@ -141,7 +151,7 @@ internal sealed class ServerPool : IDisposable
                 }
             }
 
-            var connection = await FdfsConnection.ConnectAsync(Host, Port, _options.ConnectTimeout, null, cancellationToken);
+            var connection = await ConnectAsync(cancellationToken);
             Interlocked.Increment(ref Created);
             ClientLog.Connected(_logger, Name);
             return new ClientConnection(connection, this, _options.NetworkTimeout);
@@ -151,6 +161,36 @@ internal sealed class ServerPool : IDisposable
             _slots.Release();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Connects to <see cref="Host"/>, or for a dual-IP storage to the address connect_first_by names first
+    /// (the tracker's answer, or the last one that worked) and on failure to the other one.
+    /// </summary>
+    private async ValueTask<FdfsConnection> ConnectAsync(CancellationToken cancellationToken)
+    {
+        if (OtherHost is null)
+        {
+            return await FdfsConnection.ConnectAsync(Host, Port, _options.ConnectTimeout, null, cancellationToken);
+        }
+
+        string first = _options.ConnectFirstBy == ConnectFirstBy.LastConnected ? Volatile.Read(ref _lastConnected) ?? Host : Host;
+        string second = first == Host ? OtherHost : Host;
+        FdfsConnection connection;
+        try
+        {
+            connection = await FdfsConnection.ConnectAsync(first, Port, _options.ConnectTimeout, null, cancellationToken);
+            Volatile.Write(ref _lastConnected, first);
+            return connection;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            ClientLog.OtherAddressTried(_logger, Name, first, e.Message, second);
+        }
+
+        connection = await FdfsConnection.ConnectAsync(second, Port, _options.ConnectTimeout, null, cancellationToken);
+        Volatile.Write(ref _lastConnected, second);
+        return connection;
     }
 
     private static bool IsReadable(ClientConnection c)

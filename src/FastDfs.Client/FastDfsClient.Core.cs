@@ -88,8 +88,19 @@ public sealed partial class FastDfsClient : IAsyncDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return _storages.GetOrAdd(
             (address.Ip, address.Port),
-            static (key, self) => new ServerPool(key.Host, key.Port, self.Options, self._logger),
+            static (key, self) => new ServerPool(key.Host, key.Port, self.Options, self._logger, self.OtherAddressOf(key.Host, key.Port)),
             this);
+    }
+
+    /// <summary>The other address of a dual-IP storage from the client's storage IDs (FastDFS's multi-IP client rule).</summary>
+    private string? OtherAddressOf(string ip, int port)
+    {
+        if (Options.StorageIds?.FindByAddress(ip, port) is not { Ips.Count: 2 } entry)
+        {
+            return null;
+        }
+
+        return entry.Ips[0] == ip ? entry.Ips[1] : entry.Ips[0];
     }
 
     private static string CommandName(byte command, bool tracker) =>

@@ -70,8 +70,15 @@ public sealed record FastDfsClientOptions
     /// <summary><c>use_storage_id</c>.</summary>
     public bool UseStorageId { get; init; }
 
-    /// <summary><c>storage_ids_filename</c>.</summary>
+    /// <summary><c>storage_ids_filename</c>; relative names are relative to the config file's directory.</summary>
     public string StorageIdsFilename { get; init; } = "storage_ids.conf";
+
+    /// <summary>
+    /// The storage IDs (loaded from <see cref="StorageIdsFilename"/> by <see cref="FromConfig"/> when
+    /// <see cref="UseStorageId"/> is true). A storage listed with two addresses is reached at the other one when the
+    /// address the tracker gave fails (<see cref="ConnectFirstBy"/> decides which is tried first).
+    /// </summary>
+    public StorageIdMap? StorageIds { get; init; }
 
     /// <summary><c>log_level</c>.</summary>
     public FdfsLogLevel LogLevel { get; init; } = FdfsLogLevel.Info;
@@ -120,6 +127,15 @@ public sealed record FastDfsClientOptions
             StorageIdsFilename = config.GetString("storage_ids_filename", d.StorageIdsFilename),
             LogLevel = config.GetLogLevel("log_level", d.LogLevel),
         };
+        if (options.UseStorageId && !options.LoadFdfsParametersFromTracker)
+        {
+            // As the C client: a storage_ids.conf that cannot be read or parsed is a config error (file and line).
+            string path = Path.IsPathRooted(options.StorageIdsFilename) || config.SourcePath is null
+                ? options.StorageIdsFilename
+                : Path.Combine(Path.GetDirectoryName(config.SourcePath)!, options.StorageIdsFilename);
+            options = options with { StorageIds = StorageIdMap.Load(path, System.Net.Dns.GetHostAddresses) };
+        }
+
         options.Validate(config);
         return options;
     }

@@ -7,7 +7,9 @@ namespace FastDfs.Storage;
 internal sealed partial class StorageRequestHandler
 {
     private StorageIdMap? _storageIds;
-    private volatile bool _ipv6Responses;
+    // FastDFS's storage starts with 46-byte IP fields (g_response_ip_addr_size = IPV6_ADDRESS_SIZE) and narrows
+    // them only when the tracker's parameters say 16.
+    private volatile bool _ipv6Responses = true;
 
     /// <summary>The cluster's storage IDs (FETCH_STORAGE_IDS from the tracker in ID mode), null without IDs.</summary>
     public StorageIdMap? StorageIds
@@ -17,8 +19,8 @@ internal sealed partial class StorageRequestHandler
     }
 
     /// <summary>
-    /// The tracker's <c>response_ip_addr_size</c> is 46 (STORAGE_PARAMETER_REQ): QUERY_FILE_INFO answers with a
-    /// 46-byte source IP (70 bytes in all) instead of 16 (40).
+    /// QUERY_FILE_INFO answers with a 46-byte source IP (70 bytes in all) instead of 16 (40): true until the tracker's
+    /// STORAGE_PARAMETER_REQ answer carries <c>response_ip_addr_size = 16</c>, as in FastDFS.
     /// </summary>
     public bool IPv6Responses
     {

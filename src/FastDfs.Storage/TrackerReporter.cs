@@ -307,7 +307,7 @@ internal sealed class TrackerReporter : IAsyncDisposable
                 idInFilename = parameters.TryGetValue("id_type_in_filename", out string? idType)
                     && idType.Equals("id", StringComparison.OrdinalIgnoreCase);
 
-                // 6.15+: 46 when the cluster answers with IPv6-wide IP fields; absent (older trackers) means 16.
+                // 6.15+: 16 or 46; absent (older trackers) or no answer keeps FastDFS's storage default of 46.
                 if (parameters.TryGetValue("response_ip_addr_size", out string? ipSize)
                     && int.TryParse(ipSize, NumberStyles.None, CultureInfo.InvariantCulture, out int size))
                 {

@@ -57,8 +57,11 @@ public sealed partial class ClusterRegistry
         return false;
     }
 
-    /// <summary>Storage records of a group (all, or the one with <paramref name="id"/>); null when not found.</summary>
-    public IReadOnlyList<StorageInfo>? ListStorages(string group, string? id)
+    /// <summary>
+    /// Storage records of a group (all, or the one with <paramref name="id"/>); null when not found. A dual-IP storage is
+    /// listed with its address of the kind of <paramref name="peerIp"/> (the caller's), as FastDFS lists it.
+    /// </summary>
+    public IReadOnlyList<StorageInfo>? ListStorages(string group, string? id, string? peerIp = null)
     {
         lock (_gate)
         {
@@ -72,7 +75,7 @@ public sealed partial class ClusterRegistry
             {
                 if (id is null || s.Id == id)
                 {
-                    result.Add(ToStorageInfo(s));
+                    result.Add(ToStorageInfo(s, peerIp));
                 }
             }
 
@@ -80,7 +83,7 @@ public sealed partial class ClusterRegistry
         }
     }
 
-    private StorageInfo ToStorageInfo(StorageNode s)
+    private StorageInfo ToStorageInfo(StorageNode s, string? peerIp)
     {
         var stats = s.Stats is { } block ? StorageStats.Read(block) : new StorageStats();
 
@@ -97,7 +100,7 @@ public sealed partial class ClusterRegistry
             Status = s.Status,
             RwMode = s.RwMode,
             Id = s.Id,
-            Ip = s.Ip,
+            Ip = peerIp is null ? s.Ip : s.IpFor(peerIp),
             SyncSourceId = s.SyncSource,
             Version = s.Version.Length > FdfsConstants.VersionSize ? s.Version[..FdfsConstants.VersionSize] : s.Version,
             JoinTime = s.JoinTime,
@@ -283,6 +286,11 @@ public sealed partial class ClusterRegistry
             LastHeartbeat = sr.LastHeartbeat,
             ChangelogOffset = sr.ChangelogOffset,
         };
+        if (_options.UseStorageId)
+        {
+            s.SetDualIps(_options.StorageIds?.FindById(id)?.Ips);
+        }
+
         if (sr.SyncedFrom is not null)
         {
             foreach (var (k, v) in sr.SyncedFrom)

@@ -262,6 +262,7 @@ public sealed partial class ClusterRegistry
 
             existing.Port = (int)request.StoragePort;
             existing.RwMode = idEntry?.RwMode ?? StorageRwMode.Both;
+            existing.SetDualIps(idEntry?.Ips);
             existing.StorePathCount = (int)request.StorePathCount;
             existing.SubdirCountPerPath = (int)request.SubdirCountPerPath;
             existing.UploadPriority = request.UploadPriority;
@@ -829,7 +830,7 @@ public sealed partial class ClusterRegistry
         var briefs = new StorageBrief[group.Storages.Count];
         for (int i = 0; i < briefs.Length; i++)
         {
-            briefs[i] = group.Storages[i].ToBrief();
+            briefs[i] = group.Storages[i].ToBrief(node.Ip); // a dual-IP peer's address of this storage's kind
         }
 
         return new ChangeNotification(leader, null, briefs);

@@ -87,6 +87,46 @@ internal sealed class StorageNode
 
     public bool CanRead => (RwMode & StorageRwMode.ReadOnly) != 0;
 
+    /// <summary>
+    /// FastDFS 6 dual IP: the storage's inner and outer address from its storage_ids.conf line (null with one address).
+    /// Callers are given the one of their own kind (<see cref="IpFor"/>).
+    /// </summary>
+    public IReadOnlyList<string>? DualIps => Volatile.Read(ref _pair) is { } pair ? [pair[0].Ip, pair[1].Ip] : null;
+
+    private NodeAddress[]? _pair;
+
+    /// <summary>Sets <see cref="DualIps"/> from an inner-first list; one address clears it.</summary>
+    public void SetDualIps(IReadOnlyList<string>? innerFirst)
+    {
+        var current = Volatile.Read(ref _pair);
+        if (innerFirst is not { Count: 2 })
+        {
+            Volatile.Write(ref _pair, null);
+        }
+        else if (current is null || current[0].Ip != innerFirst[0] || current[1].Ip != innerFirst[1])
+        {
+            Volatile.Write(ref _pair, [NodeAddress.Of(innerFirst[0]), NodeAddress.Of(innerFirst[1])]);
+        }
+    }
+
+    /// <summary>The address to give a caller at <paramref name="peerIp"/>: of the caller's kind for a dual-IP storage.</summary>
+    public string IpFor(string peerIp) => AddressFor(peerIp).Ip;
+
+    /// <summary><see cref="IpField"/> of the address for a caller at <paramref name="peerIp"/>.</summary>
+    public byte[] IpFieldFor(string peerIp) => AddressFor(peerIp).IpField;
+
+    /// <summary>True when <paramref name="ip"/> is one of the storage's addresses.</summary>
+    public bool HasAddress(string ip) =>
+        Ip == ip || (Volatile.Read(ref _pair) is { } pair && (pair[0].Ip == ip || pair[1].Ip == ip));
+
+    private NodeAddress AddressFor(string peerIp)
+    {
+        var pair = Volatile.Read(ref _pair);
+        return pair is null ? Volatile.Read(ref _address)
+            : DualIp.KindOf(pair[1].Ip) == DualIp.KindOf(peerIp) ? pair[1]
+            : pair[0];
+    }
+
     /// <summary>With IDs a storage may join from another of its addresses; queries pick up the new one at once.</summary>
     public void SetIp(string ip)
     {
@@ -154,6 +194,9 @@ internal sealed class StorageNode
     public bool IsAvailable => Status is StorageStatus.Online or StorageStatus.Active;
 
     public StorageBrief ToBrief() => new(Status, Port, Id, Ip);
+
+    /// <summary>The brief record as a storage at <paramref name="peerIp"/> is sent it (its kind of address).</summary>
+    public StorageBrief ToBrief(string peerIp) => new(Status, Port, Id, IpFor(peerIp));
 
     private sealed record NodeAddress(string Ip, byte[] IpField, uint NameAddress)
     {
@@ -223,7 +266,7 @@ internal sealed class GroupState
     {
         foreach (var s in Storages)
         {
-            if (s.Ip == ip && (port == 0 || s.Port == port))
+            if (s.HasAddress(ip) && (port == 0 || s.Port == port))
             {
                 return s;
             }

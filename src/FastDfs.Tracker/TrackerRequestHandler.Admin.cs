@@ -57,7 +57,7 @@ public sealed partial class TrackerRequestHandler
         var body = await ReadBodyAsync(connection, header, session, cancellationToken);
         string group = WireText.FromPadded(body.Span[..GroupField]);
         string id = WireText.FromPadded(body.Span[GroupField..]);
-        var storages = _registry.ListStorages(group, id.Length == 0 ? null : id);
+        var storages = _registry.ListStorages(group, id.Length == 0 ? null : id, session.PeerIp);
         if (storages is null)
         {
             return await ErrorAsync(connection, header, FdfsErrno.ENOENT, "unknown group or storage", cancellationToken);

@@ -49,7 +49,7 @@ public sealed partial class TrackerRequestHandler
         int size = StoreOneSize;
         var o = OutBody(session, size);
         group!.State.NameField.CopyTo(o);
-        WriteServer(o[GroupField..], storage!);
+        WriteServer(o[GroupField..], storage!, session);
         o[size - 1] = path;
         return await SendOutAsync(connection, session, size, cancellationToken);
     }
@@ -82,7 +82,7 @@ public sealed partial class TrackerRequestHandler
         group.State.NameField.CopyTo(o);
         for (int i = 0; i < servers.Length; i++)
         {
-            WriteServer(o[(GroupField + i * ServerEntrySize)..], servers[i]);
+            WriteServer(o[(GroupField + i * ServerEntrySize)..], servers[i], session);
         }
 
         o[size - 1] = path;
@@ -133,7 +133,7 @@ public sealed partial class TrackerRequestHandler
         int size = FetchOneSize;
         var o = OutBody(session, size);
         group!.State.NameField.CopyTo(o);
-        WriteServer(o[GroupField..], storage!);
+        WriteServer(o[GroupField..], storage!, session);
         return await SendOutAsync(connection, session, size, cancellationToken);
     }
 
@@ -162,7 +162,7 @@ public sealed partial class TrackerRequestHandler
         group!.State.NameField.CopyTo(o);
         for (int i = 0; i < servers.Count; i++)
         {
-            WriteServer(o[(GroupField + i * ServerEntrySize)..], servers[i]);
+            WriteServer(o[(GroupField + i * ServerEntrySize)..], servers[i], session);
         }
 
         return await SendOutAsync(connection, session, size, cancellationToken);

@@ -284,7 +284,7 @@ public sealed partial class TrackerRequestHandler
             return await ErrorAsync(connection, header, errno, "unknown storage", cancellationToken);
         }
 
-        node!.ToBrief().Write(OutBody(session, StorageBrief.Size));
+        node!.ToBrief(session.PeerIp).Write(OutBody(session, StorageBrief.Size));
         return await SendOutAsync(connection, session, StorageBrief.Size, cancellationToken);
     }
 

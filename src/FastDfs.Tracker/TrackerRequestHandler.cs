@@ -205,11 +205,14 @@ public sealed partial class TrackerRequestHandler : IFdfsRequestHandler
     private static Span<byte> OutBody(TrackerSession session, int bodyLength) =>
         session.Out(bodyLength).AsSpan(FdfsConstants.HeaderSize, bodyLength);
 
-    /// <summary>Writes one <c>ip15 + port L8</c> server entry (<c>ip45</c> in IPv6 response mode).</summary>
-    private void WriteServer(Span<byte> destination, StorageNode storage)
+    /// <summary>
+    /// Writes one <c>ip15 + port L8</c> server entry (<c>ip45</c> in IPv6 response mode); a dual-IP storage's address
+    /// is the one of the caller's kind (inner for a caller on a private network, else outer), as FastDFS answers.
+    /// </summary>
+    private void WriteServer(Span<byte> destination, StorageNode storage, TrackerSession session)
     {
         // The node's field is 45 bytes, NUL-padded; its first 15 are the IPv4-mode field (join refuses longer IPs then).
-        storage.IpField.AsSpan(0, _queryIpSize).CopyTo(destination);
+        storage.IpFieldFor(session.PeerIp).AsSpan(0, _queryIpSize).CopyTo(destination);
         BinaryPrimitives.WriteInt64BigEndian(destination[_queryIpSize..], storage.Port);
     }
 }

@@ -273,7 +273,7 @@ public class IPv6ResponseTests
     [Fact]
     public void StorageIdMap_reports_ipv6_addresses()
     {
-        Assert.False(StorageIdMap.Parse("100001 group1 127.0.0.3\n100002 group1 10.0.0.2,10.0.0.3:23001").HasIPv6Address);
+        Assert.False(StorageIdMap.Parse("100001 group1 127.0.0.3\n100002 group1 10.0.0.2,192.168.0.3:23001").HasIPv6Address);
         Assert.True(StorageIdMap.Parse("100001 group1 127.0.0.3\n100002 group1 [::1]:23001").HasIPv6Address);
         Assert.True(StorageIdMap.Parse("100002 group1 [2001:db8::7]").HasIPv6Address);
     }

@@ -29,6 +29,11 @@ public class UploadDownloadTests
 
         (status, body) = await conn.RoundTripAsync(StorageCommand.QueryFileInfo, Wire.FileBody(remote));
         Assert.Equal(0, status);
+
+        // No tracker has told this storage response_ip_addr_size = 16: FastDFS's storage default of 46-byte IP
+        // fields holds, so the answer is 70 bytes (24 + 46), source IP NUL-padded.
+        Assert.Equal(FileInfoResponse.SizeV6, body.Length);
+        Assert.Equal("127.0.0.1"u8.ToArray().Concat(new byte[46 - 9]), body[24..]);
         var fileInfo = FileInfoResponse.Read(body);
         Assert.Equal(content.Length, fileInfo.FileSize);
         Assert.Equal(Wire.Crc(content), fileInfo.Crc32);

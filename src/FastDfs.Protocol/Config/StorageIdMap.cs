@@ -8,7 +8,7 @@ namespace FastDfs.Protocol.Config;
 
 /// <summary>
 /// One line of <c>storage_ids.conf</c> (protocol notes 10.1, 11): a storage's stable numeric ID, its group, one or two
-/// IP addresses (inner, outer), the port when several storages share a host (0: any port) and its read/write mode.
+/// IP addresses (inner first, then outer, whatever order the line gave), the port when several storages share a host (0: any port) and its read/write mode.
 /// </summary>
 public sealed record StorageIdEntry(string Id, string Group, IReadOnlyList<string> Ips, int Port, StorageRwMode RwMode)
 {
@@ -18,8 +18,11 @@ public sealed record StorageIdEntry(string Id, string Group, IReadOnlyList<strin
     /// <summary>The ID as file names carry it (bytes 0..3, little-endian).</summary>
     public uint NumericId => uint.Parse(Id, NumberStyles.None, CultureInfo.InvariantCulture);
 
-    /// <summary>The first (preferred) address.</summary>
+    /// <summary>The first (inner) address.</summary>
     public string Ip => Ips[0];
+
+    /// <summary>The address a caller at <paramref name="peerIp"/> should be given (FastDFS's inner/outer rule).</summary>
+    public string IpFor(string peerIp) => DualIp.ForPeer(Ips, peerIp);
 
     /// <summary>The line as FETCH_STORAGE_IDS (69) sends it: <c>id group ip[,ip2][:port][ rw=..]</c>, IPv6 in brackets.</summary>
     public string ToLine()
@@ -281,6 +284,14 @@ public sealed class StorageIdMap
             return false;
         }
 
+        // FastDFS 6 dual IP: an inner and an outer address (or two private ranges), kept inner first.
+        if (DualIp.Check(ips) is { } pairError)
+        {
+            error = pairError;
+            return false;
+        }
+
+        ips = [.. DualIp.InnerFirst(ips)];
         return true;
     }
 

@@ -91,7 +91,7 @@ public class StorageIdMapTests
 
         var map = StorageIdMap.Parse("100001 group1 storage-a.example:23000\n100002 group1 [storage-b.example,10.0.0.9]\n", null, Resolve);
         Assert.Equal(["storage-a.example", "storage-b.example"], asked);
-        Assert.Equal(["100001 group1 10.0.0.7:23000", "100002 group1 [2001:db8::8,10.0.0.9]"], map.Entries.Select(e => e.ToLine()));
+        Assert.Equal(["100001 group1 10.0.0.7:23000", "100002 group1 [10.0.0.9,2001:db8::8]"], map.Entries.Select(e => e.ToLine()));
         Assert.Equal("100001", map.FindByAddress("10.0.0.7", 23000)?.Id);
 
         var e = Assert.Throws<FdfsConfigException>(() => StorageIdMap.Parse("100001 group1 gone.example", "ids.conf", Resolve));

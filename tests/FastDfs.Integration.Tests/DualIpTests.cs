@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using FastDfs.Client;
+using FastDfs.Integration.Tests.TestKit;
+using FastDfs.Protocol;
+using Xunit;
+
+namespace FastDfs.Integration.Tests;
+
+/// <summary>
+/// FastDFS 6 dual-IP servers (protocol notes 11) on real daemons. FastDFS counts every 127.x address as "outer", so
+/// the inner side is a private 10.x address this test adds to <c>lo</c> (as root) and removes again.
+/// </summary>
+public sealed class DualIpTests : IAsyncLifetime
+{
+    private readonly string _inner = $"10.200.{Environment.ProcessId % 250}.{Random.Shared.Next(2, 250)}";
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "fdfs-dualip-" + Guid.NewGuid().ToString("N")[..10]);
+    private readonly List<DaemonProcess> _daemons = [];
+    private bool _added;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_root);
+        await IpAsync("addr", "add", _inner + "/32", "dev", "lo");
+        _added = true;
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var d in _daemons)
+        {
+            await d.DisposeAsync();
+        }
+
+        if (_added)
+        {
+            await IpAsync("addr", "del", _inner + "/32", "dev", "lo");
+        }
+
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Callers_of_each_kind_get_the_storage_address_of_their_kind_and_transfer_through_it()
+    {
+        // Tracker and storage listen on every address, so both are reachable at the inner and at 127.x addresses.
+        string outerStorage = Loopback.Next(), outerTracker = Loopback.Next();
+        string ids = Write("storage_ids.conf", $"100001 group1 {outerStorage},{_inner}\n"); // outer first: kept inner first
+        var tracker = await StartAsync("fdfs-trackerd", "tracker", $"""
+            bind_addr =
+            port = 0
+            base_path = {Dir("tracker")}
+            check_active_interval = 5
+            reserved_storage_space = 1%
+            use_storage_id = true
+            storage_ids_filename = {ids}
+            id_type_in_filename = id
+            """);
+        await StartAsync("fdfs-storaged", "storage", $"""
+            group_name = group1
+            bind_addr =
+            port = 0
+            server_id = 100001
+            base_path = {Dir("storage")}
+            store_path0 = {Dir("storage/store0")}
+            subdir_count_per_path = 4
+            tracker_server = {outerTracker}:{tracker.Port}
+            heart_beat_interval = 1
+            stat_report_interval = 1
+            """);
+
+        foreach (var (trackerIp, expected) in new[] { (outerTracker, outerStorage), (_inner, _inner) })
+        {
+            // A client's source address is the tracker address it dials here: 10.x -> inner caller, 127.x -> outer.
+            await using var client = Cluster.CreateClientFor(TimeSpan.FromSeconds(10), $"{trackerIp}:{tracker.Port}");
+            await WaitActiveAsync(client);
+
+            var listed = Assert.Single(await client.ListStoragesAsync("group1"));
+            Assert.Equal("100001", listed.Id);
+            Assert.Equal(expected, listed.Ip);
+            var target = await client.QueryStoreAsync();
+            Assert.Equal(expected, target.Storage.Ip);
+
+            byte[] content = Encoding.UTF8.GetBytes($"dual ip via {trackerIp} " + new string('d', 3000));
+            var id = await client.UploadAsync(content, "txt");
+            Assert.Equal(expected, (await client.QueryFetchAsync(id)).Ip);
+            Assert.Equal([expected], (await client.QueryFetchAllAsync(id)).Select(s => s.Ip));
+            Assert.Equal(expected, (await client.QueryUpdateAsync(id)).Ip);
+            Assert.Equal(content, await client.DownloadBytesAsync(id));
+        }
+    }
+
+    [Fact]
+    public async Task A_dead_first_tracker_address_is_passed_over_for_the_second()
+    {
+        // The tracker listens on one 127.x address only: its inner address is on lo but refuses connections.
+        string trackerIp = Loopback.Next();
+        var tracker = await StartAsync("fdfs-trackerd", "tracker", $"""
+            bind_addr = {trackerIp}
+            port = 0
+            base_path = {Dir("tracker")}
+            check_active_interval = 5
+            reserved_storage_space = 1%
+            """);
+        string pair = $"{_inner},{trackerIp}:{tracker.Port}";
+        string storageIp = Loopback.Next();
+        await StartAsync("fdfs-storaged", "storage", $"""
+            group_name = group1
+            bind_addr = {storageIp}
+            port = 0
+            base_path = {Dir("storage")}
+            store_path0 = {Dir("storage/store0")}
+            subdir_count_per_path = 4
+            tracker_server = {pair}
+            heart_beat_interval = 1
+            stat_report_interval = 1
+            """);
+
+        await using var client = Cluster.CreateClientFor(TimeSpan.FromSeconds(10), pair);
+        await WaitActiveAsync(client);
+        Assert.Equal(storageIp, Assert.Single(await client.ListStoragesAsync("group1")).Ip);
+        byte[] content = Encoding.UTF8.GetBytes("through the second tracker address");
+        var id = await client.UploadAsync(content, "bin");
+        Assert.Equal(content, await client.DownloadBytesAsync(id));
+    }
+
+    private static async Task WaitActiveAsync(FastDfsClient client)
+    {
+        var deadline = Stopwatch.StartNew();
+        string last = "no answer";
+        while (deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            try
+            {
+                var listed = await client.ListStoragesAsync("group1");
+                if (listed.Count > 0 && listed.All(s => s.Status == StorageStatus.Active))
+                {
+                    return;
+                }
+
+                last = string.Join(", ", listed.Select(s => $"{s.Id}={s.Status}"));
+            }
+            catch (Exception e) when (e is FdfsException or IOException)
+            {
+                last = e.Message;
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException("storage not ACTIVE: " + last);
+    }
+
+    private async Task<DaemonProcess> StartAsync(string program, string role, string config)
+    {
+        string path = Write(role + ".conf", config);
+        var daemon = await DaemonProcess.StartAsync(program, path, role);
+        _daemons.Add(daemon);
+        return daemon;
+    }
+
+    private string Dir(string name)
+    {
+        string path = Path.Combine(_root, name);
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    private string Write(string name, string text)
+    {
+        string path = Path.Combine(_root, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static async Task IpAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (string a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(info)!;
+        string error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"ip {string.Join(' ', args)} failed ({process.ExitCode}): {error}"));
+        }
+    }
+}
