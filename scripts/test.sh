@@ -23,6 +23,8 @@ case "$(uname -m)" in
 esac
 # The mount's tool-workflow tests run these on the mount.
 for tool in rsync git tar; do command -v "$tool" >/dev/null || need_apt+=("$tool"); done
+# StressTests run stress-ng's file-system stressors and fio's verify jobs on the mount.
+for tool in stress-ng fio; do command -v "$tool" >/dev/null || need_apt+=("$tool"); done
 if ((${#need_apt[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi

@@ -291,11 +291,24 @@ public sealed partial class FileSystem
 
                 if (size > 0 || _hasContent)
                 {
+                    bool hadContent = _hasContent, wasUnbound = _unbound;
                     MarkContent();
                     int queued = await EnqueueAsync(t => SetLengthAsync(size, t), cancellationToken);
-                    if (queued != 0)
+                    int resized = queued != 0 ? queued : await AwaitChainAsync(cancellationToken);
+                    if (resized is Errno.EFBIG or Errno.ENOSPC)
                     {
-                        return queued;
+                        // The storage refused the size and changed nothing (the chain was empty before): the caller
+                        // hears it now, so the file stays usable instead of the error sticking, as on ext4.
+                        Volatile.Write(ref _error, 0);
+                        if (_content is null)
+                        {
+                            (_hasContent, _unbound) = (hadContent, wasUnbound);
+                        }
+                    }
+
+                    if (resized != 0)
+                    {
+                        return resized;
                     }
                 }
 
@@ -303,7 +316,7 @@ public sealed partial class FileSystem
                 Volatile.Write(ref _size, size);
                 Touch();
                 Interlocked.Increment(ref _node.ContentVersion);
-                return await DrainAsync(cancellationToken);
+                return 0;
             }
             finally
             {
@@ -433,6 +446,13 @@ public sealed partial class FileSystem
                 return await CreatePendingLockedAsync(pending, cancellationToken);
             }
 
+            if (_node.Orphaned)
+            {
+                // No name left to bind: the data stays with the open handles. Content never bound goes to the collector.
+                ForgetUnbound();
+                return 0;
+            }
+
             if (!_dirty && !_unbound)
             {
                 return 0;
@@ -497,6 +517,7 @@ public sealed partial class FileSystem
                 if (bound.Errno == Errno.ENOENT)
                 {
                     // Unlinked while open: as on ext4, close succeeds and the data goes with the last name.
+                    _fs.TryOrphan(_node);
                     Volatile.Write(ref _dirty, false);
                     return 0;
                 }
@@ -514,6 +535,20 @@ public sealed partial class FileSystem
             MountLog.Committed(_fs._logger, _node.Key, content.ToString(), size);
             return 0;
         }
+
+        /// <summary>An orphan's content that no name ever took is registered as pending, so the collector removes it after the lease.</summary>
+        private void ForgetUnbound()
+        {
+            if (_unbound && _registeredAt == 0 && _content is { } content)
+            {
+                Register(content);
+            }
+
+            Volatile.Write(ref _dirty, false);
+        }
+
+        /// <summary>futimens on an orphan: its mtime is the writer's from now on (nothing will commit it).</summary>
+        public void SetMtime(long mtimeNs) => Volatile.Write(ref _mtimeNs, mtimeNs);
 
         /// <summary>Deferred CREATE: the name is made with its content (none for an empty file) in one request.</summary>
         private async ValueTask<int> CreatePendingLockedAsync(PendingName pending, CancellationToken cancellationToken)

@@ -287,7 +287,7 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
         if (e is FdfsServerException server)
         {
             // A server's answer is the file system's answer where it means the same thing.
-            if (server.Errno is Errno.ENOENT or Errno.ENOSPC or Errno.EPERM or Errno.EACCES)
+            if (server.Errno is Errno.ENOENT or Errno.ENOSPC or Errno.EFBIG or Errno.EPERM or Errno.EACCES)
             {
                 return server.Errno;
             }

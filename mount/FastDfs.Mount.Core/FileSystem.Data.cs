@@ -17,7 +17,6 @@ public sealed partial class FileSystem
     private const int AccessModeMask = 3;
     private const int OpenTruncate = 0x200;
     private const int OpenAppend = 0x400;
-    private const int FileTooLarge = 27; // EFBIG
 
     private const int WriteOnly = 1;
     private const int FallocateKeepSize = 0x01;
@@ -208,7 +207,7 @@ public sealed partial class FileSystem
 
         if (offset < 0 || offset + data.Length > MaxFileSize)
         {
-            return FsResult<int>.Fail(offset < 0 ? Errno.EINVAL : FileTooLarge);
+            return FsResult<int>.Fail(offset < 0 ? Errno.EINVAL : Errno.EFBIG);
         }
 
         // A write may wait behind queued chunks (each with its own deadline): the commit bound applies.
@@ -268,7 +267,7 @@ public sealed partial class FileSystem
 
         if (offset > MaxFileSize - length)
         {
-            return FileTooLarge;
+            return Errno.EFBIG;
         }
 
         return (mode & FallocateKeepSize) != 0 ? 0 : await ResizeNamedAsync(open.Node, offset + length, cancellationToken, growOnly: true);
@@ -284,7 +283,7 @@ public sealed partial class FileSystem
 
         if (size > MaxFileSize)
         {
-            return FileTooLarge;
+            return Errno.EFBIG;
         }
 
         if (Options.ReadOnly)
@@ -348,7 +347,7 @@ public sealed partial class FileSystem
     internal bool HasPendingWrites(Node node, out long size, out long mtimeNs)
     {
         var writer = FindWriter(node);
-        if (writer is { Dirty: true })
+        if (writer is not null && (writer.Dirty || node.Orphaned))
         {
             size = writer.Size;
             mtimeNs = writer.MtimeNs;

@@ -310,6 +310,11 @@ public sealed partial class FileSystem
             }
         }
 
+        if (node.Orphaned)
+        {
+            return SetOrphanAttributes(node, change);
+        }
+
         var mask = NamespaceSetAttr.None;
         AttrChange rest = change.Change & ~AttrChange.Size;
         if ((rest & AttrChange.Mode) != 0)
@@ -377,11 +382,51 @@ public sealed partial class FileSystem
 
         if (!updated.IsOk)
         {
-            return FsResult<AttrReply>.Fail(updated.Errno);
+            return updated.Errno == Errno.ENOENT && TryOrphan(node) ? SetOrphanAttributes(node, change) : FsResult<AttrReply>.Fail(updated.Errno);
         }
 
         var attributes = SetNamed(node, updated.Value);
         return new AttrReply(WithPendingWrites(node, attributes), Options.AttrTimeout.TotalSeconds);
+    }
+
+    /// <summary>
+    /// fchmod, fchown, futimens (and the size, already changed by the data path) of an unlinked file still open: only
+    /// this mount's handles can see it, so the change is made to the node alone, as ext4 changes its orphan inode.
+    /// </summary>
+    private FsResult<AttrReply> SetOrphanAttributes(Node node, SetAttrChange change)
+    {
+        long now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        var attributes = node.Attributes;
+        AttrChange rest = change.Change;
+        if ((rest & AttrChange.Mode) != 0)
+        {
+            attributes = attributes with { Mode = (attributes.Mode & NodeAttributes.S_IFMT) | (change.Mode & ~NodeAttributes.S_IFMT) };
+        }
+
+        if ((rest & AttrChange.Uid) != 0)
+        {
+            attributes = attributes with { Uid = change.Uid };
+        }
+
+        if ((rest & AttrChange.Gid) != 0)
+        {
+            attributes = attributes with { Gid = change.Gid };
+        }
+
+        if ((rest & (AttrChange.AtimeNow | AttrChange.Atime)) != 0)
+        {
+            attributes = attributes with { AtimeNs = (rest & AttrChange.AtimeNow) != 0 ? now : change.AtimeNs };
+        }
+
+        if ((rest & (AttrChange.MtimeNow | AttrChange.Mtime)) != 0)
+        {
+            long mtime = (rest & AttrChange.MtimeNow) != 0 ? now : change.MtimeNs;
+            attributes = attributes with { MtimeNs = mtime };
+            FindWriter(node)?.SetMtime(mtime);
+        }
+
+        node.Attributes = attributes with { CtimeNs = (rest & AttrChange.Ctime) != 0 ? change.CtimeNs : now };
+        return new AttrReply(WithPendingWrites(node, node.Attributes), Options.AttrTimeout.TotalSeconds);
     }
 
     /// <summary>

@@ -172,6 +172,26 @@ public sealed partial class FileSystem
         return attributes;
     }
 
+    /// <summary>
+    /// The directory service no longer knows <paramref name="node"/> (ENOENT) but handles of this mount hold it open:
+    /// it becomes an orphan (nlink 0) that lives on locally until the last release. False for a node nobody holds open.
+    /// </summary>
+    internal bool TryOrphan(Node node)
+    {
+        if (node.Kind != NodeKind.Named || Volatile.Read(ref node.OpenCount) <= 0)
+        {
+            return false;
+        }
+
+        if (!node.Orphaned)
+        {
+            node.Attributes = node.Attributes with { Nlink = 0 };
+            node.Orphaned = true;
+        }
+
+        return true;
+    }
+
     /// <summary>While handles hold unwritten data, the size and mtime the writer sees are local, not the directory service's.</summary>
     private NodeAttributes WithPendingWrites(Node node, NodeAttributes attributes) =>
         attributes.IsRegular && HasPendingWrites(node, out long size, out long mtimeNs) ? attributes with { Size = size, MtimeNs = mtimeNs } : attributes;
@@ -195,7 +215,7 @@ public sealed partial class FileSystem
             return WithPendingWrites(node, node.Attributes); // only this mount knows it yet
         }
 
-        if (Stopwatch.GetTimestamp() < node.AttributesExpire && node.NamedEpoch == Volatile.Read(ref _namesEpoch))
+        if (node.Orphaned || (Stopwatch.GetTimestamp() < node.AttributesExpire && node.NamedEpoch == Volatile.Read(ref _namesEpoch)))
         {
             return WithPendingWrites(node, node.Attributes);
         }
@@ -207,10 +227,9 @@ public sealed partial class FileSystem
             return WithPendingWrites(node, SetNamed(node, fresh.Value));
         }
 
-        if (fresh.Errno == Errno.ENOENT && node.Kind == NodeKind.Named && Volatile.Read(ref node.OpenCount) > 0)
+        if (fresh.Errno == Errno.ENOENT && TryOrphan(node))
         {
             // Unlinked while open: fstat still works on ext4 and shows nlink 0; the handle keeps the content until release.
-            node.Attributes = node.Attributes with { Nlink = 0 };
             return WithPendingWrites(node, node.Attributes);
         }
 

@@ -97,6 +97,13 @@ public sealed class Node
     internal PendingName? Pending;
 
     /// <summary>
+    /// The last name went while handles were open (the directory service answered ENOENT for the inode). As an unlinked
+    /// ext4 inode lives on in its descriptors, the node then lives in this mount only: its size, times and mode
+    /// change locally (ftruncate, fallocate, fchmod, futimens) until the last release.
+    /// </summary>
+    internal volatile bool Orphaned;
+
+    /// <summary>
     /// The name (and its directory's directory-service inode) this mount last saw the node under: lookup, create,
     /// readdirplus, rename of a file being written. New content takes its FastDFS extension from it.
     /// </summary>

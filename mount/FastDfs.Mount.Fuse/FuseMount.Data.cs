@@ -78,8 +78,13 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
+            if (!TryName(req, name, Errno.EINVAL, out string? text))
+            {
+                return;
+            }
+
             var caller = LibFuse.RequestContext(req);
-            var pending = Fs.CreateAsync(parent, Name(name), mode, caller->Uid, caller->Gid, fi->Flags);
+            var pending = Fs.CreateAsync(parent, text, mode, caller->Uid, caller->Gid, fi->Flags);
             if (pending.IsCompletedSuccessfully)
             {
                 ReplyCreated(req, pending.Result);

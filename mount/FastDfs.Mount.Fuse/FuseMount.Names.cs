@@ -104,7 +104,10 @@ public sealed unsafe partial class FuseMount
         try
         {
             // dev: fuse_mknod_in's 32-bit rdev (the kernel's new_encode_dev), widened to dev_t by libfuse.
-            Complete<EntryReply, NewEntrySender>(req, Fs.MkNodAsync(parent, Name(name), mode, dev, CallerOf(req)));
+            if (TryName(req, name, Errno.EINVAL, out string? text))
+            {
+                Complete<EntryReply, NewEntrySender>(req, Fs.MkNodAsync(parent, text, mode, dev, CallerOf(req)));
+            }
         }
         catch (Exception e)
         {
@@ -117,7 +120,10 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            Complete<EntryReply, NewEntrySender>(req, Fs.MkDirAsync(parent, Name(name), mode, CallerOf(req)));
+            if (TryName(req, name, Errno.EINVAL, out string? text))
+            {
+                Complete<EntryReply, NewEntrySender>(req, Fs.MkDirAsync(parent, text, mode, CallerOf(req)));
+            }
         }
         catch (Exception e)
         {
@@ -130,7 +136,10 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            CompleteErrno(req, Fs.RmDirAsync(parent, Name(name)));
+            if (TryName(req, name, Errno.ENOENT, out string? text))
+            {
+                CompleteErrno(req, Fs.RmDirAsync(parent, text));
+            }
         }
         catch (Exception e)
         {
@@ -143,7 +152,10 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            Complete<EntryReply, NewEntrySender>(req, Fs.SymlinkAsync(parent, Name(name), Name(link), CallerOf(req)));
+            if (TryName(req, name, Errno.EINVAL, out string? text) && TryName(req, link, Errno.EINVAL, out string? target))
+            {
+                Complete<EntryReply, NewEntrySender>(req, Fs.SymlinkAsync(parent, text, target, CallerOf(req)));
+            }
         }
         catch (Exception e)
         {
@@ -169,7 +181,10 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            CompleteErrno(req, Fs.RenameAsync(parent, Name(name), newParent, Name(newName), (RenameFlags)flags));
+            if (TryName(req, name, Errno.ENOENT, out string? text) && TryName(req, newName, Errno.EINVAL, out string? newText))
+            {
+                CompleteErrno(req, Fs.RenameAsync(parent, text, newParent, newText, (RenameFlags)flags));
+            }
         }
         catch (Exception e)
         {
@@ -182,7 +197,10 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            Complete<EntryReply, NewEntrySender>(req, Fs.LinkAsync(ino, newParent, Name(newName)));
+            if (TryName(req, newName, Errno.EINVAL, out string? text))
+            {
+                Complete<EntryReply, NewEntrySender>(req, Fs.LinkAsync(ino, newParent, text));
+            }
         }
         catch (Exception e)
         {
@@ -195,7 +213,10 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            CompleteErrno(req, Fs.UnlinkAsync(parent, Name(name)));
+            if (TryName(req, name, Errno.ENOENT, out string? text))
+            {
+                CompleteErrno(req, Fs.UnlinkAsync(parent, text));
+            }
         }
         catch (Exception e)
         {

@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Unicode;
 using FastDfs.Mount.Core;
 
 namespace FastDfs.Mount.Fuse;
@@ -59,7 +61,24 @@ public sealed unsafe partial class FuseMount
 
     private static FileSystem Fs => Current._fs;
 
-    private static string Name(byte* name) => Encoding.UTF8.GetString(MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name));
+    /// <summary>
+    /// A name the kernel passed, if it is UTF-8; otherwise the request is answered <paramref name="refusal"/> and false
+    /// returned. The directory service keeps names as text: decoding other bytes would turn every invalid sequence into
+    /// U+FFFD, so distinct names would meet in one file (and a one-byte name would grow to three bytes).
+    /// </summary>
+    private static bool TryName(nint req, byte* name, int refusal, [NotNullWhen(true)] out string? text)
+    {
+        var bytes = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name);
+        if (!Utf8.IsValid(bytes))
+        {
+            text = null;
+            LibFuse.ReplyErr(req, refusal);
+            return false;
+        }
+
+        text = Encoding.UTF8.GetString(bytes);
+        return true;
+    }
 
     // ------------------------------------------------------------------ reply senders
 
@@ -329,7 +348,10 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            Complete<EntryReply, EntrySender>(req, Fs.LookupAsync(parent, Name(name)));
+            if (TryName(req, name, Errno.ENOENT, out string? text))
+            {
+                Complete<EntryReply, EntrySender>(req, Fs.LookupAsync(parent, text));
+            }
         }
         catch (Exception e)
         {
@@ -528,7 +550,10 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            Complete<(byte[], int), XattrSender>(req, WithRequested(Fs.GetXattrAsync(ino, Name(name)), (int)Math.Min(size, int.MaxValue)));
+            if (TryName(req, name, Errno.ENODATA, out string? text))
+            {
+                Complete<(byte[], int), XattrSender>(req, WithRequested(Fs.GetXattrAsync(ino, text), (int)Math.Min(size, int.MaxValue)));
+            }
         }
         catch (Exception e)
         {
@@ -555,8 +580,11 @@ public sealed unsafe partial class FuseMount
         try
         {
             // The value points into the receive buffer, reused by the next request: copy it now.
-            byte[] copy = new ReadOnlySpan<byte>(value, (int)Math.Min(size, 64 * 1024)).ToArray();
-            CompleteErrno(req, Fs.SetXattrAsync(ino, Name(name), copy, flags));
+            if (TryName(req, name, Errno.EINVAL, out string? text))
+            {
+                byte[] copy = new ReadOnlySpan<byte>(value, (int)Math.Min(size, 64 * 1024)).ToArray();
+                CompleteErrno(req, Fs.SetXattrAsync(ino, text, copy, flags));
+            }
         }
         catch (Exception e)
         {
@@ -569,7 +597,10 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            CompleteErrno(req, Fs.RemoveXattrAsync(ino, Name(name)));
+            if (TryName(req, name, Errno.ENODATA, out string? text))
+            {
+                CompleteErrno(req, Fs.RemoveXattrAsync(ino, text));
+            }
         }
         catch (Exception e)
         {

@@ -135,8 +135,11 @@ internal sealed class MemoryBackend : IClusterBackend
             return updated;
         }, cancellationToken);
 
+    /// <summary>The largest file the storage's own file system takes: a truncate past it is refused with EFBIG.</summary>
+    public long MaxFileSize { get; set; } = int.MaxValue;
+
     public ValueTask<int> TruncateAsync(FileId fileId, long size, CancellationToken cancellationToken) =>
-        Change(fileId, $"truncate {size}", old =>
+        size > MaxFileSize ? ValueTask.FromResult(Errno.EFBIG) : Change(fileId, $"truncate {size}", old =>
         {
             byte[] updated = new byte[size];
             old.AsSpan(0, (int)Math.Min(old.Length, size)).CopyTo(updated);

@@ -74,6 +74,10 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
         ("open O_CREAT|O_EXCL on a dangling symlink = EEXIST", d => { Libc.symlink("nowhere", $"{d}/l"); return OpenClose($"{d}/l", OCreat | OExcl | OWrOnly); }),
         ("[data] create, write, close: size and mode", d => { WriteFile($"{d}/a", "hello", 0x1A0); return $"{StatOf($"{d}/a").Size} {Oct(StatOf($"{d}/a").Mode)}"; }),
         ("[data] unlink while open: the open fd still reads the data", d => UnlinkWhileOpen(d)),
+        ("[data] unlink while open: ftruncate, pwrite, fstat and pread of the open fd", d => UnlinkedFileResized(d)),
+        ("[data] unlink while open: fallocate extends the open fd", d => UnlinkedFileAllocated(d)),
+        ("[data] unlink while open: fchmod, fchown and futimens of the open fd", d => UnlinkedFileAttributes(d)),
+        ("a name that is not UTF-8: create, mkdir, lookup and rename onto it", d => NotUtf8Name(d)),
 
         // mkdir / rmdir
         ("mkdir of an existing name = EEXIST", d => { Mk(d, "s"); return Err(Libc.mkdir($"{d}/s", 0x1ED)); }),
@@ -179,7 +183,10 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
     /// <summary>Where the mount answers differently from ext4 on purpose: case → the mount's answer, and why.</summary>
     private static readonly Dictionary<string, string> KnownDifferences = new(StringComparer.Ordinal)
     {
-        // None at present.
+        // The directory service keeps names as text (UTF-8); ext4 takes any bytes but '/' and NUL. Decoding other bytes
+        // would fold different names into one U+FFFD name, so the mount refuses to make them (EINVAL, as ext4 with
+        // strict encoding does) and cannot find them (ENOENT).
+        ["a name that is not UTF-8: create, mkdir, lookup and rename onto it"] = "EINVAL EINVAL ENOENT EINVAL 1",
     };
 
     public static IEnumerable<object[]> CaseNames => Cases.Select(c => new object[] { c.Name });
@@ -490,6 +497,90 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
         }
     }
 
+    /// <summary>What stress-ng's copy-file, fsize and sync-file do: create, unlink, then size and write the open descriptor.</summary>
+    private static string UnlinkedFileResized(string d)
+    {
+        int fd = Libc.open($"{d}/a", OCreat | ORdWr, 0x1A4);
+        Check(fd < 0 ? -1 : 0, "open");
+        try
+        {
+            Check(Libc.unlink($"{d}/a"), "unlink");
+            string grown = Err(Libc.ftruncate(fd, 8192));
+            string written = Libc.pwrite(fd, "abc"u8.ToArray(), 3, 100) == 3 ? "0" : ErrnoName(Marshal.GetLastPInvokeError());
+            Check(Libc.fstat(fd, out var s), "fstat");
+            byte[] buffer = new byte[5];
+            long n = Libc.pread(fd, buffer, 5, 99);
+            string shrunk = Err(Libc.ftruncate(fd, 101));
+            Check(Libc.fstat(fd, out var after), "fstat");
+            long tail = Libc.pread(fd, buffer, 5, 99);
+            return $"{grown} {written} size={s.Size} nlink={s.Nlink} {Convert.ToHexString(buffer, 0, (int)Math.Max(n, 0))} {shrunk} size={after.Size} read={tail} {Exists($"{d}/a")}";
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
+    }
+
+    /// <summary>stress-ng's fallocate and file-ioctl: fallocate of an unlinked open file, then fstat.</summary>
+    private static string UnlinkedFileAllocated(string d)
+    {
+        int fd = Libc.open($"{d}/a", OCreat | ORdWr, 0x1A4);
+        Check(fd < 0 ? -1 : 0, "open");
+        try
+        {
+            Check(Libc.unlink($"{d}/a"), "unlink");
+            string allocated = Err(Libc.fallocate(fd, 0, 0, 65536));
+            Check(Libc.fstat(fd, out var s), "fstat");
+            string kept = Err(Libc.fallocate(fd, 1, 0, 1 << 20)); // FALLOC_FL_KEEP_SIZE
+            Check(Libc.fstat(fd, out var after), "fstat");
+            return $"{allocated} size={s.Size} {kept} size={after.Size}";
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
+    }
+
+    private static string UnlinkedFileAttributes(string d)
+    {
+        int fd = Libc.open($"{d}/a", OCreat | ORdWr, 0x1A4);
+        Check(fd < 0 ? -1 : 0, "open");
+        try
+        {
+            Check(Libc.write(fd, "data"u8.ToArray(), 4) == 4 ? 0 : -1, "write");
+            Check(Libc.unlink($"{d}/a"), "unlink");
+            string chmod = Err(Libc.fchmod(fd, 0x180));
+            string chown = Err(Libc.fchown(fd, 1234, 5678));
+            string times = Err(Libc.futimens(fd, [1_111_111_111, 111, 1_234_567_890, 500_000_000]));
+            Check(Libc.fstat(fd, out var s), "fstat");
+            return $"{chmod} {chown} {times} {Oct(s.Mode)} {s.Uid}:{s.Gid} {s.Atime} {s.Mtime} size={s.Size} nlink={s.Nlink}";
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
+    }
+
+    /// <summary>
+    /// Byte 0xFF then 'X': not UTF-8. Beside it, the name a lossy decoding would turn it into (U+FFFD 'X'), which must
+    /// stay a different name.
+    /// </summary>
+    private static string NotUtf8Name(string d)
+    {
+        Touch(d, "\uFFFDX");
+        byte[] bad = [.. Encoding.UTF8.GetBytes(d + "/"), 0xFF, (byte)'X', 0];
+        byte[] replacement = [.. Encoding.UTF8.GetBytes(d + "/\uFFFDX"), 0];
+        int fd = Libc.open(bad, OCreat | OExcl | OWrOnly, 0x1A4);
+        string create = fd >= 0 ? "0" : ErrnoName(Marshal.GetLastPInvokeError());
+        Libc.close(fd);
+        string mkdir = Err(Libc.mkdir(bad, 0x1ED));
+        fd = Libc.open(bad, 0, 0);
+        string open = fd >= 0 ? "0" : ErrnoName(Marshal.GetLastPInvokeError());
+        Libc.close(fd);
+        string rename = Err(Libc.rename(replacement, bad));
+        return $"{create} {mkdir} {open} {rename} {Directory.GetFileSystemEntries(d).Length}";
+    }
+
     private static string FTruncate(string path)
     {
         WriteFile(path, "abcdef", 0x1A4);
@@ -638,6 +729,27 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial int close(int fd);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int open(byte[] path, int flags, uint mode);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int mkdir(byte[] path, uint mode);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int rename(byte[] from, byte[] to);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial long pwrite(int fd, byte[] buffer, nuint count, long offset);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int fallocate(int fd, int mode, long offset, long length);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int fchmod(int fd, uint mode);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int fchown(int fd, uint uid, uint gid);
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial long write(int fd, byte[] buffer, nuint count);

@@ -162,6 +162,35 @@ public class WriterTests
     }
 
     [Fact]
+    public async Task A_size_the_storage_refuses_is_answered_at_once_and_does_not_stick()
+    {
+        // stress-ng's fsize: fallocate and ftruncate up to the file-size limit, then ftruncate to 0 on the same descriptor.
+        await using var fs = NewFs();
+        var (handle, ino) = await CreateAsync(fs, "limits");
+        var node = fs.Inodes.Find(ino)!;
+        _backend.MaxFileSize = 4 * Chunk;
+        Assert.Equal(Errno.EFBIG, await fs.FallocateAsync(handle, 0, 0, 5 * Chunk)); // no content yet: an empty appender first
+        Assert.Equal(0, (await fs.GetAttrAsync(ino)).Value.Attributes.Size);
+
+        byte[] data = RandomNumberGenerator.GetBytes(Chunk + 10);
+        Assert.True((await fs.WriteAsync(handle, 0, data)).IsOk);
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        Assert.Equal(Errno.EFBIG, await fs.ResizeNamedAsync(node, 8 * Chunk, CancellationToken.None));
+        Assert.Equal(data.Length, (await fs.GetAttrAsync(ino)).Value.Attributes.Size);
+
+        // The refusal changed nothing and is not answered again: the descriptor writes, grows and shrinks as before.
+        Assert.True((await fs.WriteAsync(handle, data.Length, data)).IsOk);
+        Assert.Equal(0, await fs.FallocateAsync(handle, 0, 0, 3 * Chunk));
+        Assert.Equal(0, await fs.ResizeNamedAsync(node, 0, CancellationToken.None));
+        Assert.True((await fs.WriteAsync(handle, 0, data)).IsOk);
+        Assert.Equal(0, await fs.FSyncAsync(handle));
+        fs.Release(handle);
+        var file = Assert.Single(_names.Files.Values);
+        Assert.Equal(data, _backend.Files[file.FileId!]);
+        Assert.Equal(data.Length, file.Size);
+    }
+
+    [Fact]
     public async Task Truncate_and_extend_of_a_closed_file_change_the_appender_in_place()
     {
         await using var fs = NewFs();
