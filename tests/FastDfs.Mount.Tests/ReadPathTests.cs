@@ -247,3 +247,88 @@ public sealed class ReadPathFaultTests(ITestOutputHelper output)
         Assert.False(mount.HasExited, mount.Log);
     }
 }
+
+/// <summary>
+/// A read the caller gives up on (a signal: FUSE_INTERRUPT cancels its token) is not a timeout. It answers EINTR at once
+/// and logs no "gave no answer within 15 s" warning: that warning, logged for stress-ng's end-of-run signals, once read as
+/// reads stuck for the full timeout. A read nobody cancels still times out with EIO and the warning.
+/// </summary>
+[Collection(nameof(MountFaultTests))]
+public sealed class ReadCancellationTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_read_the_caller_cancels_answers_EINTR_without_a_timeout_warning_and_an_unanswered_one_times_out()
+    {
+        await using var cluster = await Cluster.StartAsync(new StorageSpec());
+        await using var client = cluster.CreateClient();
+        var id = await client.UploadAsync(RandomNumberGenerator.GetBytes(4096), "bin");
+        var log = new RecordingLogger();
+        var timeout = TimeSpan.FromSeconds(3);
+        var backend = new Core.FastDfsBackend(client, timeout, log);
+        var choice = new Core.StorageChoice();
+        byte[] buffer = new byte[4096];
+        Assert.Equal(4096, (await backend.ReadAsync(id, 0, buffer, choice, CancellationToken.None)).Value);
+
+        var storage = cluster.Storages[0].Process!;
+        storage.Freeze(true);
+        try
+        {
+            // As OpenFile's direct read: the caller's token linked with the deadline; the caller gives up first.
+            using var caller = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(caller.Token);
+            deadline.CancelAfter(timeout);
+            var watch = Stopwatch.StartNew();
+            var cancelled = await backend.ReadAsync(id, 0, buffer, choice, deadline.Token);
+            output.WriteLine($"cancelled read: errno {cancelled.Errno} after {watch.ElapsedMilliseconds} ms\n{log}");
+            Assert.Equal(Core.Errno.EINTR, cancelled.Errno);
+            Assert.InRange(watch.Elapsed, TimeSpan.Zero, timeout / 2);
+            Assert.DoesNotContain(log.Events, e => e.Id == 6003);
+            Assert.Contains(log.Events, e => e.Id == 6009);
+
+            // Nobody cancels: the deadline runs out, EIO and the timeout warning.
+            using var alone = new CancellationTokenSource(timeout);
+            watch.Restart();
+            var timedOut = await backend.ReadAsync(id, 0, buffer, choice, alone.Token);
+            output.WriteLine($"unanswered read: errno {timedOut.Errno} after {watch.ElapsedMilliseconds} ms\n{log}");
+            Assert.Equal(Core.Errno.EIO, timedOut.Errno);
+            Assert.InRange(watch.Elapsed, timeout - TimeSpan.FromMilliseconds(500), timeout + TimeSpan.FromSeconds(5));
+            Assert.Contains(log.Events, e => e.Id == 6003 && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+        }
+        finally
+        {
+            storage.Freeze(false);
+        }
+    }
+
+    private sealed class RecordingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly List<(int Id, Microsoft.Extensions.Logging.LogLevel Level, string Text)> _events = [];
+
+        public IReadOnlyList<(int Id, Microsoft.Extensions.Logging.LogLevel Level, string Text)> Events
+        {
+            get
+            {
+                lock (_events)
+                {
+                    return [.. _events];
+                }
+            }
+        }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(
+            Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (_events)
+            {
+                _events.Add((eventId.Id, logLevel, formatter(state, exception)));
+            }
+        }
+
+        public override string ToString() => string.Join('\n', Events.Select(e => $"{e.Level} {e.Id} {e.Text}"));
+    }
+}
