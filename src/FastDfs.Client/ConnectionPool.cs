@@ -177,6 +177,7 @@ internal sealed class ServerPool : IDisposable
         string first = _options.ConnectFirstBy == ConnectFirstBy.LastConnected ? Volatile.Read(ref _lastConnected) ?? Host : Host;
         string second = first == Host ? OtherHost : Host;
         FdfsConnection connection;
+        string firstError;
         try
         {
             connection = await FdfsConnection.ConnectAsync(first, Port, _options.ConnectTimeout, null, cancellationToken);
@@ -185,10 +186,20 @@ internal sealed class ServerPool : IDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            firstError = e.Message;
             ClientLog.OtherAddressTried(_logger, Name, first, e.Message, second);
         }
 
-        connection = await FdfsConnection.ConnectAsync(second, Port, _options.ConnectTimeout, null, cancellationToken);
+        try
+        {
+            connection = await FdfsConnection.ConnectAsync(second, Port, _options.ConnectTimeout, null, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The caller names only the first address: say what happened at both.
+            throw new IOException($"{first}: {firstError}; other address {second}: {e.Message}", e);
+        }
+
         Volatile.Write(ref _lastConnected, second);
         return connection;
     }

@@ -541,12 +541,16 @@ public sealed partial class ClusterRegistry
         RaiseChanged();
     }
 
-    /// <summary>SERVER_DELETE_STORAGE: ENOENT unknown, EBUSY while in service, EALREADY when already deleted.</summary>
+    /// <summary>
+    /// SERVER_DELETE_STORAGE: ENOENT unknown (or an IP_CHANGED record), EBUSY while in service, EALREADY when already
+    /// deleted. As FastDFS's tracker_mem_delete_storage: peers that were to copy from the deleted storage lose it as
+    /// their sync source, and the deleted storage's own sync source is cleared.
+    /// </summary>
     public byte DeleteStorage(string group, string id)
     {
         lock (_gate)
         {
-            if (!_groups.TryGetValue(group, out var g) || g.Find(id) is not { } node)
+            if (!_groups.TryGetValue(group, out var g) || g.Find(id) is not { } node || node.Status == StorageStatus.IpChanged)
             {
                 return FdfsErrno.ENOENT;
             }
@@ -561,7 +565,18 @@ public sealed partial class ClusterRegistry
                 return FdfsErrno.EALREADY;
             }
 
+            foreach (var peer in g.Storages)
+            {
+                // FastDFS keeps the peer's sync_until_timestamp; only the source goes.
+                if (peer.SyncSource == node.Id)
+                {
+                    peer.SyncSource = string.Empty;
+                }
+            }
+
             SetStatus(node, StorageStatus.Deleted);
+            node.SyncSource = string.Empty;
+            node.SyncUntilTimestamp = 0;
             node.ChangelogOffset = 0;
             Publish();
             Changelog?.Append(new ChangelogEntry(Now, g.Name, node.Id, StorageStatus.Deleted, string.Empty));

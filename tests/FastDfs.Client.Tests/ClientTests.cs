@@ -144,6 +144,26 @@ public sealed class ClientTests
     }
 
     [Fact]
+    public async Task A_dual_ip_storage_down_at_both_addresses_names_both()
+    {
+        int port = FakeServer.ClosedPort();
+        var options = FastDfsClientOptions.FromTrackers("127.0.0.1:22122") with
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(2),
+            NetworkTimeout = TimeSpan.FromMilliseconds(500),
+            MaxConnectionsPerServer = 1,
+        };
+        using var pool = new ServerPool("127.0.0.1", port, options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "127.0.0.2");
+
+        var e = await Assert.ThrowsAsync<IOException>(async () => await pool.RentAsync(allowPooled: true, Ct));
+        Assert.Contains("127.0.0.1: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("other address 127.0.0.2: ", e.Message, StringComparison.Ordinal);
+
+        // The failure released the only slot: a leak would time out waiting for it instead.
+        await Assert.ThrowsAsync<IOException>(async () => await pool.RentAsync(allowPooled: true, Ct));
+    }
+
+    [Fact]
     public async Task Server_that_never_answers_times_out()
     {
         await using var tracker = new FakeServer(_ => Reply.Hang);

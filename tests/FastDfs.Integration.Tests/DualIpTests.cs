@@ -1,9 +1,12 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using FastDfs.Client;
 using FastDfs.Integration.Tests.TestKit;
 using FastDfs.Protocol;
+using FastDfs.Protocol.Config;
+using Microsoft.Extensions.Logging;
 using Xunit;
 
 namespace FastDfs.Integration.Tests;
@@ -128,6 +131,98 @@ public sealed class DualIpTests : IAsyncLifetime
         Assert.Equal(content, await client.DownloadBytesAsync(id));
     }
 
+    [Fact]
+    public async Task A_storage_address_that_does_not_answer_is_passed_over_for_its_other_address()
+    {
+        var (trackerPort, outerStorage, ids) = await StartStorageOnItsOuterAddressOnlyAsync();
+        var log = new EventLog();
+        await using var client = new FastDfsClient(InnerClientOptions(trackerPort, ids, ConnectFirstBy.Tracker, log));
+
+        // An inner caller is given the inner address, where nothing listens; the client falls back to the outer one.
+        Assert.Equal(_inner, (await client.QueryStoreAsync()).Storage.Ip);
+        byte[] content = Encoding.UTF8.GetBytes("through the other address " + new string('o', 5000));
+        var id = await client.UploadAsync(content, "txt");
+        Assert.Equal(_inner, (await client.QueryFetchAsync(id)).Ip);
+        Assert.Equal(content, await client.DownloadBytesAsync(id));
+        Assert.Equal(content.Length, (await client.GetFileInfoAsync(id)).Response.FileSize);
+
+        var fallback = Assert.Single(log.Events, e => e.Id == 4007);
+        Assert.Contains($"address {_inner} failed", fallback.Message, StringComparison.Ordinal);
+        Assert.EndsWith($"trying its other address {outerStorage}", fallback.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Last_connected_goes_straight_to_the_address_that_worked()
+    {
+        var (trackerPort, outerStorage, ids) = await StartStorageOnItsOuterAddressOnlyAsync();
+        byte[] content = Encoding.UTF8.GetBytes("last connected " + new string('l', 3000));
+
+        // Without a connection pool every operation connects anew, so each one shows which address it tried first.
+        foreach (var (mode, expectedFallbacks) in new[] { (ConnectFirstBy.Tracker, 3), (ConnectFirstBy.LastConnected, 1) })
+        {
+            var log = new EventLog();
+            await using var client = new FastDfsClient(InnerClientOptions(trackerPort, ids, mode, log) with { UseConnectionPool = false });
+            var id = await client.UploadAsync(content, "bin");
+            Assert.Equal(content, await client.DownloadBytesAsync(id));
+            Assert.Equal(content, await client.DownloadBytesAsync(id));
+            var fallbacks = log.Events.Where(e => e.Id == 4007).ToList();
+            Assert.True(
+                fallbacks.Count == expectedFallbacks,
+                $"{mode}: {fallbacks.Count} fallbacks, expected {expectedFallbacks}: {string.Join(" | ", fallbacks.Select(e => e.Message))}");
+            Assert.All(fallbacks, e => Assert.EndsWith($"trying its other address {outerStorage}", e.Message, StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>
+    /// A tracker on every address and a dual-IP storage (outer 127.x + inner 10.x) that listens on its outer address
+    /// only, so the inner address the tracker gives inner callers refuses connections.
+    /// </summary>
+    private async Task<(int TrackerPort, string OuterStorage, StorageIdMap Ids)> StartStorageOnItsOuterAddressOnlyAsync()
+    {
+        string outerStorage = Loopback.Next(), outerTracker = Loopback.Next();
+        string ids = Write("storage_ids.conf", $"100001 group1 {outerStorage},{_inner}\n");
+        var tracker = await StartAsync("fdfs-trackerd", "tracker", $"""
+            bind_addr =
+            port = 0
+            base_path = {Dir("tracker")}
+            check_active_interval = 5
+            reserved_storage_space = 1%
+            use_storage_id = true
+            storage_ids_filename = {ids}
+            id_type_in_filename = id
+            """);
+        await StartAsync("fdfs-storaged", "storage", $"""
+            group_name = group1
+            bind_addr = {outerStorage}
+            port = 0
+            server_id = 100001
+            base_path = {Dir("storage")}
+            store_path0 = {Dir("storage/store0")}
+            subdir_count_per_path = 4
+            tracker_server = {outerTracker}:{tracker.Port}
+            heart_beat_interval = 1
+            stat_report_interval = 1
+            """);
+        await using (var probe = Cluster.CreateClientFor(TimeSpan.FromSeconds(10), $"{outerTracker}:{tracker.Port}"))
+        {
+            await WaitActiveAsync(probe);
+        }
+
+        return (tracker.Port, outerStorage, StorageIdMap.Load(ids));
+    }
+
+    /// <summary>A client that reaches the tracker at the inner address (so it is an inner caller) and knows the storage IDs.</summary>
+    private FastDfsClientOptions InnerClientOptions(int trackerPort, StorageIdMap ids, ConnectFirstBy mode, EventLog log) =>
+        FastDfsClientOptions.FromTrackers($"{_inner}:{trackerPort}") with
+        {
+            NetworkTimeout = TimeSpan.FromSeconds(10),
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            UseStorageId = true,
+            StorageIds = ids,
+            ConnectFirstBy = mode,
+            LoggerFactory = log,
+        };
+
     private static async Task WaitActiveAsync(FastDfsClient client)
     {
         var deadline = Stopwatch.StartNew();
@@ -191,6 +286,32 @@ public sealed class DualIpTests : IAsyncLifetime
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"ip {string.Join(' ', args)} failed ({process.ExitCode}): {error}"));
+        }
+    }
+
+    /// <summary>Collects the client's log events (id and formatted message) for the assertions.</summary>
+    private sealed class EventLog : ILoggerFactory, ILogger
+    {
+        private readonly ConcurrentQueue<(int Id, string Message)> _events = new();
+
+        public IReadOnlyList<(int Id, string Message)> Events => [.. _events];
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _events.Enqueue((eventId.Id, formatter(state, exception)));
+
+        public void Dispose()
+        {
         }
     }
 }

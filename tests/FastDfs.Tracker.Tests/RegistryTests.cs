@@ -359,6 +359,31 @@ public class RegistryTests
     }
 
     [Fact]
+    public void Deleting_a_storage_clears_it_as_the_sync_source_of_its_peers()
+    {
+        var c = new Cluster();
+        var a = c.Active("127.0.0.2");
+        var b = c.Join("127.0.0.3", Cluster.JoinRequest(init: true));
+        var d = c.Join("127.0.0.4", Cluster.JoinRequest(init: true));
+        Assert.True(c.Registry.SyncDestRequest(b, out string sourceOfB, out _));
+        Assert.True(c.Registry.SyncDestRequest(d, out string sourceOfD, out _));
+        Assert.Equal(("127.0.0.2", "127.0.0.2"), (sourceOfB, sourceOfD));
+
+        // A WAIT_SYNC storage may be deleted: its own sync source and until-timestamp go with it.
+        Assert.Equal(FdfsErrno.Success, c.Registry.DeleteStorage("group1", "127.0.0.3"));
+        Assert.Equal((string.Empty, 0L), (b.SyncSource, b.SyncUntilTimestamp));
+
+        // Deleting the source: the peer still waiting to copy from it forgets it (FastDFS keeps the until-timestamp).
+        c.Registry.ConnectionClosed(a, a.SessionId);
+        Assert.Equal(FdfsErrno.Success, c.Registry.DeleteStorage("group1", "127.0.0.2"));
+        Assert.Equal(string.Empty, d.SyncSource);
+        Assert.False(c.Registry.GetSyncSource(d, out _, out long untilOfD));
+        Assert.Equal(c.Time.Seconds, untilOfD);
+        Assert.Equal(string.Empty, c.Registry.ListStorages("group1", "127.0.0.4")!.Single().SyncSourceId);
+        Assert.Equal(StorageStatus.WaitSync, d.Status);
+    }
+
+    [Fact]
     public void Listings_report_real_values()
     {
         var c = new Cluster();

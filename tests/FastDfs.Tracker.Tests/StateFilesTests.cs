@@ -234,6 +234,7 @@ public sealed class StateFilesTests : IDisposable
         Assert.Equal(StorageStatus.Offline, c.Registry.GetStatus("group1", "127.0.0.8"));
         Assert.Equal(1_700_000_010, a.SyncedFrom["127.0.0.8"]); // the peer's mark follows the storage
         Assert.Equal(FdfsErrno.EALREADY, c.Registry.ReportIpChanged("group1", "127.0.0.3", "127.0.0.9"));
+        Assert.Equal(FdfsErrno.ENOENT, c.Registry.DeleteStorage("group1", "127.0.0.3")); // as FastDFS: not deletable
         Assert.Equal(c.Time.Seconds + " group1 127.0.0.3 3 127.0.0.8\n", Encoding.UTF8.GetString(c.Registry.TakeChangelog(a)));
     }
 }
