@@ -60,15 +60,24 @@ public sealed class ClusterLocks : IAsyncDisposable
     /// with a growing pause (10 ms to 0.5 s) until granted or until <paramref name="interrupt"/> fires (EINTR). Each
     /// attempt is bounded by the mount's operation timeout (EIO).
     /// </summary>
-    public async ValueTask<int> SetAsync(long key, long owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, CancellationToken interrupt)
+    public async ValueTask<int> SetAsync(long key, long owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, CancellationToken interrupt) =>
+        (await LockAsync(key, owner, kind, type, start, end, pid, wait, interrupt)).Errno;
+
+    /// <summary>
+    /// <see cref="SetAsync"/>, also answering what a grant replaced. The interrupt ends the pauses, never an attempt
+    /// under way: a request the trackers may have granted must come back, or the caller would not know it holds a lock.
+    /// A grant that arrives after the interrupt is still answered as a grant; the caller gives it back with
+    /// <see cref="GiveBackAsync"/> when it already told the process EINTR.
+    /// </summary>
+    public async ValueTask<LockGrant> LockAsync(long key, long owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, CancellationToken interrupt)
     {
         var pause = FirstRetry;
         while (true)
         {
-            int errno = await TrySetAsync(new NsLockRequest(0, key, owner, kind, type, start, end, pid), interrupt);
-            if (errno != Errno.EAGAIN || !wait)
+            var grant = await TrySetAsync(new NsLockRequest(0, key, owner, kind, type, start, end, pid));
+            if (grant.Errno != Errno.EAGAIN || !wait)
             {
-                return errno;
+                return grant;
             }
 
             try
@@ -77,10 +86,48 @@ public sealed class ClusterLocks : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                return Errno.EINTR;
+                return new LockGrant(Errno.EINTR, []);
             }
 
             pause = TimeSpan.FromTicks(Math.Min(LastRetry.Ticks, pause.Ticks * 2));
+        }
+    }
+
+    /// <summary>
+    /// Undoes a grant of [<paramref name="start"/>, <paramref name="end"/>] that the caller was told it did not get:
+    /// the ranges the grant replaced (<see cref="LockGrant.Replaced"/>) are set again at their old types, then the rest
+    /// of the range is unlocked, so the owner ends with exactly what it held before (an upgrade's read lock stays).
+    /// Inside a granted write lock each step is a downgrade, which never conflicts, and the owner never holds less than
+    /// before. Only a waiting read lock that replaced the owner's own write lock can fail to get the write lock back,
+    /// when another reader came in between (logged).
+    /// </summary>
+    public async ValueTask GiveBackAsync(long key, long owner, NsLockKind kind, long start, long end, NsLockRange[] replaced)
+    {
+        foreach (var range in replaced)
+        {
+            var restored = await TrySetAsync(new NsLockRequest(0, key, owner, kind, range.Type, range.Start, range.End, range.Pid));
+            if (restored.Errno != 0)
+            {
+                MountLog.LockRequestFailed(_logger, "give back an interrupted lock", $"the held {range.Type} lock on {range.Start}..{range.End} could not be restored (errno {restored.Errno})");
+            }
+        }
+
+        long next = start;
+        bool past = false; // the last range reached long.MaxValue: nothing after it
+        foreach (var range in replaced)
+        {
+            if (range.Start > next)
+            {
+                await TrySetAsync(new NsLockRequest(0, key, owner, kind, NsLockType.Unlock, next, range.Start - 1, 0));
+            }
+
+            past = range.End == long.MaxValue;
+            next = past ? long.MaxValue : range.End + 1;
+        }
+
+        if (!past && next <= end)
+        {
+            await TrySetAsync(new NsLockRequest(0, key, owner, kind, NsLockType.Unlock, next, end, 0));
         }
     }
 
@@ -133,18 +180,18 @@ public sealed class ClusterLocks : IAsyncDisposable
         _opening.Dispose();
     }
 
-    /// <summary>One attempt; a lapsed session (ENOLCK) is replaced once and the request asked again.</summary>
-    private async ValueTask<int> TrySetAsync(NsLockRequest request, CancellationToken interrupt)
+    /// <summary>One attempt, bounded by the operation timeout; a lapsed session (ENOLCK) is replaced once and the request asked again.</summary>
+    private async ValueTask<LockGrant> TrySetAsync(NsLockRequest request)
     {
         long lapsed = 0;
         for (int attempt = 0; ; attempt++)
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(interrupt);
-            deadline.CancelAfter(_operationTimeout);
+            using var deadline = new CancellationTokenSource(_operationTimeout);
             try
             {
                 long session = await SessionAsync(lapsed, deadline.Token);
-                return await _client.SetLockAsync(request with { Session = session }, deadline.Token) ? 0 : Errno.EAGAIN;
+                var replaced = await _client.SetLockAsync(request with { Session = session }, deadline.Token);
+                return replaced is null ? new LockGrant(Errno.EAGAIN, []) : new LockGrant(0, replaced);
             }
             catch (FdfsNamespaceException e) when (e.Errno == NamespaceErrno.ENOLCK && attempt == 0)
             {
@@ -152,13 +199,8 @@ public sealed class ClusterLocks : IAsyncDisposable
             }
             catch (Exception e) when (e is FdfsException or OperationCanceledException or IOException)
             {
-                if (interrupt.IsCancellationRequested)
-                {
-                    return Errno.EINTR;
-                }
-
                 MountLog.LockRequestFailed(_logger, request.Type == NsLockType.Unlock ? "unlock" : "lock", e.Message);
-                return e is FdfsNamespaceException refused ? refused.Errno : Errno.EIO;
+                return new LockGrant(e is FdfsNamespaceException refused ? refused.Errno : Errno.EIO, []);
             }
         }
     }
@@ -236,3 +278,6 @@ public sealed class ClusterLocks : IAsyncDisposable
         }
     }
 }
+
+/// <summary>A lock request's end: 0 (granted) or an errno, and for a grant the owner's ranges it replaced.</summary>
+public readonly record struct LockGrant(int Errno, NsLockRange[] Replaced);

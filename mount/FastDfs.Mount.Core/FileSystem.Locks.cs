@@ -37,11 +37,16 @@ public sealed partial class FileSystem
     /// lock next, on any mount, reads the data written under it.
     /// </summary>
     public async ValueTask<int> SetLockAsync(
+        ulong ino, ulong owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, ulong handle = 0, CancellationToken interrupt = default) =>
+        (await LockAsync(ino, owner, kind, type, start, end, pid, wait, handle, interrupt)).Errno;
+
+    /// <summary><see cref="SetLockAsync"/>, also answering what a grant replaced (for <see cref="GiveBackLockAsync"/>).</summary>
+    public async ValueTask<LockGrant> LockAsync(
         ulong ino, ulong owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, ulong handle = 0, CancellationToken interrupt = default)
     {
         if (Locks is null || LockKey(ino) is not { } key)
         {
-            return Locks is null ? Errno.ENOLCK : Errno.ENOENT;
+            return new LockGrant(Locks is null ? Errno.ENOLCK : Errno.ENOENT, []);
         }
 
         if (type == NsLockType.Unlock && handle != 0 && (_files.ContainsKey(handle) || _namedHandles.ContainsKey(handle)))
@@ -49,7 +54,7 @@ public sealed partial class FileSystem
             int flushed = await FlushAsync(handle, CancellationToken.None);
             if (flushed != 0)
             {
-                return flushed;
+                return new LockGrant(flushed, []);
             }
         }
 
@@ -58,8 +63,17 @@ public sealed partial class FileSystem
             _lockOwners[(ino, owner, kind)] = key;
         }
 
-        return await Locks.SetAsync(key, (long)owner, kind, type, start, end, pid, wait, interrupt);
+        return await Locks.LockAsync(key, (long)owner, kind, type, start, end, pid, wait, interrupt);
     }
+
+    /// <summary>
+    /// A waiting lock was granted after its caller was answered EINTR: the owner gets back exactly the locks it held
+    /// on the range before (see <see cref="ClusterLocks.GiveBackAsync"/>).
+    /// </summary>
+    public ValueTask GiveBackLockAsync(ulong ino, ulong owner, NsLockKind kind, long start, long end, NsLockRange[] replaced) =>
+        Locks is null || LockKey(ino) is not { } key
+            ? ValueTask.CompletedTask
+            : Locks.GiveBackAsync(key, (long)owner, kind, start, end, replaced);
 
     /// <summary>True when a close by <paramref name="owner"/> has record locks to release (see <see cref="ReleasePosixLocksAsync"/>).</summary>
     public bool HasPosixLocks(ulong ino, ulong owner) => _lockOwners.ContainsKey((ino, owner, NsLockKind.Posix));

@@ -135,30 +135,30 @@ public sealed partial class FuseMount
 
     /// <summary>The end of a waiting lock (FuseMount.Locks): answered unless an interrupt answered EINTR first.</summary>
     private static async Task WaitForLockAsync(
-        FuseMount mount, PendingRequest request, ValueTask<int> pending, ulong ino, ulong owner, NsLockKind kind, long start, long end)
+        FuseMount mount, PendingRequest request, ValueTask<LockGrant> pending, ulong ino, ulong owner, NsLockKind kind, long start, long end)
     {
-        int errno;
+        LockGrant grant;
         try
         {
-            errno = await pending;
+            grant = await pending;
         }
         catch (Exception e)
         {
             FuseLog.CallbackFailed(mount._logger, "lock", e);
-            errno = Errno.EIO;
+            grant = new LockGrant(Errno.EIO, []);
         }
 
         try
         {
             if (request.TryAnswer())
             {
-                ReplyErrno(request.Req, errno);
+                ReplyErrno(request.Req, grant.Errno);
             }
-            else if (errno == 0)
+            else if (grant.Errno == 0)
             {
-                // Answered EINTR meanwhile: give the grant back. The owner's other locks on this range (an upgrade's
-                // read lock) go with it, the one case where an interrupted wait changes what the caller held.
-                await mount._fs.SetLockAsync(ino, owner, kind, NsLockType.Unlock, start, end, 0, wait: false);
+                // Answered EINTR meanwhile: the caller must hold what it held before the call, not less (an upgrade's
+                // read lock) and not more.
+                await mount._fs.GiveBackLockAsync(ino, owner, kind, start, end, grant.Replaced);
             }
         }
         finally

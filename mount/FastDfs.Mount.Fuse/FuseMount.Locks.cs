@@ -104,7 +104,8 @@ public sealed unsafe partial class FuseMount
 
     /// <summary>
     /// A lock that may wait (F_SETLKW, flock without LOCK_NB) is interruptible at once: a signal answers EINTR and
-    /// stops the wait. A grant that comes after the EINTR is given back, so the caller, told it has no lock, holds none.
+    /// stops the wait. A grant that comes after the EINTR is given back, so the caller, told it has no lock, holds what
+    /// it held before the call (an upgrade's read lock included).
     /// </summary>
     private static void SetLock(nint req, ulong ino, ulong handle, ulong owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, string operation)
     {
@@ -118,7 +119,7 @@ public sealed unsafe partial class FuseMount
         var mount = Current;
         Interlocked.Increment(ref mount._inFlight);
         var request = RegisterInterruptible(req, operation, cancellation);
-        _ = WaitForLockAsync(mount, request, Fs.SetLockAsync(ino, owner, kind, type, start, end, pid, wait: true, interrupt: cancellation.Token), ino, owner, kind, start, end);
+        _ = WaitForLockAsync(mount, request, Fs.LockAsync(ino, owner, kind, type, start, end, pid, wait: true, interrupt: cancellation.Token), ino, owner, kind, start, end);
     }
 
     private readonly struct LockSender : IReply<NsLockHolder>

@@ -321,14 +321,15 @@ public sealed class NamespaceClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sets or clears a lock; false when another owner's lock conflicts (EAGAIN, answered without an exception because
-    /// a waiting F_SETLKW asks again and again). ENOLCK when the session is unknown or lapsed.
+    /// Sets or clears a lock; null when another owner's lock conflicts (EAGAIN, answered without an exception because
+    /// a waiting F_SETLKW asks again and again), else the owner's ranges it replaced on the request's range (what an
+    /// interrupted wait puts back). ENOLCK when the session is unknown or lapsed.
     /// </summary>
-    public async Task<bool> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken = default)
+    public async Task<NsLockRange[]?> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken = default)
     {
         var p = Rent(NsLockRequest.Size);
-        var (status, _) = await CallAsync(NamespaceCommand.SetLock, p, request.Write(Body(p)), FdfsErrno.EAGAIN, cancellationToken);
-        return status == 0;
+        var (status, body) = await CallAsync(NamespaceCommand.SetLock, p, request.Write(Body(p)), FdfsErrno.EAGAIN, cancellationToken);
+        return status == 0 ? NsLockRange.ReadAll(body) : null;
     }
 
     /// <summary>The first lock of another owner that conflicts with the request (type Unlock when none).</summary>

@@ -122,8 +122,9 @@ public interface INamespaceStore : IAsyncDisposable
     /// Sets (or with <see cref="NsLockType.Unlock"/> clears) the owner's lock on a range, splitting and merging the
     /// owner's ranges as POSIX does (upgrade and downgrade included), in one transaction. EAGAIN when another owner's
     /// live lock of the same kind conflicts; ENOLCK when the session has expired or is unknown (unlocking then succeeds).
+    /// Returns the owner's ranges the change replaced, clipped to the request's range (see <see cref="NsLockRange"/>).
     /// </summary>
-    ValueTask SetLockAsync(NsLockRequest request, CancellationToken cancellationToken);
+    ValueTask<NsLockRange[]> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken);
 
     /// <summary>The first live lock of another owner that would conflict with the request, or <see cref="NsLockHolder.None"/>.</summary>
     ValueTask<NsLockHolder> GetLockAsync(NsLockRequest request, CancellationToken cancellationToken);

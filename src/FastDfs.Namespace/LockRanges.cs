@@ -60,6 +60,12 @@ public static class LockRanges
         return merged;
     }
 
+    /// <summary>The parts of <paramref name="held"/> inside [<paramref name="first"/>, <paramref name="last"/>], sorted: what a change of that range replaces.</summary>
+    public static NsLockRange[] Clip(IEnumerable<LockRange> held, long first, long last) =>
+        [.. held.Where(r => r.Last >= first && r.First <= last)
+            .OrderBy(r => r.First)
+            .Select(r => new NsLockRange(r.Type, Math.Max(r.First, first), Math.Min(r.Last, last), r.Pid))];
+
     /// <summary>True when a lock of <paramref name="type"/> cannot coexist with one of <paramref name="held"/> (one of them writes).</summary>
     public static bool Conflicts(NsLockType type, NsLockType held) => type == NsLockType.Write || held == NsLockType.Write;
 }

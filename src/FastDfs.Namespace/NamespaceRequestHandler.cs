@@ -311,8 +311,12 @@ public sealed class NamespaceRequestHandler : IFdfsRequestHandler
                 await s.CloseLockSessionAsync(LockMessages.ReadSession(body.Span), ct);
                 return Response.Empty();
             case NamespaceCommand.SetLock:
-                await s.SetLockAsync(NsLockRequest.Read(body.Span), ct);
-                return Response.Empty();
+                {
+                    var replaced = await s.SetLockAsync(NsLockRequest.Read(body.Span), ct);
+                    var r = Response.Rent(replaced.Length * NsLockRange.Size);
+                    return r.Complete(NsLockRange.WriteAll(r.Body, replaced));
+                }
+
             case NamespaceCommand.GetLock:
                 {
                     var holder = await s.GetLockAsync(NsLockRequest.Read(body.Span), ct);

@@ -62,22 +62,22 @@ public abstract partial class SqlNamespaceStore
         await ExecAsync(s, "DELETE FROM ns_lock_sessions WHERE id = @p0", ct, session);
     }
 
-    public async ValueTask SetLockAsync(NsLockRequest request, CancellationToken cancellationToken)
+    public async ValueTask<NsLockRange[]> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken)
     {
         var r = request;
-        byte errno = await WriteAsync(async (s, ct) =>
+        var (errno, replaced) = await WriteAsync(async (s, ct) =>
         {
             long now = NowNs();
             bool live = await ScalarAsync(s, "SELECT 1 FROM ns_lock_sessions WHERE id = @p0 AND expires >= @p1", ct, r.Session, now) is not null;
             if (!live && r.Type != NsLockType.Unlock)
             {
-                return NamespaceErrno.ENOLCK;
+                return (NamespaceErrno.ENOLCK, Array.Empty<NsLockRange>());
             }
 
             if (r.Type != NsLockType.Unlock && await ScalarAsync(s, "SELECT 1 " + LiveConflict + " LIMIT 1", ct,
                     r.Inode, (long)r.Kind, r.Session, r.Owner, r.End, r.Start, r.Type == NsLockType.Write ? 1L : 0L, now) is not null)
             {
-                return FdfsErrno.EAGAIN;
+                return (FdfsErrno.EAGAIN, Array.Empty<NsLockRange>());
             }
 
             var held = new List<LockRange>();
@@ -93,7 +93,7 @@ public abstract partial class SqlNamespaceStore
 
             if (held.Count == 0 && r.Type == NsLockType.Unlock)
             {
-                return (byte)0; // the common close of a file that was never locked: no write at all
+                return ((byte)0, Array.Empty<NsLockRange>()); // the common close of a file that was never locked: no write at all
             }
 
             var after = LockRanges.Apply(held, r.Type, r.Start, r.End, r.Pid);
@@ -106,12 +106,14 @@ public abstract partial class SqlNamespaceStore
                     ct, r.Inode, r.Session, r.Owner, (long)r.Kind, (long)range.Type, range.First, range.Last, (long)range.Pid);
             }
 
-            return (byte)0;
+            return ((byte)0, LockRanges.Clip(held, r.Start, r.End));
         }, cancellationToken);
         if (errno != 0)
         {
             throw new NamespaceException(errno, errno == FdfsErrno.EAGAIN ? "locked by another owner" : $"lock session {r.Session} expired or unknown");
         }
+
+        return replaced;
     }
 
     public ValueTask<NsLockHolder> GetLockAsync(NsLockRequest request, CancellationToken cancellationToken)

@@ -226,6 +226,91 @@ public sealed class ClusterLockTests(TwoMountsFixture fixture) : IClassFixture<T
         Assert.Equal(0, (await FlockToolAsync(second, "-x")).ExitCode);
     }
 
+    [Fact]
+    public async Task Giving_back_an_interrupted_upgrade_leaves_the_owner_s_earlier_locks_as_they_were()
+    {
+        // What the mount does when F_SETLKW is granted just after its caller was answered EINTR, driven through a
+        // ClusterLocks of its own (the race itself cannot be timed from outside): the upgrade is granted, then given back.
+        var (_, second) = await fixture.NewFileAsync("giveback");
+        var root = await fixture.Names.GetRootAsync("group1");
+        long inode = (await fixture.Names.LookupAsync(root.Inode, Path.GetFileName(second))).Inode;
+        await using var client = NamedMountFixture.CreateNamespaceClient(fixture.Cluster.TrackerEndpoint);
+        await using var locks = new ClusterLocks(client, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(15), NullLogger.Instance);
+        await locks.StartAsync(CancellationToken.None);
+        Assert.Equal(0, await locks.SetAsync(inode, 1, NsLockKind.Posix, NsLockType.Read, 0, 99, 1, wait: false, CancellationToken.None));
+        Assert.Equal(0, await locks.SetAsync(inode, 1, NsLockKind.Posix, NsLockType.Read, 200, 299, 1, wait: false, CancellationToken.None));
+
+        var grant = await locks.LockAsync(inode, 1, NsLockKind.Posix, NsLockType.Write, 0, long.MaxValue, 1, wait: true, CancellationToken.None);
+        Assert.Equal(0, grant.Errno);
+        Assert.Equal([new NsLockRange(NsLockType.Read, 0, 99, 1), new NsLockRange(NsLockType.Read, 200, 299, 1)], grant.Replaced);
+        await using var other = await LockProcess.StartAsync();
+        await other.MustAsync($"open f {second}");
+        Assert.Equal($"err {EAGAIN}", await other.SendAsync("lock f r 0 1")); // the upgrade holds everything now
+
+        await locks.GiveBackAsync(inode, 1, NsLockKind.Posix, 0, long.MaxValue, grant.Replaced);
+
+        // The read locks are back (the other mount reads beside them, cannot write), the rest is free.
+        await other.MustAsync("lock f r 0 100");
+        Assert.Equal($"err {EAGAIN}", await other.SendAsync("lock f w 50 10"));
+        Assert.Equal($"err {EAGAIN}", await other.SendAsync("lock f w 250 1"));
+        Assert.Equal("ok r 200 100 0", await other.SendAsync("getlk f w 100 0"));
+        await other.MustAsync("lock f w 100 100");
+        await other.MustAsync("lock f w 300 0");
+    }
+
+    [Fact]
+    public async Task With_locks_local_the_kernel_keeps_locks_to_one_mount()
+    {
+        var (onFirst, _) = await fixture.NewFileAsync("local");
+        string name = Path.GetFileName(onFirst);
+        string options = NamedMountFixture.MountOptions + ",locks=local";
+        await using var one = await MountProcess.StartAsync(fixture.Cluster.TrackerEndpoint, options);
+        await using var two = await MountProcess.StartAsync(fixture.Cluster.TrackerEndpoint, options);
+        string onOne = one.PathOf(Path.Combine("group1", name)), onTwo = two.PathOf(Path.Combine("group1", name));
+        await using var holder = await LockProcess.StartAsync();
+        await holder.MustAsync($"open f {onOne}");
+        await holder.MustAsync("lock f w 0 0");
+        await holder.MustAsync("flock f ex nb");
+
+        // The same mount: the kernel's own locks exclude, as on any local file system.
+        await using var neighbour = await LockProcess.StartAsync();
+        await neighbour.MustAsync($"open f {onOne}");
+        Assert.Equal($"err {EAGAIN}", await neighbour.SendAsync("lock f w 0 0"));
+        Assert.Equal(1, (await FlockToolAsync(onOne, "-x")).ExitCode);
+
+        // Another mount does not see them; nor does a cluster-locking mount (its locks live in the directory service).
+        await using var stranger = await LockProcess.StartAsync();
+        await stranger.MustAsync($"open f {onTwo}");
+        await stranger.MustAsync("lock f w 0 0");
+        Assert.Equal(0, (await FlockToolAsync(onTwo, "-x")).ExitCode);
+        Assert.Equal(0, (await FlockToolAsync(fixture.First.PathOf(Path.Combine("group1", name)), "-x")).ExitCode);
+    }
+
+    [Theory]
+    [InlineData("lock_lease=0", "lock_lease must be 1 s..1 day")]
+    [InlineData("lock_lease=0.5", "lock_lease must be 1 s..1 day")]
+    [InlineData("lock_lease=86401", "lock_lease needs a number of seconds (got '86401')")]
+    [InlineData("lock_lease=-3", "lock_lease needs a number of seconds (got '-3')")]
+    [InlineData("lock_lease=soon", "lock_lease needs a number of seconds (got 'soon')")]
+    [InlineData("locks=maybe", "locks must be cluster or local (got 'maybe')")]
+    [InlineData("locks=", "locks must be cluster or local (got '')")]
+    public async Task Bad_lock_options_are_refused_with_a_clear_error_before_mounting(string option, string message)
+    {
+        string mountPoint = Directory.CreateTempSubdirectory("fdfs-badopt-").FullName;
+        try
+        {
+            var (fileName, prefix) = Binaries.Resolve("fdfs-mount");
+            var (exitCode, _, error) = await Tools.RunAsync(fileName, [.. prefix, "--tracker", fixture.Cluster.TrackerEndpoint, mountPoint, "-o", option]);
+            Assert.Equal(2, exitCode);
+            Assert.Contains($"fdfs-mount: {message}", error, StringComparison.Ordinal);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(mountPoint)); // nothing was mounted there
+        }
+        finally
+        {
+            Directory.Delete(mountPoint);
+        }
+    }
+
     private static Task<(int ExitCode, string Output, string Error)> FlockToolAsync(string path, string mode) =>
         Tools.RunAsync("flock", mode, "-n", path, "true");
 

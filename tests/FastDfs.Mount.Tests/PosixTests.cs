@@ -578,7 +578,12 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
         string open = fd >= 0 ? "0" : ErrnoName(Marshal.GetLastPInvokeError());
         Libc.close(fd);
         string rename = Err(Libc.rename(replacement, bad));
-        return $"{create} {mkdir} {open} {rename} {Directory.GetFileSystemEntries(d).Length}";
+        string result = $"{create} {mkdir} {open} {rename} {Directory.GetFileSystemEntries(d).Length}";
+
+        // .NET decodes such a name lossily and cannot delete it, so the test's recursive cleanup of the ext4 side would fail.
+        Libc.unlink(bad);
+        Libc.rmdir(bad);
+        return result;
     }
 
     private static string FTruncate(string path)
@@ -738,6 +743,12 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial int rename(byte[] from, byte[] to);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int unlink(byte[] path);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int rmdir(byte[] path);
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial long pwrite(int fd, byte[] buffer, nuint count, long offset);

@@ -75,6 +75,44 @@ public abstract partial class StoreContractTests
     }
 
     [Fact]
+    public async Task A_grant_answers_the_owner_s_ranges_it_replaced_so_an_interrupted_wait_can_restore_them()
+    {
+        long file = (await Create(Root, "replaced")).Inode;
+        long a = await Session(), b = await Session();
+        Assert.Empty(await Store.SetLockAsync(Lock(a, file, 1, NsLockType.Read, 0, 99, pid: 7), default));
+        await Set(Lock(a, file, 1, NsLockType.Write, 150, 199, pid: 8));
+        await Set(Lock(a, file, 1, NsLockType.Read, 300, 399, pid: 9));
+        await Set(Lock(a, file, 1, NsLockType.Write, 50, 60, kind: NsLockKind.Flock)); // the owner's flock is another family
+
+        // The upgrade of 50..end replaces three ranges; they come back clipped to the request, in order.
+        var replaced = await Store.SetLockAsync(Lock(a, file, 1, NsLockType.Write, 50, ToEnd, pid: 10), default);
+        Assert.Equal(
+            [new NsLockRange(NsLockType.Read, 50, 99, 7), new NsLockRange(NsLockType.Write, 150, 199, 8), new NsLockRange(NsLockType.Read, 300, 399, 9)],
+            replaced);
+        await Set(Lock(a, file, 1, NsLockType.Unlock, 0, ToEnd, kind: NsLockKind.Flock));
+
+        // What ClusterLocks.GiveBackAsync does with them: each at its old type (downgrades inside the write lock, never
+        // a conflict), then the gaps unlocked; the owner holds exactly what it held before the upgrade.
+        foreach (var range in replaced)
+        {
+            await Set(Lock(a, file, 1, range.Type, range.Start, range.End, pid: range.Pid));
+        }
+
+        await Set(Lock(a, file, 1, NsLockType.Unlock, 100, 149));
+        await Set(Lock(a, file, 1, NsLockType.Unlock, 200, 299));
+        await Set(Lock(a, file, 1, NsLockType.Unlock, 400, ToEnd));
+        Assert.Equal(new NsLockHolder(NsLockType.Read, 0, 99, 7, a), await Get(Lock(b, file, 1, NsLockType.Write, 0, 149)));
+        Assert.Equal(new NsLockHolder(NsLockType.Write, 150, 199, 8, a), await Get(Lock(b, file, 1, NsLockType.Read, 100, 299)));
+        Assert.Equal(new NsLockHolder(NsLockType.Read, 300, 399, 9, a), await Get(Lock(b, file, 1, NsLockType.Write, 200, ToEnd)));
+        Assert.Equal(NsLockHolder.None, await Get(Lock(b, file, 1, NsLockType.Write, 400, ToEnd)));
+        await Set(Lock(b, file, 1, NsLockType.Read, 0, 99)); // readers share the restored read lock again
+
+        // An unlock answers what it removed as well; nothing held there, nothing answered.
+        Assert.Equal([new NsLockRange(NsLockType.Read, 0, 99, 7)], await Store.SetLockAsync(Lock(a, file, 1, NsLockType.Unlock, 0, 149), default));
+        Assert.Empty(await Store.SetLockAsync(Lock(a, file, 1, NsLockType.Unlock, 0, 149), default));
+    }
+
+    [Fact]
     public async Task A_lapsed_or_closed_session_blocks_nobody_and_cannot_come_back()
     {
         long file = (await Create(Root, "leased")).Inode;

@@ -64,6 +64,24 @@ public class LockMessagesTests
     }
 
     [Fact]
+    public void Set_lock_answers_list_the_replaced_ranges()
+    {
+        const string Golden =
+            "00" + "0000000000000000" + "0000000000000063" + "00000007" + // read 0..99, pid 7
+            "01" + "00000000000000c8" + "7fffffffffffffff" + "00000008"; //  write 200..end, pid 8
+        NsLockRange[] ranges = [new(NsLockType.Read, 0, 99, 7), new(NsLockType.Write, 200, long.MaxValue, 8)];
+        var buffer = new byte[2 * NsLockRange.Size];
+        Assert.Equal(42, NsLockRange.WriteAll(buffer, ranges));
+        Assert.Equal(Golden, Hex.Of(buffer));
+        Assert.Equal(ranges, NsLockRange.ReadAll(buffer));
+        Assert.Empty(NsLockRange.ReadAll([])); // the owner held nothing there (the old, empty answer)
+
+        Assert.Throws<FdfsProtocolException>(() => NsLockRange.ReadAll(Hex.Bytes(Golden[..40]))); // not whole ranges
+        Assert.Throws<FdfsProtocolException>(() => NsLockRange.ReadAll(Hex.Bytes("02" + Golden[2..42]))); // an unlock is not held
+        Assert.Throws<FdfsProtocolException>(() => NsLockRange.ReadAll(Hex.Bytes("00" + "0000000000000064" + "0000000000000063" + "00000007"))); // inverted
+    }
+
+    [Fact]
     public void Session_messages_encode_and_decode()
     {
         var buffer = new byte[16];

@@ -105,11 +105,60 @@ public readonly record struct NsLockHolder(NsLockType Type, long Start, long End
 }
 
 /// <summary>
+/// One of an owner's ranges that a SET_LOCK replaced, clipped to the request's range: what a waiting lock that was
+/// interrupted just as it was granted puts back, so the owner holds exactly what it held before (an upgrade's read lock).
+/// SET_LOCK's answer is a run of these, in range order; empty when the owner held nothing there.
+/// Layout: type 1, start L8, end L8, pid 4.
+/// </summary>
+public readonly record struct NsLockRange(NsLockType Type, long Start, long End, int Pid)
+{
+    public const int Size = 1 + 8 + 8 + 4;
+
+    public static int WriteAll(Span<byte> destination, IReadOnlyList<NsLockRange> ranges)
+    {
+        var w = new WireWriter(destination);
+        foreach (var range in ranges)
+        {
+            w.WriteByte((byte)range.Type);
+            w.WriteInt64(range.Start);
+            w.WriteInt64(range.End);
+            w.WriteInt32(range.Pid);
+        }
+
+        return w.Position;
+    }
+
+    /// <summary>Reads a SET_LOCK answer; a length that is not whole ranges, an unknown type or an empty range is refused.</summary>
+    public static NsLockRange[] ReadAll(ReadOnlySpan<byte> body)
+    {
+        if (body.Length % Size != 0)
+        {
+            throw new FdfsProtocolException($"lock ranges must be a multiple of {Size} bytes, got {body.Length}");
+        }
+
+        var ranges = new NsLockRange[body.Length / Size];
+        var r = new WireReader(body);
+        for (int i = 0; i < ranges.Length; i++)
+        {
+            var range = new NsLockRange((NsLockType)r.ReadByte("type"), r.ReadInt64("start"), r.ReadInt64("end"), r.ReadInt32("pid"));
+            if (range.Type is not (NsLockType.Read or NsLockType.Write) || range.Start < 0 || range.End < range.Start)
+            {
+                throw new FdfsProtocolException($"invalid held lock {(byte)range.Type} {range.Start}..{range.End}");
+            }
+
+            ranges[i] = range;
+        }
+
+        return ranges;
+    }
+}
+
+/// <summary>
 /// Lock-session commands. OPEN_LOCK_SESSION: lease seconds 4, answered with the new session L8. RENEW_LOCK_SESSION:
 /// session L8, lease seconds 4, empty answer, ENOLCK when the session has expired or was closed (its locks are gone).
 /// CLOSE_LOCK_SESSION: session L8, empty answer (closing an unknown session succeeds). SET_LOCK: <see cref="NsLockRequest"/>,
-/// empty answer, EAGAIN when another owner's lock conflicts, ENOLCK for an unknown or expired session. GET_LOCK:
-/// <see cref="NsLockRequest"/>, answered with <see cref="NsLockHolder"/>.
+/// answered with the <see cref="NsLockRange"/>s it replaced, EAGAIN when another owner's lock conflicts, ENOLCK for
+/// an unknown or expired session. GET_LOCK: <see cref="NsLockRequest"/>, answered with <see cref="NsLockHolder"/>.
 /// </summary>
 public static class LockMessages
 {
