@@ -244,6 +244,18 @@ internal sealed class OpenFile
     {
         lock (_lock)
         {
+            if (_closed)
+            {
+                // A read that began before the window closed (a write changed the content, the handle was released)
+                // still gets its bytes, from a chunk of its own: nothing is fetched ahead, and no window holds it, so
+                // it goes back to the pool once fetched and read.
+                var own = NewChunk(index, budgetedLength: 0);
+                own.Evicted = true;
+                own.Readers++;
+                _ = FetchAsync(own);
+                return own;
+            }
+
             var chunk = GetOrStart(index, budgeted: false)!;
             chunk.Readers++;
             if (prefetch)
@@ -288,15 +300,14 @@ internal sealed class OpenFile
             }
         }
 
-        int size = _options.ReadAheadChunkSize;
-        long start = index * size;
-        int length = (int)Math.Min(size, Size - start);
+        int length = ChunkLength(index);
         if (budgeted && !_budget.TryReserve(length, _options.ReadAheadKeepFree))
         {
             return null;
         }
 
-        var chunk = new Chunk(index, start, length, ArrayPool<byte>.Shared.Rent(length), budgeted ? length : 0);
+        var chunk = NewChunk(index, budgeted ? length : 0);
+        long start = chunk.Start;
         _window.Add(chunk);
         if (_stream is { } stream && stream.NextIndex == index)
         {
@@ -316,6 +327,14 @@ internal sealed class OpenFile
         }
 
         return chunk;
+    }
+
+    private int ChunkLength(long index) => (int)Math.Min(_options.ReadAheadChunkSize, Size - (index * _options.ReadAheadChunkSize));
+
+    private Chunk NewChunk(long index, int budgetedLength)
+    {
+        int length = ChunkLength(index);
+        return new Chunk(index, index * _options.ReadAheadChunkSize, length, ArrayPool<byte>.Shared.Rent(length), budgetedLength);
     }
 
     private async Task FetchAsync(Chunk chunk)

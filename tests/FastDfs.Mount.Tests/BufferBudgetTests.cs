@@ -384,4 +384,154 @@ public class BufferBudgetTests
 
         Assert.Equal(0, fs.Buffers.Reserved);
     }
+
+    // ------------------------------------------------------------------ reads that outlive their window
+
+    [Fact]
+    public async Task A_read_still_running_when_its_handle_is_released_gives_back_every_chunk_it_fetches_after()
+    {
+        byte[] data = RandomNumberGenerator.GetBytes(12 * Chunk);
+        _backend.Files[FileKey] = data;
+        var options = new MountOptions { ReadAheadChunkSize = Chunk, ReadAheadChunks = 3, ReadStreams = 0, WriteChunkSize = Chunk, MaxBuffers = 16 * Chunk };
+        await using var fs = new FileSystem(_backend, NoNameService.Instance, options);
+        var open = await fs.OpenAsync(await FileSystemTests.WalkAsync(fs, FileKey), 0);
+        Assert.True(open.IsOk);
+
+        // A read of two chunks waits in the storage for its first one while its handle is released (the window
+        // closes); then it goes on to its second chunk, on the closed window.
+        var gate = _backend.ReadGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        byte[] copy = new byte[2 * Chunk];
+        var read = fs.ReadAsync(open.Value.Handle, 0, copy).AsTask();
+        Assert.True(await WaitUntilAsync(() => Volatile.Read(ref _backend.ReadsWaiting) == 1));
+        fs.Release(open.Value.Handle);
+        _backend.ReadGate = null;
+        gate.SetResult();
+
+        Assert.Equal(2 * Chunk, (await read).Value);
+        Assert.Equal(data.AsSpan(0, 2 * Chunk).ToArray(), copy);
+        Assert.Equal(0, fs.Buffers.Reserved);
+        Assert.Equal(2L * Chunk, _backend.BytesRead); // nothing fetched ahead for a window nobody reads any more
+    }
+
+    [Fact]
+    public async Task A_read_whose_window_a_write_replaced_gives_back_every_chunk_it_fetches_after()
+    {
+        var options = new MountOptions
+        {
+            ReadAheadChunkSize = Chunk,
+            ReadAheadChunks = 3,
+            ReadStreams = 0,
+            WriteChunkSize = Chunk,
+            MaxBuffers = 16 * Chunk,
+            OperationTimeout = TimeSpan.FromSeconds(5),
+        };
+        await using var fs = new FileSystem(_backend, _names, options);
+        ulong handle = await CreateNamedAsync(fs, "replaced");
+        byte[] data = RandomNumberGenerator.GetBytes(12 * Chunk);
+        Assert.Equal(data.Length, (await fs.WriteAsync(handle, 0, data)).Value);
+        Assert.Equal(0, await fs.FlushAsync(handle));
+
+        // A read of two chunks waits in the storage for its first one ...
+        var gate = _backend.ReadGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        byte[] first = new byte[2 * Chunk];
+        var firstRead = fs.ReadAsync(handle, 0, first).AsTask();
+        Assert.True(await WaitUntilAsync(() => Volatile.Read(ref _backend.ReadsWaiting) == 1));
+
+        // ... a write bumps the content version, so the next read replaces the handle's reader (closing the window
+        // the first read still uses) ...
+        byte[] more = RandomNumberGenerator.GetBytes(100);
+        Assert.Equal(more.Length, (await fs.WriteAsync(handle, data.Length, more)).Value);
+        byte[] second = new byte[Chunk];
+        var secondRead = fs.ReadAsync(handle, 0, second).AsTask();
+        Assert.True(await WaitUntilAsync(() => Volatile.Read(ref _backend.ReadsWaiting) == 5)); // its chunk and three ahead
+
+        // ... and the first read goes on to its second chunk, on the closed window.
+        _backend.ReadGate = null;
+        gate.SetResult();
+        Assert.Equal(2 * Chunk, (await firstRead).Value);
+        Assert.Equal(data.AsSpan(0, 2 * Chunk).ToArray(), first);
+        Assert.Equal(Chunk, (await secondRead).Value);
+        Assert.Equal(data.AsSpan(0, Chunk).ToArray(), second);
+        Assert.Equal(3L * Chunk, fs.Buffers.Reserved); // the current window's three chunks ahead, nothing more
+
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        fs.Release(handle);
+        Assert.True(await WaitUntilAsync(() => fs.Buffers.Reserved == 0), $"{fs.Buffers.Reserved} bytes still reserved");
+    }
+
+    [Fact]
+    public async Task Readers_beside_a_writer_that_keeps_changing_the_file_give_back_the_whole_budget()
+    {
+        // Streams on: chunks are filled by pumps as well as single fetches, and windows close while they run.
+        var options = new MountOptions
+        {
+            ReadAheadChunkSize = Chunk,
+            ReadAheadChunks = 4,
+            ReadStreams = 4,
+            WriteChunkSize = Chunk,
+            MaxBuffers = 32 * Chunk,
+            OperationTimeout = TimeSpan.FromSeconds(5),
+        };
+        await using var fs = new FileSystem(_backend, _names, options);
+        ulong handle = await CreateNamedAsync(fs, "churn");
+        byte[] data = RandomNumberGenerator.GetBytes(16 * Chunk);
+        Assert.Equal(data.Length, (await fs.WriteAsync(handle, 0, data)).Value);
+        Assert.Equal(0, await fs.FlushAsync(handle));
+
+        // Every write stores the same bytes again: the version changes (each read after it starts a new window,
+        // closing the one other reads may still use), the content read back must not.
+        var writer = Task.Run(async () =>
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                int at = i * 7919 % (data.Length - 4096);
+                Assert.Equal(4096, (await fs.WriteAsync(handle, at, data.AsMemory(at, 4096))).Value);
+                await Task.Yield();
+            }
+        });
+        var readers = Enumerable.Range(0, 3).Select(r => Task.Run(async () =>
+        {
+            byte[] copy = new byte[data.Length];
+            int piece = (r + 1) * 12 * 1024;
+            for (int pass = 0; pass < 2 || !writer.IsCompleted; pass++)
+            {
+                for (int offset = 0; offset < data.Length; offset += piece)
+                {
+                    int n = Math.Min(piece, data.Length - offset);
+                    Assert.Equal(n, (await fs.ReadAsync(handle, offset, copy.AsMemory(offset, n))).Value);
+                }
+
+                Assert.Equal(data, copy);
+            }
+        })).ToArray();
+        await Task.WhenAll([writer, .. readers]);
+        Assert.True(fs.Buffers.Peak > 0); // the budget was in use
+
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        fs.Release(handle);
+        Assert.True(await WaitUntilAsync(() => fs.Buffers.Reserved == 0), $"{fs.Buffers.Reserved} bytes still reserved");
+    }
+
+    private static async Task<ulong> CreateNamedAsync(FileSystem fs, string name)
+    {
+        var group = await fs.LookupAsync(InodeTable.RootIno, "group1");
+        Assert.True(group.IsOk, $"errno {group.Errno}");
+        const int ReadWriteCreate = 0x42; // O_RDWR | O_CREAT
+        var created = await fs.CreateAsync(group.Value.Ino, name, NodeAttributes.S_IFREG | 0x1A4, 1000, 1000, ReadWriteCreate);
+        Assert.True(created.IsOk, $"errno {created.Errno}");
+        return created.Value.Open.Handle;
+    }
+
+    private static async Task<bool> WaitUntilAsync(Func<bool> condition)
+    {
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromSeconds(5); await Task.Delay(10))
+        {
+            if (condition())
+            {
+                return true;
+            }
+        }
+
+        return condition();
+    }
 }

@@ -22,6 +22,11 @@ internal sealed class MemoryBackend : IClusterBackend
     /// <summary>When set, every call waits for it (a frozen server).</summary>
     public TaskCompletionSource? Gate { get; set; }
 
+    /// <summary>When set, reads of file data wait for it (and count in <see cref="ReadsWaiting"/>); other calls go on.</summary>
+    public TaskCompletionSource? ReadGate { get; set; }
+
+    public int ReadsWaiting;
+
     public async ValueTask<FsResult<IReadOnlyList<GroupSpace>>> ListGroupsAsync(CancellationToken cancellationToken)
     {
         await WaitGate(cancellationToken);
@@ -42,6 +47,18 @@ internal sealed class MemoryBackend : IClusterBackend
         try
         {
             await WaitGate(cancellationToken);
+            if (ReadGate is { } readGate)
+            {
+                Interlocked.Increment(ref ReadsWaiting);
+                try
+                {
+                    await readGate.Task.WaitAsync(cancellationToken);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref ReadsWaiting);
+                }
+            }
         }
         catch (OperationCanceledException)
         {
