@@ -442,11 +442,17 @@ internal sealed class OpenFile
             {
                 // Failed: the rest of the queue shares the failure (a dead storage must not cost a timeout per
                 // chunk); the next read starts over. At the end of the file: the connection goes back to the pool.
-                List<Chunk> rest;
+                // Skipped (unwanted), nothing failed: a chunk queued behind it that a read still waits for is fetched
+                // on its own, or that read would get the skip's EIO.
+                List<Chunk> rest = [], refetch = [];
                 lock (_lock)
                 {
                     Retire(stream);
-                    rest = [.. stream.Queue];
+                    foreach (var left in stream.Queue)
+                    {
+                        (unwanted && !(left.Evicted && left.Readers == 0) ? refetch : rest).Add(left);
+                    }
+
                     stream.Queue.Clear();
                     stream.Running = false;
                 }
@@ -454,6 +460,11 @@ internal sealed class OpenFile
                 foreach (var left in rest)
                 {
                     Complete(left, result.IsOk ? FsResult<int>.Fail(Errno.EIO) : result);
+                }
+
+                foreach (var left in refetch)
+                {
+                    _ = FetchAsync(left);
                 }
 
                 break;

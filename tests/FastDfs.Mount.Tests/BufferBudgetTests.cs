@@ -498,7 +498,9 @@ public class BufferBudgetTests
                 for (int offset = 0; offset < data.Length; offset += piece)
                 {
                     int n = Math.Min(piece, data.Length - offset);
-                    Assert.Equal(n, (await fs.ReadAsync(handle, offset, copy.AsMemory(offset, n))).Value);
+                    var read = await fs.ReadAsync(handle, offset, copy.AsMemory(offset, n));
+                    Assert.True(read.IsOk, $"read at {offset}: errno {read.Errno}");
+                    Assert.Equal(n, read.Value);
                 }
 
                 Assert.Equal(data, copy);
