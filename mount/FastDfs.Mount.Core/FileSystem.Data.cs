@@ -59,7 +59,7 @@ public sealed partial class FileSystem
             return FsResult<(EntryReply, OpenReply)>.Fail(Errno.EROFS);
         }
 
-        if (System.Text.Encoding.UTF8.GetByteCount(name) > 255)
+        if (FileNameCodec.GetByteCount(name) > NamespaceLimits.MaxNameLength)
         {
             return FsResult<(EntryReply, OpenReply)>.Fail(Errno.ENAMETOOLONG);
         }

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Text;
+using FastDfs.Protocol;
 using FastDfs.Protocol.Messages;
 
 namespace FastDfs.Mount.Core;
@@ -113,7 +113,7 @@ public sealed partial class FileSystem
 
         // FNV-1a of the path, made negative: directory-service inodes are positive, so the two never meet.
         ulong hash = 14695981039346656037;
-        foreach (byte b in Encoding.UTF8.GetBytes(node.Key))
+        foreach (byte b in FileNameCodec.Encode(node.Key))
         {
             hash = (hash ^ b) * 1099511628211;
         }

@@ -507,7 +507,7 @@ public sealed partial class FileSystem
             return FsResult<long>.Fail(Errno.EPERM); // M00..MFF are file-ID paths at a group's top level
         }
 
-        if (System.Text.Encoding.UTF8.GetByteCount(name) > NamespaceLimits.MaxNameLength)
+        if (FileNameCodec.GetByteCount(name) > NamespaceLimits.MaxNameLength)
         {
             return FsResult<long>.Fail(Errno.ENAMETOOLONG);
         }

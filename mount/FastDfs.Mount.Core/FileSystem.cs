@@ -82,7 +82,7 @@ public sealed partial class FileSystem : IAsyncDisposable
             return FsResult<EntryReply>.Fail(Errno.ENOTDIR);
         }
 
-        if (name.Length > 255)
+        if (FileNameCodec.GetByteCount(name) > NamespaceLimits.MaxNameLength)
         {
             return FsResult<EntryReply>.Fail(Errno.ENAMETOOLONG);
         }

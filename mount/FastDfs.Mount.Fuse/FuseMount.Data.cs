@@ -78,11 +78,7 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            if (!TryName(req, name, Errno.EINVAL, out string? text))
-            {
-                return;
-            }
-
+            string text = NameOf(name);
             var caller = LibFuse.RequestContext(req);
             var pending = Fs.CreateAsync(parent, text, mode, caller->Uid, caller->Gid, fi->Flags);
             if (pending.IsCompletedSuccessfully)

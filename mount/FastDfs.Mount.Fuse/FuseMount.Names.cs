@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using FastDfs.Mount.Core;
+using FastDfs.Protocol;
 
 namespace FastDfs.Mount.Fuse;
 
@@ -57,8 +57,8 @@ public sealed unsafe partial class FuseMount
                 return;
             }
 
-            byte[] target = new byte[Encoding.UTF8.GetByteCount(result.Value) + 1];
-            Encoding.UTF8.GetBytes(result.Value, target);
+            byte[] target = new byte[FileNameCodec.GetByteCount(result.Value) + 1];
+            FileNameCodec.Encode(result.Value, target);
             fixed (byte* p = target)
             {
                 LibFuse.ReplyReadLink(req, p);
@@ -104,10 +104,8 @@ public sealed unsafe partial class FuseMount
         try
         {
             // dev: fuse_mknod_in's 32-bit rdev (the kernel's new_encode_dev), widened to dev_t by libfuse.
-            if (TryName(req, name, Errno.EINVAL, out string? text))
-            {
-                Complete<EntryReply, NewEntrySender>(req, Fs.MkNodAsync(parent, text, mode, dev, CallerOf(req)));
-            }
+            string text = NameOf(name);
+            Complete<EntryReply, NewEntrySender>(req, Fs.MkNodAsync(parent, text, mode, dev, CallerOf(req)));
         }
         catch (Exception e)
         {
@@ -120,10 +118,8 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            if (TryName(req, name, Errno.EINVAL, out string? text))
-            {
-                Complete<EntryReply, NewEntrySender>(req, Fs.MkDirAsync(parent, text, mode, CallerOf(req)));
-            }
+            string text = NameOf(name);
+            Complete<EntryReply, NewEntrySender>(req, Fs.MkDirAsync(parent, text, mode, CallerOf(req)));
         }
         catch (Exception e)
         {
@@ -136,10 +132,8 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            if (TryName(req, name, Errno.ENOENT, out string? text))
-            {
-                CompleteErrno(req, Fs.RmDirAsync(parent, text));
-            }
+            string text = NameOf(name);
+            CompleteErrno(req, Fs.RmDirAsync(parent, text));
         }
         catch (Exception e)
         {
@@ -152,10 +146,8 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            if (TryName(req, name, Errno.EINVAL, out string? text) && TryName(req, link, Errno.EINVAL, out string? target))
-            {
-                Complete<EntryReply, NewEntrySender>(req, Fs.SymlinkAsync(parent, text, target, CallerOf(req)));
-            }
+            string text = NameOf(name), target = NameOf(link);
+            Complete<EntryReply, NewEntrySender>(req, Fs.SymlinkAsync(parent, text, target, CallerOf(req)));
         }
         catch (Exception e)
         {
@@ -181,10 +173,8 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            if (TryName(req, name, Errno.ENOENT, out string? text) && TryName(req, newName, Errno.EINVAL, out string? newText))
-            {
-                CompleteErrno(req, Fs.RenameAsync(parent, text, newParent, newText, (RenameFlags)flags));
-            }
+            string text = NameOf(name), newText = NameOf(newName);
+            CompleteErrno(req, Fs.RenameAsync(parent, text, newParent, newText, (RenameFlags)flags));
         }
         catch (Exception e)
         {
@@ -197,10 +187,8 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            if (TryName(req, newName, Errno.EINVAL, out string? text))
-            {
-                Complete<EntryReply, NewEntrySender>(req, Fs.LinkAsync(ino, newParent, text));
-            }
+            string text = NameOf(newName);
+            Complete<EntryReply, NewEntrySender>(req, Fs.LinkAsync(ino, newParent, text));
         }
         catch (Exception e)
         {
@@ -213,10 +201,8 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            if (TryName(req, name, Errno.ENOENT, out string? text))
-            {
-                CompleteErrno(req, Fs.UnlinkAsync(parent, text));
-            }
+            string text = NameOf(name);
+            CompleteErrno(req, Fs.UnlinkAsync(parent, text));
         }
         catch (Exception e)
         {

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Unicode;
 using FastDfs.Mount.Core;
+using FastDfs.Protocol;
 
 namespace FastDfs.Mount.Fuse;
 
@@ -62,11 +63,16 @@ public sealed unsafe partial class FuseMount
     private static FileSystem Fs => Current._fs;
 
     /// <summary>
-    /// A name the kernel passed, if it is UTF-8; otherwise the request is answered <paramref name="refusal"/> and false
-    /// returned. The directory service keeps names as text: decoding other bytes would turn every invalid sequence into
-    /// U+FFFD, so distinct names would meet in one file (and a one-byte name would grow to three bytes).
+    /// A file name (or symlink target) the kernel passed. Linux names are bytes, not text: <see cref="FileNameCodec"/>
+    /// keeps bytes that are not UTF-8 as escapes, so every name reaches the directory service as the kernel sent it.
     /// </summary>
-    private static bool TryName(nint req, byte* name, int refusal, [NotNullWhen(true)] out string? text)
+    private static string NameOf(byte* name) => FileNameCodec.Decode(MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name));
+
+    /// <summary>
+    /// An xattr name, if it is UTF-8; otherwise the request is answered <paramref name="refusal"/> and false returned.
+    /// Xattrs of file-ID paths are FastDFS metadata, whose keys are text.
+    /// </summary>
+    private static bool TryXattrName(nint req, byte* name, int refusal, [NotNullWhen(true)] out string? text)
     {
         var bytes = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name);
         if (!Utf8.IsValid(bytes))
@@ -348,10 +354,8 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            if (TryName(req, name, Errno.ENOENT, out string? text))
-            {
-                Complete<EntryReply, EntrySender>(req, Fs.LookupAsync(parent, text));
-            }
+            string text = NameOf(name);
+            Complete<EntryReply, EntrySender>(req, Fs.LookupAsync(parent, text));
         }
         catch (Exception e)
         {
@@ -454,7 +458,7 @@ public sealed unsafe partial class FuseMount
                     for (long i = offset; i < entries.Count; i++)
                     {
                         var entry = entries[(int)i];
-                        int length = Encoding.UTF8.GetBytes(entry.Name, name);
+                        int length = FileNameCodec.Encode(entry.Name, name);
                         name[length] = 0;
 
                         // The offset given with an entry is where the next readdir resumes: the snapshot index.
@@ -550,7 +554,7 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            if (TryName(req, name, Errno.ENODATA, out string? text))
+            if (TryXattrName(req, name, Errno.ENODATA, out string? text))
             {
                 Complete<(byte[], int), XattrSender>(req, WithRequested(Fs.GetXattrAsync(ino, text), (int)Math.Min(size, int.MaxValue)));
             }
@@ -580,7 +584,7 @@ public sealed unsafe partial class FuseMount
         try
         {
             // The value points into the receive buffer, reused by the next request: copy it now.
-            if (TryName(req, name, Errno.EINVAL, out string? text))
+            if (TryXattrName(req, name, Errno.EINVAL, out string? text))
             {
                 byte[] copy = new ReadOnlySpan<byte>(value, (int)Math.Min(size, 64 * 1024)).ToArray();
                 CompleteErrno(req, Fs.SetXattrAsync(ino, text, copy, flags));
@@ -597,7 +601,7 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            if (TryName(req, name, Errno.ENODATA, out string? text))
+            if (TryXattrName(req, name, Errno.ENODATA, out string? text))
             {
                 CompleteErrno(req, Fs.RemoveXattrAsync(ino, text));
             }

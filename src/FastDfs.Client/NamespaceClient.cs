@@ -200,7 +200,7 @@ public sealed class NamespaceClient : IAsyncDisposable
     public async Task<string> ReadLinkAsync(long inode, CancellationToken cancellationToken = default)
     {
         var p = Rent(NamespaceMessages.InodeSize);
-        return Encoding.UTF8.GetString(await RequestAsync(NamespaceCommand.ReadLink, p, NamespaceMessages.WriteInode(Body(p), inode), cancellationToken));
+        return FileNameCodec.Decode(await RequestAsync(NamespaceCommand.ReadLink, p, NamespaceMessages.WriteInode(Body(p), inode), cancellationToken));
     }
 
     /// <summary>A hard link: a new name for an existing (non-directory) inode; returns its attributes with the new link count.</summary>

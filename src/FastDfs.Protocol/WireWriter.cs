@@ -67,6 +67,9 @@ public ref struct WireWriter
     /// <summary>Writes variable-length text with no terminator.</summary>
     public void WriteText(string text) => _position += Encoding.UTF8.GetBytes(text, _buffer[_position..]);
 
+    /// <summary>Writes a file name or symlink target (<see cref="FileNameCodec"/>) with no terminator.</summary>
+    public void WriteName(string name) => _position += FileNameCodec.Encode(name, _buffer[_position..]);
+
     public void WriteBytes(ReadOnlySpan<byte> bytes)
     {
         bytes.CopyTo(_buffer[_position..]);

@@ -78,6 +78,7 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
         ("[data] unlink while open: fallocate extends the open fd", d => UnlinkedFileAllocated(d)),
         ("[data] unlink while open: fchmod, fchown and futimens of the open fd", d => UnlinkedFileAttributes(d)),
         ("a name that is not UTF-8: create, mkdir, lookup and rename onto it", d => NotUtf8Name(d)),
+        ("NAME_MAX counts bytes that are not UTF-8 as one each: 255 made, 256 = ENAMETOOLONG", d => LongLatin1Names(d)),
 
         // mkdir / rmdir
         ("mkdir of an existing name = EEXIST", d => { Mk(d, "s"); return Err(Libc.mkdir($"{d}/s", 0x1ED)); }),
@@ -183,10 +184,6 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
     /// <summary>Where the mount answers differently from ext4 on purpose: case → the mount's answer, and why.</summary>
     private static readonly Dictionary<string, string> KnownDifferences = new(StringComparer.Ordinal)
     {
-        // The directory service keeps names as text (UTF-8); ext4 takes any bytes but '/' and NUL. Decoding other bytes
-        // would fold different names into one U+FFFD name, so the mount refuses to make them (EINVAL, as ext4 with
-        // strict encoding does) and cannot find them (ENOENT).
-        ["a name that is not UTF-8: create, mkdir, lookup and rename onto it"] = "EINVAL EINVAL ENOENT EINVAL 1",
     };
 
     public static IEnumerable<object[]> CaseNames => Cases.Select(c => new object[] { c.Name });
@@ -367,6 +364,131 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
 
         Assert.Equal(0, (await Tools.RunAsync("rm", "-rf", dir)).ExitCode);
         Assert.False(Directory.Exists(dir));
+    }
+
+    /// <summary>
+    /// Names and a symlink target in Latin-1 (not UTF-8) keep their bytes: readdir gives them back as made, rename and
+    /// reads work on them, and a second mount of the same tree sees the same bytes.
+    /// </summary>
+    [Fact]
+    public async Task Latin1_names_keep_their_bytes_through_readdir_rename_and_a_remount()
+    {
+        string name = "latin1-" + Guid.NewGuid().ToString("N")[..8];
+        string dir = Path.Combine(fixture.MountRoot, name);
+        Mk(fixture.MountRoot, name);
+        byte[] cafe = [0x63, 0x61, 0x66, 0xE9, 0x2E, 0x74, 0x78, 0x74]; //  "café.txt" in Latin-1
+        byte[] resume = [0x72, 0xE9, 0x73, 0x75, 0x6D, 0xE9]; //            "résumé"
+        byte[] link = [0x6C, 0xFF]; //                                      "l\xff"
+        byte[] target = [0x2E, 0x2F, .. resume]; //                         "./résumé"
+        byte[] sibling = "\uFFFDX"u8.ToArray(); //                          what lossy decoding made of "\xffX"
+        byte[] ffx = [0xFF, 0x58];
+        byte[] content = "bytes for bytes"u8.ToArray();
+        await using var client = new FastDfs.Client.NamespaceClient(FastDfs.Client.FastDfsClientOptions.FromTrackers([fixture.Cluster.TrackerEndpoint]));
+        try
+        {
+            int fd = Libc.open(PathBytes(dir, cafe), OCreat | OExcl | OWrOnly, 0x1A4);
+            Check(fd < 0 ? -1 : 0, "create café");
+            Assert.Equal(content.Length, Libc.write(fd, content, (nuint)content.Length));
+            Check(Libc.close(fd), "close");
+            Check(Libc.mknod(Path.Combine(dir, "\uFFFDX"), SIfReg | 0x1A4, 0), "mknod U+FFFD X");
+            Check(Libc.mknod(PathBytes(dir, ffx), SIfReg | 0x1A4, 0), "mknod \\xffX");
+            Assert.Equal(Sorted(cafe, sibling, ffx), ListNames(dir));
+
+            // The directory service holds the bytes the kernel passed, not a decoded form.
+            var root = await client.GetRootAsync("group1");
+            var suite = await client.LookupAsync(root.Inode, Path.GetFileName(fixture.MountRoot));
+            var parent = await client.LookupAsync(suite.Inode, name);
+            var page = await client.ReadDirAsync(parent.Inode);
+            Assert.Equal(Sorted(cafe, sibling, ffx), Sorted([.. page.Entries.Select(e => FastDfs.Protocol.FileNameCodec.Encode(e.Name))]));
+
+            Check(Libc.rename(PathBytes(dir, cafe), PathBytes(dir, resume)), "rename café résumé");
+            Check(Libc.unlink(PathBytes(dir, ffx)), "unlink \\xffX");
+            Check(Libc.symlink(target, PathBytes(dir, link)), "symlink");
+            Assert.Equal(Sorted(resume, sibling, link), ListNames(dir));
+            Assert.Equal(Hex(content), Hex(ReadAll(PathBytes(dir, resume))));
+            Assert.Equal(Hex(target), Hex(ReadLink(PathBytes(dir, link))));
+            Assert.Equal(Hex(content), Hex(ReadAll(PathBytes(dir, link)))); // through the symlink: the target resolves
+            Assert.Equal(-1, Libc.open(PathBytes(dir, cafe), 0, 0));
+            Assert.Equal("ENOENT", ErrnoName(Marshal.GetLastPInvokeError()));
+
+            // A second mount of the same tree knows nothing cached: it reads every name from the directory service.
+            await using (var again = await MountProcess.StartAsync(fixture.Cluster.TrackerEndpoint, "names=on,auto_unmount,timeout=15"))
+            {
+                string there = again.PathOf(Path.Combine("group1", Path.GetFileName(fixture.MountRoot), name));
+                Assert.Equal(Sorted(resume, sibling, link), ListNames(there));
+                Assert.Equal(Hex(content), Hex(ReadAll(PathBytes(there, resume))));
+                Assert.Equal(Hex(target), Hex(ReadLink(PathBytes(there, link))));
+            }
+        }
+        finally
+        {
+            // .NET cannot name these files, so its recursive delete could not remove the directory.
+            foreach (byte[] n in new[] { cafe, resume, link, ffx, sibling })
+            {
+                Libc.unlink(PathBytes(dir, n));
+            }
+
+            Libc.rmdir(dir);
+        }
+
+        Assert.False(Directory.Exists(dir));
+    }
+
+    private static byte[] PathBytes(string dir, byte[] name) => [.. Encoding.UTF8.GetBytes(dir + "/"), .. name, 0];
+
+    private static string Hex(byte[] bytes) => Convert.ToHexString(bytes);
+
+    private static List<string> Sorted(params byte[][] names) => names.Select(Hex).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>A directory's names as readdir returns them (hex), without "." and "..".</summary>
+    private static unsafe List<string> ListNames(string dir)
+    {
+        nint stream = Libc.opendir(PathBytes(dir, []));
+        Check(stream == 0 ? -1 : 0, "opendir " + dir);
+        var names = new List<byte[]>();
+        try
+        {
+            for (nint entry; (entry = Libc.readdir(stream)) != 0;)
+            {
+                // struct dirent: d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name (NUL-terminated).
+                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)entry + 19);
+                if (!name.SequenceEqual("."u8) && !name.SequenceEqual(".."u8))
+                {
+                    names.Add(name.ToArray());
+                }
+            }
+        }
+        finally
+        {
+            Libc.closedir(stream);
+        }
+
+        return Sorted([.. names]);
+    }
+
+    private static byte[] ReadAll(byte[] path)
+    {
+        int fd = Libc.open(path, 0, 0);
+        Check(fd < 0 ? -1 : 0, "open for reading");
+        try
+        {
+            byte[] buffer = new byte[4096];
+            long n = Libc.pread(fd, buffer, (nuint)buffer.Length, 0);
+            Check(n < 0 ? -1 : 0, "pread");
+            return buffer[..(int)n];
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
+    }
+
+    private static byte[] ReadLink(byte[] path)
+    {
+        byte[] buffer = new byte[4096];
+        long n = Libc.readlink(path, buffer, (nuint)buffer.Length);
+        Check(n < 0 ? -1 : 0, "readlink");
+        return buffer[..(int)n];
     }
 
     private static string Run(Func<string, string> run, string dir)
@@ -577,12 +699,28 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
         fd = Libc.open(bad, 0, 0);
         string open = fd >= 0 ? "0" : ErrnoName(Marshal.GetLastPInvokeError());
         Libc.close(fd);
+        int before = Directory.GetFileSystemEntries(d).Length;
         string rename = Err(Libc.rename(replacement, bad));
-        string result = $"{create} {mkdir} {open} {rename} {Directory.GetFileSystemEntries(d).Length}";
+        string result = $"{create} {mkdir} {open} {before} {rename} {Directory.GetFileSystemEntries(d).Length}";
 
         // .NET decodes such a name lossily and cannot delete it, so the test's recursive cleanup of the ext4 side would fail.
         Libc.unlink(bad);
         Libc.rmdir(bad);
+        return result;
+    }
+
+    /// <summary>Names of 255 and 256 bytes 0xE9 (Latin-1 'é'); decoded lossily each byte would have become 3.</summary>
+    private static string LongLatin1Names(string d)
+    {
+        byte[] fits = PathBytes(d, [.. Enumerable.Repeat((byte)0xE9, 255)]);
+        byte[] tooLong = PathBytes(d, [.. Enumerable.Repeat((byte)0xE9, 256)]);
+        string mkdir = Err(Libc.mkdir(fits, 0x1ED));
+        string longer = Err(Libc.mkdir(tooLong, 0x1ED));
+        int fd = Libc.open(tooLong, 0, 0);
+        string open = fd >= 0 ? "0" : ErrnoName(Marshal.GetLastPInvokeError());
+        Libc.close(fd);
+        string result = $"{mkdir} {longer} {open} {Directory.GetFileSystemEntries(d).Length}";
+        Libc.rmdir(fits);
         return result;
     }
 
@@ -749,6 +887,24 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial int rmdir(byte[] path);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int mknod(byte[] path, uint mode, ulong dev);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int symlink(byte[] target, byte[] path);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial long readlink(byte[] path, byte[] buffer, nuint size);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial nint opendir(byte[] path);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial nint readdir(nint stream);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int closedir(nint stream);
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial long pwrite(int fd, byte[] buffer, nuint count, long offset);

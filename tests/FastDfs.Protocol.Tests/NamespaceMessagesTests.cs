@@ -213,6 +213,37 @@ public class NamespaceMessagesTests
     }
 
     [Fact]
+    public void Names_that_are_not_utf8_go_on_the_wire_byte_for_byte()
+    {
+        // Latin-1 "café" and "\xffX": the mount's strings carry the stray bytes as U+DCE9 and U+DCFF.
+        const string Cafe = "caf\uDCE9";
+        const string Lookup = "0000000000000001" + "636166e9"; // parent 1, 63 61 66 e9
+        Assert.Equal(Lookup, Write(b => NamespaceMessages.WriteInodeName(b, 1, Cafe)));
+        Assert.Equal(12, NamespaceMessages.InodeNameSize(Cafe));
+
+        const string Rename = "0000000000000001" + "0000000000000001" + "00000000" + "0004" + "636166e9" + "ff58"; // -> \xffX
+        Assert.Equal(Rename, Write(b => NamespaceMessages.WriteRename(b, 1, Cafe, 1, "\uDCFFX", NamespaceRenameFlags.None)));
+        Assert.Equal(Rename.Length / 2, NamespaceMessages.RenameSize(Cafe, "\uDCFFX"));
+
+        const string Symlink = "0000000000000001" + "00000000" + "00000000" + "0001" + "ff" + "2e2e2fe9"; // \xff -> ../\xe9
+        Assert.Equal(Symlink, Write(b => NamespaceMessages.WriteSymlink(b, 1, 0, 0, "\uDCFF", "../\uDCE9")));
+        Assert.Equal(Symlink.Length / 2, NamespaceMessages.SymlinkSize("\uDCFF", "../\uDCE9"));
+
+        const string Page =
+            "01" + "00000002" +
+            "0000000000000065" + "0000000000000009" + "000081a4" + "04" + "636166e9" + // "caf\xe9"
+            "0000000000000066" + "000000000000000a" + "000081a4" + "04" + "efbfbd58"; // "\uFFFDX": a different name
+        var entries = NamespaceMessages.ReadDirPage(Hex.Bytes(Page), out _);
+        Assert.Equal([new NsDirEntry(101, 9, 0x81A4, Cafe), new NsDirEntry(102, 10, 0x81A4, "\uFFFDX")], entries);
+
+        string plus = "01" + "00000001" + "0000000000000065" + "02" + "ff58" + AttributesGolden;
+        Assert.Equal("\uDCFFX", Assert.Single(NamespaceMessages.ReadDirPlusPage(Hex.Bytes(plus), out _)).Name);
+
+        const string Names = "00000001" + "0000000000000001" + "0000000000000009" + "01" + "80"; // a lone continuation byte
+        Assert.Equal(new NsLinkName(1, 9, "\uDC80"), Assert.Single(NamespaceMessages.ReadLinkNames(Hex.Bytes(Names))));
+    }
+
+    [Fact]
     public void Setattr_set_content_xattr_and_pending_requests()
     {
         const string SetAttr = "0000000000000003" + "00000021" + "000001c0" + "00000000" + "00000000" +

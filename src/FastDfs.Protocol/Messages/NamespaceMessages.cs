@@ -145,7 +145,8 @@ public readonly record struct NsStatFs(Guid NamespaceId, long Directories, long 
 /// <summary>
 /// Request and response layouts of the directory-service commands (<see cref="NamespaceCommand"/>). All integers are
 /// big-endian; names are raw bytes (no terminator), their length implied by the packet length when last, otherwise
-/// given by a length field. Requests:
+/// given by a length field. File names and symlink targets need not be UTF-8: as strings they go through
+/// <see cref="FileNameCodec"/>, which keeps every byte. Requests:
 /// <list type="table">
 /// <item><term>ROOT, STAT_FS</term><description>g16 group</description></item>
 /// <item><term>GET_ATTR, READ_LINK, LIST_XATTR</term><description>inode L8</description></item>
@@ -200,6 +201,9 @@ public static class NamespaceMessages
 
     private static int Utf8(string? text) => text is null ? 0 : Encoding.UTF8.GetByteCount(text);
 
+    /// <summary>Encoded length of a file name or symlink target (<see cref="FileNameCodec"/>).</summary>
+    private static int NameLength(string name) => FileNameCodec.GetByteCount(name);
+
     // ---- requests ------------------------------------------------------------------------------------------
 
     public static int GroupSize => FdfsConstants.GroupNameMaxLength;
@@ -239,14 +243,14 @@ public static class NamespaceMessages
         return BinaryPrimitives.ReadInt64BigEndian(body);
     }
 
-    public static int InodeNameSize(string name) => 8 + Utf8(name);
+    public static int InodeNameSize(string name) => 8 + NameLength(name);
 
     /// <summary>inode L8 then a name filling the rest (LOOKUP, UNLINK, RM_DIR, GET_XATTR, REMOVE_XATTR).</summary>
     public static int WriteInodeName(Span<byte> destination, long inode, string name)
     {
         var w = new WireWriter(destination);
         w.WriteInt64(inode);
-        w.WriteText(name);
+        w.WriteName(name);
         return w.Position;
     }
 
@@ -280,7 +284,7 @@ public static class NamespaceMessages
         return (r.ReadInt64(), r.ReadInt64(), r.ReadInt32());
     }
 
-    public static int CreateSize(string name, string? fileId) => 8 + 4 + 4 + 4 + 4 + 8 + 1 + Utf8(fileId) + Utf8(name);
+    public static int CreateSize(string name, string? fileId) => 8 + 4 + 4 + 4 + 4 + 8 + 1 + Utf8(fileId) + NameLength(name);
 
     /// <summary>
     /// MK_DIR and CREATE: parent, mode, uid, gid, rdev (a device node's number, else 0), size, file ID (MK_DIR: 0 and
@@ -297,7 +301,7 @@ public static class NamespaceMessages
         w.WriteInt32((int)rdev);
         w.WriteInt64(size);
         WriteShortText(ref w, fileId);
-        w.WriteText(name);
+        w.WriteName(name);
         return w.Position;
     }
 
@@ -315,7 +319,7 @@ public static class NamespaceMessages
         return new CreateRequest(parent, mode, uid, gid, rdev, size, fileId, r.Rest);
     }
 
-    public static int SymlinkSize(string name, string target) => 8 + 4 + 4 + 2 + Utf8(name) + Utf8(target);
+    public static int SymlinkSize(string name, string target) => 8 + 4 + 4 + 2 + NameLength(name) + NameLength(target);
 
     public static int WriteSymlink(Span<byte> destination, long parent, uint uid, uint gid, string name, string target)
     {
@@ -323,9 +327,9 @@ public static class NamespaceMessages
         w.WriteInt64(parent);
         w.WriteInt32((int)uid);
         w.WriteInt32((int)gid);
-        WriteUInt16(ref w, Utf8(name));
-        w.WriteText(name);
-        w.WriteText(target);
+        WriteUInt16(ref w, NameLength(name));
+        w.WriteName(name);
+        w.WriteName(target);
         return w.Position;
     }
 
@@ -340,14 +344,14 @@ public static class NamespaceMessages
         return parent;
     }
 
-    public static int LinkSize(string newName) => 8 + 8 + Utf8(newName);
+    public static int LinkSize(string newName) => 8 + 8 + NameLength(newName);
 
     public static int WriteLink(Span<byte> destination, long inode, long newParent, string newName)
     {
         var w = new WireWriter(destination);
         w.WriteInt64(inode);
         w.WriteInt64(newParent);
-        w.WriteText(newName);
+        w.WriteName(newName);
         return w.Position;
     }
 
@@ -360,7 +364,7 @@ public static class NamespaceMessages
         return inode;
     }
 
-    public static int RenameSize(string name, string newName) => 8 + 8 + 4 + 2 + Utf8(name) + Utf8(newName);
+    public static int RenameSize(string name, string newName) => 8 + 8 + 4 + 2 + NameLength(name) + NameLength(newName);
 
     public static int WriteRename(Span<byte> destination, long parent, string name, long newParent, string newName, NamespaceRenameFlags flags)
     {
@@ -368,9 +372,9 @@ public static class NamespaceMessages
         w.WriteInt64(parent);
         w.WriteInt64(newParent);
         w.WriteInt32((int)flags);
-        WriteUInt16(ref w, Utf8(name));
-        w.WriteText(name);
-        w.WriteText(newName);
+        WriteUInt16(ref w, NameLength(name));
+        w.WriteName(name);
+        w.WriteName(newName);
         return w.Position;
     }
 
@@ -533,7 +537,7 @@ public static class NamespaceMessages
             long cookie = r.ReadInt64("cookie");
             long inode = r.ReadInt64("inode");
             uint mode = (uint)r.ReadInt32("mode");
-            string name = Encoding.UTF8.GetString(r.ReadBytes(r.ReadByte("name length"), "name"));
+            string name = FileNameCodec.Decode(r.ReadBytes(r.ReadByte("name length"), "name"));
             entries.Add(new NsDirEntry(cookie, inode, mode, name));
         }
 
@@ -550,7 +554,7 @@ public static class NamespaceMessages
         for (int i = 0; i < count; i++)
         {
             long cookie = r.ReadInt64("cookie");
-            string name = Encoding.UTF8.GetString(r.ReadBytes(r.ReadByte("name length"), "name"));
+            string name = FileNameCodec.Decode(r.ReadBytes(r.ReadByte("name length"), "name"));
             entries.Add(new NsDirEntryPlus(cookie, name, NsAttributes.Read(ref r)));
         }
 
@@ -579,7 +583,7 @@ public static class NamespaceMessages
         {
             long parent = r.ReadInt64("parent");
             long inode = r.ReadInt64("inode");
-            names.Add(new NsLinkName(parent, inode, Encoding.UTF8.GetString(r.ReadBytes(r.ReadByte("name length"), "name"))));
+            names.Add(new NsLinkName(parent, inode, FileNameCodec.Decode(r.ReadBytes(r.ReadByte("name length"), "name"))));
         }
 
         ExpectEnd(r, "names");
