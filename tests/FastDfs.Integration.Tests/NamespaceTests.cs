@@ -296,11 +296,8 @@ public sealed class NamespaceSharedStoreTests(PostgresServer postgres) : IClassF
     public async Task Two_trackers_share_a_postgresql_namespace_and_the_client_fails_over()
     {
         string store = await postgres.CreateSchemaAsync();
-        await using var cluster = await Cluster.StartAsync($"namespace_orphan_delay = 0\nnamespace_store = {store}");
-        var second = await cluster.AddTrackerAsync();
-        await cluster.AddStorageAsync(new StorageSpec());
-        await cluster.WaitAllActiveAsync();
-        await cluster.WaitAllActiveAsync(tracker: second.Endpoint);
+        await using var cluster = await Cluster.StartSharedNamespaceAsync(store);
+        var second = cluster.ExtraTrackers[0];
 
         await using var onFirst = new NamespaceClient(FastDfsClientOptions.FromTrackers(cluster.TrackerEndpoint));
         await using var onSecond = new NamespaceClient(FastDfsClientOptions.FromTrackers(second.Endpoint));

@@ -20,11 +20,8 @@ public sealed class ClusterLockFailoverTests(PostgresServer postgres) : IClassFi
     public async Task Two_trackers_on_one_postgresql_share_locks_and_a_holder_keeps_its_lock_when_its_tracker_dies()
     {
         string store = await postgres.CreateSchemaAsync();
-        await using var cluster = await Cluster.StartAsync($"namespace_orphan_delay = 0\nnamespace_store = {store}");
-        var second = await cluster.AddTrackerAsync();
-        await cluster.AddStorageAsync(new StorageSpec());
-        await cluster.WaitAllActiveAsync();
-        await cluster.WaitAllActiveAsync(tracker: second.Endpoint);
+        await using var cluster = await Cluster.StartSharedNamespaceAsync(store);
+        var second = cluster.ExtraTrackers[0];
 
         string options = NamedMountFixture.MountOptions.Replace("timeout=15", "timeout=5", StringComparison.Ordinal) + $",lock_lease={LeaseSeconds}";
         await using var holderMount = await MountProcess.StartAsync([cluster.TrackerEndpoint, second.Endpoint], options);

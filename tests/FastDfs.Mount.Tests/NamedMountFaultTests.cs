@@ -223,11 +223,8 @@ public sealed class NamedMountTrackerFailoverTests(PostgresServer postgres, ITes
     public async Task A_killed_tracker_leaves_the_mount_working_through_the_other_tracker()
     {
         string store = await postgres.CreateSchemaAsync();
-        await using var cluster = await Cluster.StartAsync($"namespace_orphan_delay = 0\nnamespace_store = {store}");
-        var second = await cluster.AddTrackerAsync();
-        await cluster.AddStorageAsync(new StorageSpec());
-        await cluster.WaitAllActiveAsync();
-        await cluster.WaitAllActiveAsync(tracker: second.Endpoint);
+        await using var cluster = await Cluster.StartSharedNamespaceAsync(store);
+        var second = cluster.ExtraTrackers[0];
         await WaitUploadsAcceptedAsync(second.Endpoint);
 
         await using var mount = await MountProcess.StartAsync(cluster.AllTrackerEndpoints, NamedMountFixture.MountOptions.Replace("timeout=15", "timeout=5", StringComparison.Ordinal));

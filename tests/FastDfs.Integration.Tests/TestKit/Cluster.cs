@@ -55,6 +55,28 @@ public sealed class Cluster : IAsyncDisposable
 
     public static async Task<Cluster> StartAsync(params StorageSpec[] storages) => await StartAsync(string.Empty, storages);
 
+    /// <summary>
+    /// Two trackers serving one namespace from the PostgreSQL schema <paramref name="store"/> (the second is
+    /// <see cref="ExtraTrackers"/>[0]) and one storage, ACTIVE on both; orphans are collected at once.
+    /// </summary>
+    public static async Task<Cluster> StartSharedNamespaceAsync(string store)
+    {
+        var cluster = await StartAsync($"namespace_orphan_delay = 0\nnamespace_store = {store}");
+        try
+        {
+            var second = await cluster.AddTrackerAsync();
+            await cluster.AddStorageAsync(new StorageSpec());
+            await cluster.WaitAllActiveAsync();
+            await cluster.WaitAllActiveAsync(tracker: second.Endpoint);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
     public static async Task<Cluster> StartAsync(string trackerExtra, params StorageSpec[] storages)
     {
         string root = Path.Combine(Path.GetTempPath(), "fdfs-it-" + Guid.NewGuid().ToString("N")[..10]);
