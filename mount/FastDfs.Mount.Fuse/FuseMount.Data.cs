@@ -78,9 +78,8 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            string text = NameOf(name);
             var caller = LibFuse.RequestContext(req);
-            var pending = Fs.CreateAsync(parent, text, mode, caller->Uid, caller->Gid, fi->Flags);
+            var pending = Fs.CreateAsync(parent, NameOf(name), mode, caller->Uid, caller->Gid, fi->Flags);
             if (pending.IsCompletedSuccessfully)
             {
                 ReplyCreated(req, pending.Result);

@@ -104,8 +104,7 @@ public sealed unsafe partial class FuseMount
         try
         {
             // dev: fuse_mknod_in's 32-bit rdev (the kernel's new_encode_dev), widened to dev_t by libfuse.
-            string text = NameOf(name);
-            Complete<EntryReply, NewEntrySender>(req, Fs.MkNodAsync(parent, text, mode, dev, CallerOf(req)));
+            Complete<EntryReply, NewEntrySender>(req, Fs.MkNodAsync(parent, NameOf(name), mode, dev, CallerOf(req)));
         }
         catch (Exception e)
         {
@@ -118,8 +117,7 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            string text = NameOf(name);
-            Complete<EntryReply, NewEntrySender>(req, Fs.MkDirAsync(parent, text, mode, CallerOf(req)));
+            Complete<EntryReply, NewEntrySender>(req, Fs.MkDirAsync(parent, NameOf(name), mode, CallerOf(req)));
         }
         catch (Exception e)
         {
@@ -132,8 +130,7 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            string text = NameOf(name);
-            CompleteErrno(req, Fs.RmDirAsync(parent, text));
+            CompleteErrno(req, Fs.RmDirAsync(parent, NameOf(name)));
         }
         catch (Exception e)
         {
@@ -146,8 +143,7 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            string text = NameOf(name), target = NameOf(link);
-            Complete<EntryReply, NewEntrySender>(req, Fs.SymlinkAsync(parent, text, target, CallerOf(req)));
+            Complete<EntryReply, NewEntrySender>(req, Fs.SymlinkAsync(parent, NameOf(name), NameOf(link), CallerOf(req)));
         }
         catch (Exception e)
         {
@@ -173,8 +169,7 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            string text = NameOf(name), newText = NameOf(newName);
-            CompleteErrno(req, Fs.RenameAsync(parent, text, newParent, newText, (RenameFlags)flags));
+            CompleteErrno(req, Fs.RenameAsync(parent, NameOf(name), newParent, NameOf(newName), (RenameFlags)flags));
         }
         catch (Exception e)
         {
@@ -187,8 +182,7 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            string text = NameOf(newName);
-            Complete<EntryReply, NewEntrySender>(req, Fs.LinkAsync(ino, newParent, text));
+            Complete<EntryReply, NewEntrySender>(req, Fs.LinkAsync(ino, newParent, NameOf(newName)));
         }
         catch (Exception e)
         {
@@ -201,8 +195,7 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            string text = NameOf(name);
-            CompleteErrno(req, Fs.UnlinkAsync(parent, text));
+            CompleteErrno(req, Fs.UnlinkAsync(parent, NameOf(name)));
         }
         catch (Exception e)
         {

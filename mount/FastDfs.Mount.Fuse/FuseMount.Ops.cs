@@ -354,8 +354,7 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            string text = NameOf(name);
-            Complete<EntryReply, EntrySender>(req, Fs.LookupAsync(parent, text));
+            Complete<EntryReply, EntrySender>(req, Fs.LookupAsync(parent, NameOf(name)));
         }
         catch (Exception e)
         {

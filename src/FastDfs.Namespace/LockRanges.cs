@@ -2,9 +2,6 @@ using FastDfs.Protocol.Messages;
 
 namespace FastDfs.Namespace;
 
-/// <summary>One owner's lock on an inclusive byte range.</summary>
-public readonly record struct LockRange(NsLockType Type, long First, long Last, int Pid);
-
 /// <summary>
 /// POSIX's rules for one owner's locks on one file: a new lock (or an unlock) replaces whatever the owner held on its
 /// range, splitting the ranges it cuts, and ranges of one type that touch or overlap become one. An upgrade or a
@@ -13,43 +10,43 @@ public readonly record struct LockRange(NsLockType Type, long First, long Last, 
 public static class LockRanges
 {
     /// <summary>The owner's ranges after setting <paramref name="type"/> on [<paramref name="first"/>, <paramref name="last"/>], sorted.</summary>
-    public static List<LockRange> Apply(IEnumerable<LockRange> held, NsLockType type, long first, long last, int pid)
+    public static List<NsLockRange> Apply(IEnumerable<NsLockRange> held, NsLockType type, long first, long last, int pid)
     {
-        var result = new List<LockRange>();
+        var result = new List<NsLockRange>();
         foreach (var r in held)
         {
-            if (r.Last < first || r.First > last)
+            if (r.End < first || r.Start > last)
             {
                 result.Add(r);
                 continue;
             }
 
             // The part before and the part after the new range stay.
-            if (r.First < first)
+            if (r.Start < first)
             {
-                result.Add(r with { Last = first - 1 });
+                result.Add(r with { End = first - 1 });
             }
 
-            if (r.Last > last)
+            if (r.End > last)
             {
-                result.Add(r with { First = last + 1 });
+                result.Add(r with { Start = last + 1 });
             }
         }
 
         if (type != NsLockType.Unlock)
         {
-            result.Add(new LockRange(type, first, last, pid));
+            result.Add(new NsLockRange(type, first, last, pid));
         }
 
-        result.Sort((a, b) => a.First.CompareTo(b.First));
-        var merged = new List<LockRange>(result.Count);
+        result.Sort((a, b) => a.Start.CompareTo(b.Start));
+        var merged = new List<NsLockRange>(result.Count);
         foreach (var r in result)
         {
             // Touching: the previous range ends right before this one (long.MaxValue never has a successor).
             if (merged.Count > 0 && merged[^1] is var previous && previous.Type == r.Type
-                && (previous.Last == long.MaxValue || previous.Last + 1 >= r.First))
+                && (previous.End == long.MaxValue || previous.End + 1 >= r.Start))
             {
-                merged[^1] = previous with { Last = Math.Max(previous.Last, r.Last), Pid = r.Type == type ? pid : previous.Pid };
+                merged[^1] = previous with { End = Math.Max(previous.End, r.End), Pid = r.Type == type ? pid : previous.Pid };
             }
             else
             {
@@ -61,11 +58,8 @@ public static class LockRanges
     }
 
     /// <summary>The parts of <paramref name="held"/> inside [<paramref name="first"/>, <paramref name="last"/>], sorted: what a change of that range replaces.</summary>
-    public static NsLockRange[] Clip(IEnumerable<LockRange> held, long first, long last) =>
-        [.. held.Where(r => r.Last >= first && r.First <= last)
-            .OrderBy(r => r.First)
-            .Select(r => new NsLockRange(r.Type, Math.Max(r.First, first), Math.Min(r.Last, last), r.Pid))];
-
-    /// <summary>True when a lock of <paramref name="type"/> cannot coexist with one of <paramref name="held"/> (one of them writes).</summary>
-    public static bool Conflicts(NsLockType type, NsLockType held) => type == NsLockType.Write || held == NsLockType.Write;
+    public static NsLockRange[] Clip(IEnumerable<NsLockRange> held, long first, long last) =>
+        [.. held.Where(r => r.End >= first && r.Start <= last)
+            .OrderBy(r => r.Start)
+            .Select(r => r with { Start = Math.Max(r.Start, first), End = Math.Min(r.End, last) })];
 }

@@ -80,14 +80,14 @@ public abstract partial class SqlNamespaceStore
                 return (FdfsErrno.EAGAIN, Array.Empty<NsLockRange>());
             }
 
-            var held = new List<LockRange>();
+            var held = new List<NsLockRange>();
             await using (var reader = await ReaderAsync(s,
                 "SELECT type, first_byte, last_byte, pid FROM ns_locks WHERE inode = @p0 AND kind = @p1 AND session = @p2 AND owner = @p3",
                 ct, r.Inode, (long)r.Kind, r.Session, r.Owner))
             {
                 while (await reader.ReadAsync(ct))
                 {
-                    held.Add(new LockRange((NsLockType)reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), (int)reader.GetInt64(3)));
+                    held.Add(new NsLockRange((NsLockType)reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), (int)reader.GetInt64(3)));
                 }
             }
 
@@ -103,7 +103,7 @@ public abstract partial class SqlNamespaceStore
             {
                 await ExecAsync(s,
                     "INSERT INTO ns_locks (inode, session, owner, kind, type, first_byte, last_byte, pid) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7)",
-                    ct, r.Inode, r.Session, r.Owner, (long)r.Kind, (long)range.Type, range.First, range.Last, (long)range.Pid);
+                    ct, r.Inode, r.Session, r.Owner, (long)r.Kind, (long)range.Type, range.Start, range.End, (long)range.Pid);
             }
 
             return ((byte)0, LockRanges.Clip(held, r.Start, r.End));

@@ -187,7 +187,7 @@ public sealed partial class ClusterRegistry
                 };
                 foreach (var sr in gr.Storages)
                 {
-                    if (!IsUsable(sr) || g.Find(RecordId(sr)) is not null)
+                    if (!IsUsable(sr) || g.Find(sr.IdOrIp()) is not null)
                     {
                         continue;
                     }
@@ -237,7 +237,7 @@ public sealed partial class ClusterRegistry
 
                 foreach (var sr in gr.Storages)
                 {
-                    if (!IsUsable(sr) || g.Find(RecordId(sr)) is not null || g.Storages.Count >= FdfsConstants.MaxServersPerGroup)
+                    if (!IsUsable(sr) || g.Find(sr.IdOrIp()) is not null || g.Storages.Count >= FdfsConstants.MaxServersPerGroup)
                     {
                         continue;
                     }
@@ -260,15 +260,13 @@ public sealed partial class ClusterRegistry
     }
 
     /// <summary>Saved before storage IDs were persisted (or in IP mode): the ID is the IP.</summary>
-    private static string RecordId(StorageRecord sr) => string.IsNullOrEmpty(sr.Id) ? sr.Ip : sr.Id;
-
     private bool IsUsable(StorageRecord sr) =>
-        !string.IsNullOrEmpty(sr.Ip) && QueryIp.Fits(sr.Ip, IPv6Responses) && RecordId(sr).Length < FdfsConstants.StorageIdMaxSize;
+        !string.IsNullOrEmpty(sr.Ip) && QueryIp.Fits(sr.Ip, IPv6Responses) && sr.IdOrIp().Length < FdfsConstants.StorageIdMaxSize;
 
     /// <summary>A storage from saved state: one that was in service is OFFLINE until it reports to this tracker.</summary>
     private StorageNode NodeFromRecord(StorageRecord sr, GroupState g)
     {
-        string id = RecordId(sr);
+        string id = sr.IdOrIp();
         var s = new StorageNode(id, sr.Ip, g)
         {
             RwMode = _options.StorageIds?.FindById(id)?.RwMode ?? StorageRwMode.Both,

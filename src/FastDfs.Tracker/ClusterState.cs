@@ -73,6 +73,9 @@ internal sealed record StorageRecord
     public long TotalMb { get; init; }
 
     public long FreeMb { get; init; }
+
+    /// <summary>The ID the storage goes by: <see cref="Id"/>, or its IP when the record has none.</summary>
+    public string IdOrIp() => string.IsNullOrEmpty(Id) ? Ip : Id;
 }
 
 /// <summary>

@@ -197,7 +197,7 @@ internal static class StateFiles
 
             foreach (var s in live)
             {
-                string id = IdOf(s);
+                string id = s.IdOrIp();
                 side.Storages.Add(new SideStorage(g.Name, id, s.UpTime));
                 servers.Add(new TrackerStorageEntry(g.Name, s.Ip)
                 {
@@ -221,7 +221,7 @@ internal static class StateFiles
 
             foreach (var source in live)
             {
-                string sourceId = IdOf(source);
+                string sourceId = source.IdOrIp();
                 var timestamps = new long[live.Count];
                 for (int k = 0; k < live.Count; k++)
                 {
@@ -314,7 +314,7 @@ internal static class StateFiles
 
         foreach (var r in side?.Retired ?? [])
         {
-            if (groups.TryGetValue(r.Group, out var group) && !group.Storages.Exists(s => s.Id == IdOf(r.Storage)))
+            if (groups.TryGetValue(r.Group, out var group) && !group.Storages.Exists(s => s.Id == r.Storage.IdOrIp()))
             {
                 group.Storages.Add(r.Storage);
             }
@@ -358,6 +358,4 @@ internal static class StateFiles
 
     private static string? ResolveId(TrackerOptions options, string group, string ip) =>
         options.UseStorageId ? options.StorageIds?.FindByIp(group, ip)?.Id : ip;
-
-    private static string IdOf(StorageRecord s) => string.IsNullOrEmpty(s.Id) ? s.Ip : s.Id;
 }

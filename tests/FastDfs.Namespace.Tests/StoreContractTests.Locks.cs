@@ -149,14 +149,14 @@ public abstract partial class StoreContractTests
     {
         var w = NsLockType.Write;
         var r = NsLockType.Read;
-        Assert.Equal([new LockRange(w, 0, 9, 1), new LockRange(w, 20, 29, 1)],
-            LockRanges.Apply([new LockRange(w, 0, 29, 1)], NsLockType.Unlock, 10, 19, 0));
-        Assert.Equal([new LockRange(w, 0, 29, 2)],
-            LockRanges.Apply([new LockRange(w, 0, 9, 1), new LockRange(w, 20, 29, 1)], w, 10, 19, 2));
-        Assert.Equal([new LockRange(r, 0, 4, 1), new LockRange(w, 5, ToEnd, 2)],
-            LockRanges.Apply([new LockRange(r, 0, ToEnd, 1)], w, 5, ToEnd, 2));
-        Assert.Equal([new LockRange(r, 0, ToEnd, 3)],
-            LockRanges.Apply([new LockRange(r, 0, 4, 1), new LockRange(w, 5, ToEnd, 2)], r, 5, ToEnd, 3));
-        Assert.Empty(LockRanges.Apply([new LockRange(r, 5, 9, 1)], NsLockType.Unlock, 0, ToEnd, 0));
+        Assert.Equal([new NsLockRange(w, 0, 9, 1), new NsLockRange(w, 20, 29, 1)],
+            LockRanges.Apply([new NsLockRange(w, 0, 29, 1)], NsLockType.Unlock, 10, 19, 0));
+        Assert.Equal([new NsLockRange(w, 0, 29, 2)],
+            LockRanges.Apply([new NsLockRange(w, 0, 9, 1), new NsLockRange(w, 20, 29, 1)], w, 10, 19, 2));
+        Assert.Equal([new NsLockRange(r, 0, 4, 1), new NsLockRange(w, 5, ToEnd, 2)],
+            LockRanges.Apply([new NsLockRange(r, 0, ToEnd, 1)], w, 5, ToEnd, 2));
+        Assert.Equal([new NsLockRange(r, 0, ToEnd, 3)],
+            LockRanges.Apply([new NsLockRange(r, 0, 4, 1), new NsLockRange(w, 5, ToEnd, 2)], r, 5, ToEnd, 3));
+        Assert.Empty(LockRanges.Apply([new NsLockRange(r, 5, 9, 1)], NsLockType.Unlock, 0, ToEnd, 0));
     }
 }
