@@ -117,8 +117,56 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
-    /// <summary>SIGSTOP / SIGCONT: a server that accepts nothing and answers nothing, as a hung machine.</summary>
-    public void Freeze(bool frozen) => _ = Kill(_process.Id, frozen ? 19 : 18);
+    /// <summary>
+    /// SIGSTOP / SIGCONT: a server that accepts nothing and answers nothing, as a hung machine. Returns once every thread
+    /// has stopped: the kernel wakes one thread to start the group stop, and until it runs, another thread woken by a
+    /// request can still answer it (a read against a "frozen" storage once succeeded in 0 ms on a loaded CI machine).
+    /// </summary>
+    public void Freeze(bool frozen)
+    {
+        _ = Kill(_process.Id, frozen ? 19 : 18);
+        if (!frozen)
+        {
+            return;
+        }
+
+        var deadline = Stopwatch.StartNew();
+        while (!AllThreadsStopped(_process.Id))
+        {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                throw new TimeoutException($"pid {_process.Id} did not stop within 10 s of SIGSTOP");
+            }
+
+            Thread.Sleep(1);
+        }
+    }
+
+    /// <summary>Whether every thread of <paramref name="pid"/> is in the stopped state ('T' in /proc/PID/task/TID/stat).</summary>
+    private static bool AllThreadsStopped(int pid)
+    {
+        foreach (string task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(task, "stat"));
+            }
+            catch (IOException)
+            {
+                continue; // the thread ended
+            }
+
+            // "tid (comm) S ...": comm may hold spaces and parentheses, so the state follows the last ')'.
+            int close = stat.LastIndexOf(')');
+            if (close < 0 || close + 2 >= stat.Length || stat[close + 2] is not ('T' or 't'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>SIGTERM, as systemd and Ctrl-C stop daemons; returns the exit code.</summary>
     public async Task<int> StopAsync(TimeSpan? grace = null)
