@@ -25,4 +25,10 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "storage {Server}: address {Failed} failed ({Reason}); trying its other address {Other}")]
     public static partial void OtherAddressTried(ILogger logger, string server, string failed, string reason, string other);
+
+    [LoggerMessage(EventId = 4008, Level = LogLevel.Information, Message = "{Count} storage IDs loaded from the tracker (load_fdfs_parameters_from_tracker)")]
+    public static partial void StorageIdsLoaded(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "load_fdfs_parameters_from_tracker: {Reason}; going on without storage IDs")]
+    public static partial void TrackerParametersUnavailable(ILogger logger, string reason);
 }

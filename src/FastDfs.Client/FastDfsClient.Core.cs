@@ -43,6 +43,8 @@ public sealed partial class FastDfsClient : IAsyncDisposable
         }
 
         _trackers = [.. slots];
+        _storageIds = options.StorageIds;
+        _parametersPending = options.LoadFdfsParametersFromTracker;
     }
 
     public FastDfsClientOptions Options { get; }
@@ -95,7 +97,7 @@ public sealed partial class FastDfsClient : IAsyncDisposable
     /// <summary>The other address of a dual-IP storage from the client's storage IDs (FastDFS's multi-IP client rule).</summary>
     private string? OtherAddressOf(string ip, int port)
     {
-        if (Options.StorageIds?.FindByAddress(ip, port) is not { Ips.Count: 2 } entry)
+        if (Volatile.Read(ref _storageIds)?.FindByAddress(ip, port) is not { Ips.Count: 2 } entry)
         {
             return null;
         }
@@ -139,6 +141,11 @@ public sealed partial class FastDfsClient : IAsyncDisposable
     {
         try
         {
+            if (Volatile.Read(ref _parametersPending))
+            {
+                await LoadTrackerParametersAsync(cancellationToken);
+            }
+
             return await OnTrackerAsync(request, static (c, r, t, u) => SimpleAsync(c, r, t, u), request.Command, cancellationToken);
         }
         finally

@@ -298,17 +298,13 @@ internal sealed class TrackerReporter : IAsyncDisposable
             var (status, body) = await RoundTripAsync(connection, TrackerCommand.StorageParameterReq, ReadOnlyMemory<byte>.Empty, cancellationToken);
             if (status == 0)
             {
-                var parameters = ParseParameters(body);
-                if (parameters.TryGetValue("use_storage_id", out string? use) && FdfsConfigFile.TryParseBool(use, out bool b))
-                {
-                    useStorageId = b;
-                }
-
-                idInFilename = parameters.TryGetValue("id_type_in_filename", out string? idType)
+                var parameters = TrackerParameters.Read(body);
+                useStorageId = parameters.GetBool("use_storage_id") ?? useStorageId;
+                idInFilename = parameters.Values.TryGetValue("id_type_in_filename", out string? idType)
                     && idType.Equals("id", StringComparison.OrdinalIgnoreCase);
 
                 // 6.15+: 16 or 46; absent (older trackers) or no answer keeps FastDFS's storage default of 46.
-                if (parameters.TryGetValue("response_ip_addr_size", out string? ipSize)
+                if (parameters.Values.TryGetValue("response_ip_addr_size", out string? ipSize)
                     && int.TryParse(ipSize, NumberStyles.None, CultureInfo.InvariantCulture, out int size))
                 {
                     _handler.IPv6Responses = size == FdfsConstants.IPv6AddressSize;
@@ -386,54 +382,27 @@ internal sealed class TrackerReporter : IAsyncDisposable
     /// </summary>
     private async Task<StorageIdMap?> FetchStorageIdsAsync(FdfsConnection connection, string name, CancellationToken cancellationToken)
     {
-        var lines = new List<string>();
-        bool? allowEmpty = true; // 6.16 sends start_index + allow_empty; older trackers take the index alone
-        while (true)
+        var reader = new StorageIdListReader();
+        try
         {
-            var (status, body) = await RoundTripAsync(connection, TrackerCommand.StorageFetchStorageIds,
-                new FetchStorageIdsRequest(lines.Count, allowEmpty).ToArray(), cancellationToken);
-            if (status == FdfsErrno.EINVAL && allowEmpty is not null && lines.Count == 0)
+            while (true)
             {
-                allowEmpty = null;
-                continue;
-            }
-
-            if (status != 0)
-            {
-                StorageLog.TrackerRefused(_logger, name, "STORAGE_FETCH_STORAGE_IDS", FdfsErrno.Name(status));
-                return null;
-            }
-
-            try
-            {
-                var page = FetchStorageIdsResponse.Read(body);
-                lines.AddRange(page.Lines);
-                if (page.Lines.Count == 0 || lines.Count >= page.TotalCount)
+                var (status, body) = await RoundTripAsync(connection, TrackerCommand.StorageFetchStorageIds, reader.NextRequest.ToArray(), cancellationToken);
+                switch (reader.Accept(status, body))
                 {
-                    return StorageIdMap.Parse(string.Join('\n', lines), $"storage IDs from {name}");
+                    case StorageIdPage.Complete:
+                        return reader.ToMap($"storage IDs from {name}");
+                    case StorageIdPage.Refused:
+                        StorageLog.TrackerRefused(_logger, name, "STORAGE_FETCH_STORAGE_IDS", FdfsErrno.Name(status));
+                        return null;
                 }
             }
-            catch (Exception e) when (e is FdfsProtocolException or FdfsConfigException)
-            {
-                StorageLog.TrackerFailed(_logger, name, "bad FETCH_STORAGE_IDS answer: " + e.Message, 0);
-                return null;
-            }
         }
-    }
-
-    private static Dictionary<string, string> ParseParameters(byte[] body)
-    {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (string line in System.Text.Encoding.ASCII.GetString(body).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        catch (Exception e) when (e is FdfsProtocolException or FdfsConfigException)
         {
-            int eq = line.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0)
-            {
-                result[line[..eq].Trim()] = line[(eq + 1)..].Trim();
-            }
+            StorageLog.TrackerFailed(_logger, name, "bad FETCH_STORAGE_IDS answer: " + e.Message, 0);
+            return null;
         }
-
-        return result;
     }
 
     private sealed record StorageIdentity(bool UseStorageId, string Id, bool IdInFilename);

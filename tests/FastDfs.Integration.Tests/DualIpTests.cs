@@ -152,6 +152,32 @@ public sealed class DualIpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_load_fdfs_parameters_from_tracker_the_client_learns_the_ids_and_still_finds_the_other_address()
+    {
+        var (trackerPort, outerStorage, _) = await StartStorageOnItsOuterAddressOnlyAsync();
+        string conf = Write("client.conf", $"""
+            tracker_server = {_inner}:{trackerPort}
+            connect_timeout = 5
+            network_timeout = 10
+            load_fdfs_parameters_from_tracker = true
+            use_storage_id = false
+            storage_ids_filename = /nonexistent/storage_ids.conf
+            """);
+        var log = new EventLog();
+        var options = FastDfsClientOptions.FromConfig(FdfsConfigFile.Load(conf)) with { LoggerFactory = log };
+        Assert.Null(options.StorageIds); // client.conf's own use_storage_id and file are ignored, as by the C client
+        await using var client = new FastDfsClient(options);
+
+        byte[] content = Encoding.UTF8.GetBytes("ids from the tracker " + new string('t', 4000));
+        var id = await client.UploadAsync(content, "bin");
+        Assert.Equal(content, await client.DownloadBytesAsync(id));
+        var entry = Assert.Single(client.StorageIds!.Entries);
+        Assert.Equal(["100001"], [entry.Id]);
+        Assert.Contains(log.Events, e => e.Id == 4008);
+        Assert.Contains(log.Events, e => e.Id == 4007 && e.Message.EndsWith($"trying its other address {outerStorage}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Last_connected_goes_straight_to_the_address_that_worked()
     {
         var (trackerPort, outerStorage, ids) = await StartStorageOnItsOuterAddressOnlyAsync();

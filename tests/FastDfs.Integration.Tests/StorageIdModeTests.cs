@@ -205,6 +205,34 @@ public sealed class StorageIdModeTests : IDisposable
     }
 
     [Fact]
+    public async Task Load_fdfs_parameters_from_tracker_follows_the_trackers_use_storage_id()
+    {
+        // A tracker without IDs: the client asks, learns use_storage_id = 0, fetches nothing and works as before.
+        await using (var plain = await Cluster.StartAsync(new StorageSpec()))
+        {
+            await using var client = new FastDfs.Client.FastDfsClient(
+                FastDfs.Client.FastDfsClientOptions.FromTrackers(plain.TrackerEndpoint) with { LoadFdfsParametersFromTracker = true });
+            byte[] content = Encoding.UTF8.GetBytes("no ids");
+            var id = await client.UploadAsync(content, "txt");
+            Assert.Equal(content, await client.DownloadBytesAsync(id));
+            Assert.Null(client.StorageIds);
+        }
+
+        // A tracker with IDs: the list arrives with the first request, page by page.
+        string ip = Loopback.Next();
+        Directory.CreateDirectory(_idsDir);
+        string ids = Path.Combine(_idsDir, "storage_ids.conf");
+        File.WriteAllText(ids, $"100001 group1 {ip}\n" + string.Concat(Enumerable.Range(2, 2999).Select(n => $"{100000 + n} group9 10.9.{n / 250}.{(n % 250) + 1}\n")));
+        await using var cluster = await Cluster.StartAsync($"use_storage_id = true\nstorage_ids_filename = {ids}\n", new StorageSpec(Ip: ip));
+        await using var learner = new FastDfs.Client.FastDfsClient(
+            FastDfs.Client.FastDfsClientOptions.FromTrackers(cluster.TrackerEndpoint) with { LoadFdfsParametersFromTracker = true });
+        Assert.Null(learner.StorageIds);
+        Assert.NotEmpty(await learner.ListGroupsAsync());
+        Assert.Equal(3000, learner.StorageIds!.Count); // about 84 KiB: two pages of at most 60 KiB
+        Assert.Equal([ip], learner.StorageIds.Entries.Single(e => e.Id == "100001").Ips);
+    }
+
+    [Fact]
     public async Task A_storage_missing_from_storage_ids_conf_gets_no_id_and_does_not_join()
     {
         Directory.CreateDirectory(_idsDir);

@@ -40,6 +40,58 @@ public class StorageIdMessagesTests
     }
 
     [Fact]
+    public void The_id_list_reader_pages_until_the_total_and_retries_an_old_tracker_without_allow_empty()
+    {
+        var reader = new StorageIdListReader();
+        Assert.Equal("0000000001", Hex.Of(reader.NextRequest.ToArray()));
+
+        // A tracker before 6.16 refuses the 5-byte request with EINVAL: ask again with the index alone.
+        Assert.Equal(StorageIdPage.More, reader.Accept(FdfsErrno.EINVAL, []));
+        Assert.Equal("00000000", Hex.Of(reader.NextRequest.ToArray()));
+
+        Assert.Equal(StorageIdPage.More, reader.Accept(0, Hex.Bytes(FetchGolden)));
+        Assert.Equal("00000002", Hex.Of(reader.NextRequest.ToArray()));
+        Assert.Equal(StorageIdPage.Complete, reader.Accept(0, new FetchStorageIdsResponse(3, ["100003 group2 10.0.0.5,127.0.0.9"]).ToArray()));
+
+        var map = reader.ToMap("test");
+        Assert.Equal(["100001", "100002", "100003"], map.Entries.Select(e => e.Id));
+        Assert.Equal(["10.0.0.5", "127.0.0.9"], map.Entries[2].Ips);
+    }
+
+    [Fact]
+    public void The_id_list_reader_stops_on_a_refusal_an_empty_page_and_a_garbled_one()
+    {
+        var refused = new StorageIdListReader();
+        Assert.Equal(StorageIdPage.Refused, refused.Accept(FdfsErrno.EOPNOTSUPP, []));
+
+        // EINVAL after the fallback, or on a later page, is a refusal, not another retry.
+        var late = new StorageIdListReader();
+        Assert.Equal(StorageIdPage.More, late.Accept(FdfsErrno.EINVAL, []));
+        Assert.Equal(StorageIdPage.Refused, late.Accept(FdfsErrno.EINVAL, []));
+
+        // A page with no lines ends the list even if the total promised more (the list shrank meanwhile); an empty
+        // list is refused as an empty storage_ids.conf is.
+        var shrunk = new StorageIdListReader();
+        Assert.Equal(StorageIdPage.Complete, shrunk.Accept(0, new FetchStorageIdsResponse(5, []).ToArray()));
+        Assert.Throws<FastDfs.Protocol.Config.FdfsConfigException>(() => shrunk.ToMap("test"));
+
+        Assert.Throws<FdfsProtocolException>(() => new StorageIdListReader().Accept(0, Hex.Bytes("000000030000")));
+    }
+
+    [Fact]
+    public void Tracker_parameters_are_key_value_lines()
+    {
+        var parameters = TrackerParameters.Read("use_storage_id=1\nid_type_in_filename = id\n\nnonsense\nstore_path=2\nuse_storage_id=0"u8);
+        Assert.Equal(false, parameters.GetBool("use_storage_id")); // the last wins
+        Assert.Equal("id", parameters.Values["id_type_in_filename"]);
+        Assert.Equal("2", parameters.Values["store_path"]);
+        Assert.Null(parameters.GetBool("store_path_missing"));
+        Assert.Null(TrackerParameters.Read("use_storage_id=maybe"u8).GetBool("use_storage_id"));
+        Assert.Equal(true, TrackerParameters.Read("use_storage_id=true\n"u8).GetBool("use_storage_id"));
+        Assert.Equal(3, TrackerParameters.Read("a=1\nb=2\nc=\n"u8).Values.Count);
+    }
+
+    [Fact]
     public void Get_server_id_request_is_the_group_and_address_text()
     {
         string golden = Hex.Padded("group1", 16) + "3132372e302e302e323a3233303030"; // 127.0.0.2:23000

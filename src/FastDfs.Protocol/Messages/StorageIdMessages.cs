@@ -136,3 +136,83 @@ public readonly record struct GetServerIdRequest(string Group, string Address)
         return (ip, port is not null && int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out int p) ? p : 0);
     }
 }
+
+/// <summary>What one FETCH_STORAGE_IDS answer means to <see cref="StorageIdListReader"/>.</summary>
+public enum StorageIdPage
+{
+    /// <summary>Send <see cref="StorageIdListReader.NextRequest"/> for the next page.</summary>
+    More,
+
+    /// <summary>The list is whole: <see cref="StorageIdListReader.ToMap"/>.</summary>
+    Complete,
+
+    /// <summary>The tracker refused with a status (EOPNOTSUPP when it does not use storage IDs).</summary>
+    Refused,
+}
+
+/// <summary>
+/// Pages through STORAGE_FETCH_STORAGE_IDS (69) answers: which request goes next and when the list is whole. The
+/// storage and the client (with <c>load_fdfs_parameters_from_tracker</c>) both fetch the tracker's list this way.
+/// </summary>
+public sealed class StorageIdListReader
+{
+    private readonly List<string> _lines = [];
+    private bool? _allowEmpty = true; // 6.16 sends start_index + allow_empty; older trackers take the index alone
+
+    public FetchStorageIdsRequest NextRequest => new(_lines.Count, _allowEmpty);
+
+    /// <summary>
+    /// Takes the answer to <see cref="NextRequest"/>. An EINVAL to the first request is an older tracker that wants
+    /// the index alone: the next request omits allow_empty. A garbled page throws <see cref="FdfsProtocolException"/>.
+    /// </summary>
+    public StorageIdPage Accept(byte status, ReadOnlySpan<byte> body)
+    {
+        if (status == FdfsErrno.EINVAL && _allowEmpty is not null && _lines.Count == 0)
+        {
+            _allowEmpty = null;
+            return StorageIdPage.More;
+        }
+
+        if (status != 0)
+        {
+            return StorageIdPage.Refused;
+        }
+
+        var page = FetchStorageIdsResponse.Read(body);
+        _lines.AddRange(page.Lines);
+        return page.Lines.Count == 0 || _lines.Count >= page.TotalCount ? StorageIdPage.Complete : StorageIdPage.More;
+    }
+
+    /// <summary>The IDs received, parsed as storage_ids.conf (a bad line throws FdfsConfigException naming <paramref name="source"/>).</summary>
+    public Config.StorageIdMap ToMap(string source) => Config.StorageIdMap.Parse(string.Join('\n', _lines), source);
+}
+
+/// <summary>
+/// STORAGE_PARAMETER_REQ (75) answer: the tracker's cluster-wide settings as <c>key=value</c> lines (use_storage_id,
+/// id_type_in_filename, response_ip_addr_size, ...). Storages ask before joining; clients with
+/// <c>load_fdfs_parameters_from_tracker</c> ask instead of reading use_storage_id from client.conf.
+/// </summary>
+public sealed class TrackerParameters(IReadOnlyDictionary<string, string> values)
+{
+    public IReadOnlyDictionary<string, string> Values { get; } = values;
+
+    /// <summary>A boolean setting as FastDFS writes them (1/0, true/false, yes/no, on/off); null when absent or unreadable.</summary>
+    public bool? GetBool(string key) =>
+        Values.TryGetValue(key, out string? text) && Config.FdfsConfigFile.TryParseBool(text, out bool value) ? value : null;
+
+    /// <summary>Reads the lines; lines without '=' are skipped, keys and values trimmed, the last of a repeated key wins.</summary>
+    public static TrackerParameters Read(ReadOnlySpan<byte> body)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string line in Encoding.ASCII.GetString(body).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = line.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0)
+            {
+                values[line[..eq].Trim()] = line[(eq + 1)..].Trim();
+            }
+        }
+
+        return new TrackerParameters(values);
+    }
+}
