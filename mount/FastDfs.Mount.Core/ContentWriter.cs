@@ -659,7 +659,7 @@ public sealed partial class FileSystem
 
         private void Touch()
         {
-            Volatile.Write(ref _mtimeNs, (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100);
+            Volatile.Write(ref _mtimeNs, UnixTime.NowNanoseconds());
             Volatile.Write(ref _dirty, true);
         }
 

@@ -114,7 +114,7 @@ public sealed partial class FileSystem
     private FsResult<(EntryReply Entry, OpenReply Open)> CreatePending(Node dir, long parentNs, string name, uint mode, uint uid, uint gid, int flags)
     {
         uint fullMode = NamespaceMode.Regular | (mode & NamespaceMode.PermissionMask);
-        long now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        long now = UnixTime.NowNanoseconds();
         var attributes = new NsAttributes(0, 0, fullMode, uid, gid, 1, 0, now, now, now, null);
         string key = "~" + Interlocked.Increment(ref _nextPending).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var node = Inodes.AddLookup(key, NodeKind.Named, dir.Group, null);

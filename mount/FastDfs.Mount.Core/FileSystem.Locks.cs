@@ -75,14 +75,24 @@ public sealed partial class FileSystem
             ? ValueTask.CompletedTask
             : Locks.GiveBackAsync(key, (long)owner, kind, start, end, replaced);
 
-    /// <summary>True when a close by <paramref name="owner"/> has record locks to release (see <see cref="ReleasePosixLocksAsync"/>).</summary>
-    public bool HasPosixLocks(ulong ino, ulong owner) => _lockOwners.ContainsKey((ino, owner, NsLockKind.Posix));
-
     /// <summary>
-    /// A descriptor of the file was closed by <paramref name="owner"/> (flush): POSIX drops every record lock that
-    /// process holds on the file, whichever descriptor took it. Free when the owner never locked it through this mount.
+    /// A descriptor of the file was closed by <paramref name="lockOwner"/> (FUSE's flush): the data first, then every
+    /// record lock that process holds on the file, whichever descriptor took it (POSIX drops them at any close), so
+    /// whoever gets the lock next reads what was written under it. The flush's errno is the answer. Free of lock
+    /// traffic when the owner never locked the file through this mount.
     /// </summary>
-    public ValueTask<int> ReleasePosixLocksAsync(ulong ino, ulong owner) => ReleaseAsync(ino, owner, NsLockKind.Posix);
+    public ValueTask<int> FlushAsync(ulong handle, ulong ino, ulong lockOwner, CancellationToken cancellationToken = default)
+    {
+        var flushed = FlushAsync(handle, cancellationToken);
+        return _lockOwners.ContainsKey((ino, lockOwner, NsLockKind.Posix)) ? ThenReleasePosixLocksAsync(flushed, ino, lockOwner) : flushed;
+    }
+
+    private async ValueTask<int> ThenReleasePosixLocksAsync(ValueTask<int> flushed, ulong ino, ulong owner)
+    {
+        int errno = await flushed;
+        await ReleaseAsync(ino, owner, NsLockKind.Posix);
+        return errno;
+    }
 
     /// <summary>The last descriptor of an open file description went (release with flock_release): its flock goes.</summary>
     public ValueTask<int> ReleaseFlockAsync(ulong ino, ulong owner) => ReleaseAsync(ino, owner, NsLockKind.Flock);

@@ -395,7 +395,7 @@ public sealed partial class FileSystem
     /// </summary>
     private FsResult<AttrReply> SetOrphanAttributes(Node node, SetAttrChange change)
     {
-        long now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        long now = UnixTime.NowNanoseconds();
         var attributes = node.Attributes;
         AttrChange rest = change.Change;
         if ((rest & AttrChange.Mode) != 0)

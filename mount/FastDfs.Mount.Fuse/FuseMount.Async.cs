@@ -109,23 +109,6 @@ public sealed partial class FuseMount
         }
     }
 
-    /// <summary>
-    /// flush: the data first, then the closing process's record locks on the file (POSIX drops them at any close), so
-    /// whoever gets the lock next reads what was written under it. Nothing to release costs nothing.
-    /// </summary>
-    private static ValueTask<int> FlushAndUnlock(ulong handle, ulong ino, ulong owner)
-    {
-        var flushed = Fs.FlushAsync(handle);
-        return Fs.HasPosixLocks(ino, owner) ? ThenUnlock(flushed, ino, owner) : flushed;
-
-        static async ValueTask<int> ThenUnlock(ValueTask<int> flushed, ulong ino, ulong owner)
-        {
-            int errno = await flushed;
-            await Fs.ReleasePosixLocksAsync(ino, owner);
-            return errno;
-        }
-    }
-
     /// <summary>Release always succeeds: a failed unlock is logged by the core, and the lease ends the lock anyway.</summary>
     private static async ValueTask<int> Released(ValueTask<int> unlocked)
     {

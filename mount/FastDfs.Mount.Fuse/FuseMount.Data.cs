@@ -167,13 +167,13 @@ public sealed unsafe partial class FuseMount
         }
     }
 
-    /// <summary>flush (each close of a descriptor): answers once the data is stored and named.</summary>
+    /// <summary>flush (each close of a descriptor): answers once the data is stored and named and the closer's record locks are gone.</summary>
     [UnmanagedCallersOnly]
     private static void OnFlush(nint req, ulong ino, FuseFileInfo* fi)
     {
         try
         {
-            CompleteErrno(req, FlushAndUnlock(fi->Fh, ino, fi->LockOwner));
+            CompleteErrno(req, Fs.FlushAsync(fi->Fh, ino, fi->LockOwner));
         }
         catch (Exception e)
         {

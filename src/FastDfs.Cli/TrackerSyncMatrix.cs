@@ -19,9 +19,6 @@ namespace FastDfs.Cli;
 /// </summary>
 internal static class TrackerSyncMatrix
 {
-    /// <summary>Guards against a tracker announcing an absurd file size.</summary>
-    private const long MaxStateBytes = 64L << 20;
-
     private const long MaxChunkResponse = 4L << 20;
 
     private const byte SyncTimestampsIndex = 2;
@@ -81,27 +78,19 @@ internal static class TrackerSyncMatrix
         }
     }
 
+    /// <summary>The file, or null when the tracker refuses it; a malformed answer throws (the next tracker is tried).</summary>
     private static async Task<byte[]?> FetchFileAsync(FdfsConnection connection, byte index, CancellationToken ct)
     {
-        using var file = new MemoryStream();
-        long size = -1;
-        while (size < 0 || file.Length < size)
+        var file = new SysFileAssembler(index);
+        while (!file.IsComplete)
         {
-            var (status, body) = await connection.RoundTripAsync(
-                (byte)TrackerCommand.GetOneSysFile, SysFileChunk.Request(index, file.Length), MaxChunkResponse, ct);
+            var (status, body) = await connection.RoundTripAsync((byte)TrackerCommand.GetOneSysFile, file.NextRequest(), MaxChunkResponse, ct);
             if (status != FdfsErrno.Success)
             {
                 return null;
             }
 
-            var (total, chunk) = SysFileChunk.ReadResponse(body);
-            if (total > MaxStateBytes || (chunk.IsEmpty && file.Length < total))
-            {
-                return null;
-            }
-
-            size = total;
-            file.Write(chunk.Span);
+            file.Add(body);
         }
 
         return file.ToArray();

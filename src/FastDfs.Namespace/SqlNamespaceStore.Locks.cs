@@ -17,12 +17,12 @@ public abstract partial class SqlNamespaceStore
         "WHERE l.inode = @p0 AND l.kind = @p1 AND NOT (l.session = @p2 AND l.owner = @p3) AND l.first_byte <= @p4 AND l.last_byte >= @p5 " +
         "AND (l.type = 1 OR @p6 = 1) AND s.expires >= @p7";
 
-    private static long LeaseEnd(TimeSpan lease) => NowNs() + (lease.Ticks * 100);
+    private static long LeaseEnd(TimeSpan lease) => UnixTime.NowNanoseconds() + (lease.Ticks * 100);
 
     public ValueTask<long> OpenLockSessionAsync(TimeSpan lease, CancellationToken cancellationToken) =>
         WriteAsync(async (s, ct) =>
         {
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
 
             // Housekeeping while here: sessions whose lease lapsed lose their rows (they already block nobody).
             await ExecAsync(s, "DELETE FROM ns_locks WHERE session IN (SELECT id FROM ns_lock_sessions WHERE expires < @p0)", ct, now);
@@ -34,7 +34,7 @@ public abstract partial class SqlNamespaceStore
     {
         bool renewed = await WriteAsync(async (s, ct) =>
         {
-            if (await ExecAsync(s, "UPDATE ns_lock_sessions SET expires = @p1 WHERE id = @p0 AND expires >= @p2", ct, session, LeaseEnd(lease), NowNs()) == 1)
+            if (await ExecAsync(s, "UPDATE ns_lock_sessions SET expires = @p1 WHERE id = @p0 AND expires >= @p2", ct, session, LeaseEnd(lease), UnixTime.NowNanoseconds()) == 1)
             {
                 return true;
             }
@@ -67,7 +67,7 @@ public abstract partial class SqlNamespaceStore
         var r = request;
         var (errno, replaced) = await WriteAsync(async (s, ct) =>
         {
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
             bool live = await ScalarAsync(s, "SELECT 1 FROM ns_lock_sessions WHERE id = @p0 AND expires >= @p1", ct, r.Session, now) is not null;
             if (!live && r.Type != NsLockType.Unlock)
             {
@@ -128,7 +128,7 @@ public abstract partial class SqlNamespaceStore
         {
             await using var reader = await ReaderAsync(s,
                 "SELECT l.type, l.first_byte, l.last_byte, l.pid, l.session " + LiveConflict + " ORDER BY l.first_byte LIMIT 1",
-                ct, r.Inode, (long)r.Kind, r.Session, r.Owner, r.End, r.Start, r.Type == NsLockType.Write ? 1L : 0L, NowNs());
+                ct, r.Inode, (long)r.Kind, r.Session, r.Owner, r.End, r.Start, r.Type == NsLockType.Write ? 1L : 0L, UnixTime.NowNanoseconds());
             return await reader.ReadAsync(ct)
                 ? new NsLockHolder((NsLockType)reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), (int)reader.GetInt64(3), reader.GetInt64(4))
                 : NsLockHolder.None;

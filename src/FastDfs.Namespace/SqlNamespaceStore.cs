@@ -17,7 +17,6 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
     private const string InodeColumns = "id, gen, mode, uid, gid, nlink, size, atime, mtime, ctime, file_id, grp, rdev";
     private const string InodeColumnsOfI = "i.id, i.gen, i.mode, i.uid, i.gid, i.nlink, i.size, i.atime, i.mtime, i.ctime, i.file_id, i.grp, i.rdev";
     private const long DirectorySize = 4096;
-    private static readonly long EpochTicks = DateTime.UnixEpoch.Ticks;
 
     protected SqlNamespaceStore(TimeSpan orphanDelay) => OrphanDelay = orphanDelay;
 
@@ -41,8 +40,6 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
     /// <summary>True for errors after which the whole transaction should run again (serialization failure, deadlock, a
     /// unique-key race); the retry then sees the winner's row and answers properly.</summary>
     protected abstract bool IsRetryable(DbException exception);
-
-    protected static long NowNs() => (DateTime.UtcNow.Ticks - EpochTicks) * 100;
 
     /// <summary>A connection (and transaction, when writing) with a way to get commands for it.</summary>
     protected abstract class Session : IAsyncDisposable
@@ -296,7 +293,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
                 return raced;
             }
 
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
             long id = await InsertInodeAsync(s, group, NamespaceMode.Directory | 0x1ED, 0, 0, 2, DirectorySize, now, null, null, 0, ct);
             await ExecAsync(s, "INSERT INTO ns_groups (grp, root) VALUES (@p0, @p1)", ct, group, id);
             return (await InodeAsync(s, id, ct)).ToAttributes();
@@ -489,7 +486,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
         return WriteAsync(async (s, ct) =>
         {
             string group = await PrepareNewNameAsync(s, parent, name, ct);
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
             uint fullMode = NamespaceMode.Directory | (mode & NamespaceMode.PermissionMask);
             long id = await InsertInodeAsync(s, group, fullMode, uid, gid, 2, DirectorySize, now, null, null, 0, ct);
             await InsertEntryAsync(s, parent, name, id, ct);
@@ -521,7 +518,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
         return WriteAsync(async (s, ct) =>
         {
             string group = await PrepareNewNameAsync(s, parent, name, ct);
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
             uint fullMode = type | (mode & NamespaceMode.PermissionMask);
             long fileSize = fileId is null ? 0 : size;
             uint deviceNumber = NamespaceMode.IsDevice(fullMode) ? rdev : 0; // ext4 keeps a number for devices only, ignoring it otherwise
@@ -553,7 +550,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
         return WriteAsync(async (s, ct) =>
         {
             string group = await PrepareNewNameAsync(s, parent, name, ct);
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
             long id = await InsertInodeAsync(s, group, NamespaceMode.Symlink | 0x1FF, uid, gid, 1, target.Length, now, null, target, 0, ct);
             await InsertEntryAsync(s, parent, name, id, ct);
             await TouchDirectoryAsync(s, parent, now, 0, ct);
@@ -583,7 +580,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
                 throw new NamespaceException(NamespaceErrno.EMLINK, "too many links");
             }
 
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
             await InsertEntryAsync(s, newParent, newName, inode, ct);
             await ExecAsync(s, "UPDATE ns_inodes SET nlink = nlink + 1, ctime = @p1, gen = gen + 1 WHERE id = @p0", ct, inode, now);
             await TouchDirectoryAsync(s, newParent, now, 0, ct);
@@ -622,7 +619,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
                 throw new NamespaceException(NamespaceErrno.ENOTEMPTY, "directory not empty");
             }
 
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
             await ExecAsync(s, "DELETE FROM ns_entries WHERE id = @p0", ct, entry.Entry);
             await DropLinkAsync(s, inode, now, ct);
             await TouchDirectoryAsync(s, parent, now, directory ? -1 : 0, ct);
@@ -668,7 +665,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
                 throw new NamespaceException(FdfsErrno.EINVAL, "cannot move a directory into itself");
             }
 
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
             if (target is { } t)
             {
                 if (flags.HasFlag(NamespaceRenameFlags.NoReplace))
@@ -746,7 +743,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
         return WriteAsync(async (s, ct) =>
         {
             var inode = await InodeAsync(s, request.Inode, ct);
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
             if (mask.HasFlag(NamespaceSetAttr.Size))
             {
                 if (inode.IsDirectory)
@@ -818,7 +815,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
                 throw new NamespaceException(FdfsErrno.EINVAL, "not a regular file");
             }
 
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
             string? old = node.FileId;
             node.FileId = fileId;
             node.Size = size;
@@ -877,7 +874,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
             await ExecAsync(s, exists
                 ? "UPDATE ns_xattrs SET value = @p2 WHERE inode = @p0 AND name = @p1"
                 : "INSERT INTO ns_xattrs (inode, name, value) VALUES (@p0, @p1, @p2)", ct, inode, name, value);
-            await ExecAsync(s, "UPDATE ns_inodes SET ctime = @p1, gen = gen + 1 WHERE id = @p0", ct, inode, NowNs());
+            await ExecAsync(s, "UPDATE ns_inodes SET ctime = @p1, gen = gen + 1 WHERE id = @p0", ct, inode, UnixTime.NowNanoseconds());
             return true;
         }, cancellationToken);
     }
@@ -893,7 +890,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
                 throw new NamespaceException(NamespaceErrno.ENODATA, "no such attribute");
             }
 
-            await ExecAsync(s, "UPDATE ns_inodes SET ctime = @p1, gen = gen + 1 WHERE id = @p0", ct, inode, NowNs());
+            await ExecAsync(s, "UPDATE ns_inodes SET ctime = @p1, gen = gen + 1 WHERE id = @p0", ct, inode, UnixTime.NowNanoseconds());
             return true;
         }, cancellationToken);
     }
@@ -910,7 +907,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
                 await ExecAsync(s,
                     "INSERT INTO ns_gc (file_id, pending, due, attempts) VALUES (@p0, 1, @p1, 0) " +
                     "ON CONFLICT (file_id) DO UPDATE SET pending = 1, due = excluded.due",
-                    ct, fileId, NowNs() + (lease.Ticks * 100));
+                    ct, fileId, UnixTime.NowNanoseconds() + (lease.Ticks * 100));
             }
 
             return true;
@@ -923,7 +920,7 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
     public ValueTask<IReadOnlyList<NsOrphan>> ClaimOrphansAsync(int max, TimeSpan claimFor, CancellationToken cancellationToken) =>
         WriteAsync<IReadOnlyList<NsOrphan>>(async (s, ct) =>
         {
-            long now = NowNs();
+            long now = UnixTime.NowNanoseconds();
             var due = new List<NsOrphan>();
             await using (var r = await ReaderAsync(s, "SELECT file_id, attempts, pending FROM ns_gc WHERE due <= @p0 ORDER BY due LIMIT @p1", ct, now, (long)max))
             {
@@ -954,5 +951,5 @@ public abstract partial class SqlNamespaceStore : INamespaceStore
 
     public async ValueTask RetryOrphanAsync(string fileId, TimeSpan delay, string error, CancellationToken cancellationToken) =>
         await WriteAsync(async (s, ct) => await ExecAsync(s, "UPDATE ns_gc SET due = @p1, last_error = @p2 WHERE file_id = @p0",
-            ct, fileId, NowNs() + (delay.Ticks * 100), error.Length > 500 ? error[..500] : error), cancellationToken);
+            ct, fileId, UnixTime.NowNanoseconds() + (delay.Ticks * 100), error.Length > 500 ? error[..500] : error), cancellationToken);
 }

@@ -23,8 +23,6 @@ internal sealed class LeaderElection : IAsyncDisposable
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan LeaderCheckInterval = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan MaxPeerTimeout = TimeSpan.FromSeconds(5);
-    /// <summary>Guards against a leader announcing an absurd state file size.</summary>
-    private const long MaxSysFileSize = 64L << 20;
 
     private const int MaxPingFailures = 3;
 
@@ -545,27 +543,19 @@ internal sealed class LeaderElection : IAsyncDisposable
 
     private async Task<byte[]> FetchSysFileAsync(FdfsConnection connection, byte index, CancellationToken cancellationToken)
     {
-        using var content = new MemoryStream();
-        long size = -1;
-        while (size < 0 || content.Length < size)
+        var file = new SysFileAssembler(index);
+        while (!file.IsComplete)
         {
-            var (status, body) = await RoundTripAsync(connection, TrackerCommand.GetOneSysFile, SysFileChunk.Request(index, content.Length), cancellationToken);
+            var (status, body) = await RoundTripAsync(connection, TrackerCommand.GetOneSysFile, file.NextRequest(), cancellationToken);
             if (status != FdfsErrno.Success)
             {
-                throw new InvalidDataException($"GET_ONE_SYS_FILE {TrackerSysFiles.Names[index]} answered {FdfsErrno.Name(status)}");
+                throw new InvalidDataException($"GET_ONE_SYS_FILE {file.FileName} answered {FdfsErrno.Name(status)}");
             }
 
-            var (fileSize, chunk) = SysFileChunk.ReadResponse(body);
-            if ((size >= 0 && fileSize != size) || (chunk.Length == 0 && content.Length < fileSize) || fileSize > MaxSysFileSize)
-            {
-                throw new InvalidDataException($"inconsistent chunks of {TrackerSysFiles.Names[index]}");
-            }
-
-            size = fileSize;
-            content.Write(chunk.Span);
+            file.Add(body);
         }
 
-        return content.ToArray();
+        return file.ToArray();
     }
 
     /// <summary>The leader's files as a state; an earlier version of this tracker sent its JSON as file 0 instead.</summary>

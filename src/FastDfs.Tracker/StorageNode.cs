@@ -91,9 +91,9 @@ internal sealed class StorageNode
     /// FastDFS 6 dual IP: the storage's inner and outer address from its storage_ids.conf line (null with one address).
     /// Callers are given the one of their own kind (<see cref="IpFor"/>).
     /// </summary>
-    public IReadOnlyList<string>? DualIps => Volatile.Read(ref _pair) is { } pair ? [pair[0].Ip, pair[1].Ip] : null;
+    public IReadOnlyList<string>? DualIps => Volatile.Read(ref _pair) is { } pair ? [pair.Inner.Ip, pair.Outer.Ip] : null;
 
-    private NodeAddress[]? _pair;
+    private DualAddress? _pair;
 
     /// <summary>Sets <see cref="DualIps"/> from an inner-first list; one address clears it.</summary>
     public void SetDualIps(IReadOnlyList<string>? innerFirst)
@@ -103,9 +103,9 @@ internal sealed class StorageNode
         {
             Volatile.Write(ref _pair, null);
         }
-        else if (current is null || current[0].Ip != innerFirst[0] || current[1].Ip != innerFirst[1])
+        else if (current is null || current.Inner.Ip != innerFirst[0] || current.Outer.Ip != innerFirst[1])
         {
-            Volatile.Write(ref _pair, [NodeAddress.Of(innerFirst[0]), NodeAddress.Of(innerFirst[1])]);
+            Volatile.Write(ref _pair, new DualAddress(NodeAddress.Of(innerFirst[0]), NodeAddress.Of(innerFirst[1]), DualIp.KindOf(innerFirst[1])));
         }
     }
 
@@ -117,15 +117,10 @@ internal sealed class StorageNode
 
     /// <summary>True when <paramref name="ip"/> is one of the storage's addresses.</summary>
     public bool HasAddress(string ip) =>
-        Ip == ip || (Volatile.Read(ref _pair) is { } pair && (pair[0].Ip == ip || pair[1].Ip == ip));
+        Ip == ip || (Volatile.Read(ref _pair) is { } pair && (pair.Inner.Ip == ip || pair.Outer.Ip == ip));
 
-    private NodeAddress AddressFor(string peerIp)
-    {
-        var pair = Volatile.Read(ref _pair);
-        return pair is null ? Volatile.Read(ref _address)
-            : DualIp.KindOf(pair[1].Ip) == DualIp.KindOf(peerIp) ? pair[1]
-            : pair[0];
-    }
+    private NodeAddress AddressFor(string peerIp) =>
+        Volatile.Read(ref _pair) is { } pair ? DualIp.ForPeer(pair.Inner, pair.Outer, pair.OuterKind, peerIp) : Volatile.Read(ref _address);
 
     /// <summary>With IDs a storage may join from another of its addresses; queries pick up the new one at once.</summary>
     public void SetIp(string ip)
@@ -210,6 +205,9 @@ internal sealed class StorageNode
             return new NodeAddress(ip, field, name);
         }
     }
+
+    /// <summary>A dual-IP storage's inner-first pair; the outer address's kind is worked out once, not per query.</summary>
+    private sealed record DualAddress(NodeAddress Inner, NodeAddress Outer, IpKind OuterKind);
 }
 
 /// <summary>A group: its storages sorted by ID and the long-lived round-robin cursors.</summary>

@@ -1,4 +1,5 @@
 using FastDfs.Protocol.Messages;
+using FastDfs.Protocol.TrackerState;
 using Xunit;
 
 namespace FastDfs.Protocol.Tests;
@@ -101,5 +102,64 @@ public class TrackerPeerMessagesTests
         Assert.Equal("616263", Hex.Of(chunk.Span));
         Assert.Throws<FdfsProtocolException>(() => SysFileChunk.ReadResponse(Hex.Bytes("0000000000000001 616263")));
         Assert.Throws<FdfsProtocolException>(() => SysFileChunk.ReadResponse(new byte[7]));
+    }
+
+    [Fact]
+    public void Sys_file_assembler_pages_through_chunks()
+    {
+        var file = new SysFileAssembler(2);
+        Assert.Equal("storage_sync_timestamp.dat", file.FileName);
+        Assert.False(file.IsComplete);
+        Assert.Equal("02" + Hex.L8(0), Hex.Of(file.NextRequest()));
+
+        file.Add(Hex.Concat(Hex.L8(7), Hex.Text("abc")));
+        Assert.False(file.IsComplete);
+        Assert.Equal(3, file.Offset);
+        Assert.Equal("02" + Hex.L8(3), Hex.Of(file.NextRequest()));
+        Assert.Throws<InvalidOperationException>(file.ToArray);
+
+        file.Add(Hex.Concat(Hex.L8(7), Hex.Text("defg")));
+        Assert.True(file.IsComplete);
+        Assert.Equal("abcdefg"u8.ToArray(), file.ToArray());
+        Assert.Throws<InvalidOperationException>(() => file.Add(Hex.Concat(Hex.L8(7))));
+    }
+
+    [Fact]
+    public void Sys_file_assembler_takes_an_empty_file_from_one_answer()
+    {
+        var file = new SysFileAssembler(3);
+        file.Add(Hex.Bytes(Hex.L8(0)));
+        Assert.True(file.IsComplete);
+        Assert.Empty(file.ToArray());
+    }
+
+    [Theory]
+    [InlineData("0000000000000007 6465666768", "a chunk of 5 bytes at offset 3 runs past the announced size 7")]
+    [InlineData("0000000000000008 6465", "announced size changed from 7 to 8 between chunks")]
+    [InlineData("0000000000000007", "empty chunk at offset 3 of 7")]
+    [InlineData("0000000004000001 64", "announced size 67108865 is over the 67108864-byte limit")]
+    [InlineData("00000000000007", "need 8 bytes, got 7")]
+    [InlineData("ffffffffffffffff 64", "file size -1 with a chunk of 1 bytes")]
+    public void Sys_file_assembler_refuses_a_bad_answer_and_keeps_what_it_had(string answer, string reason)
+    {
+        var file = new SysFileAssembler(0);
+        file.Add(Hex.Concat(Hex.L8(7), Hex.Text("abc")));
+
+        var e = Assert.Throws<FdfsProtocolException>(() => file.Add(Hex.Bytes(answer)));
+        Assert.Contains(reason, e.Message, StringComparison.Ordinal);
+        Assert.Equal(3, file.Offset);
+        Assert.False(file.IsComplete);
+
+        file.Add(Hex.Concat(Hex.L8(7), Hex.Text("defg")));
+        Assert.Equal("abcdefg"u8.ToArray(), file.ToArray());
+    }
+
+    [Fact]
+    public void Sys_file_assembler_refuses_a_past_size_first_chunk_and_unknown_indexes()
+    {
+        var file = new SysFileAssembler(1);
+        Assert.Throws<FdfsProtocolException>(() => file.Add(Hex.Concat(Hex.L8(2), Hex.Text("abc"))));
+        Assert.Equal(0, file.Offset);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SysFileAssembler(TrackerSysFiles.Count));
     }
 }

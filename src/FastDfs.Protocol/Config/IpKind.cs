@@ -92,7 +92,13 @@ public static class DualIp
     /// A single address is always the answer.
     /// </summary>
     public static string ForPeer(IReadOnlyList<string> innerFirst, string peerIp) =>
-        innerFirst.Count < 2 ? innerFirst[0]
-        : KindOf(innerFirst[1]) == KindOf(peerIp) ? innerFirst[1]
-        : innerFirst[0];
+        innerFirst.Count < 2 ? innerFirst[0] : ForPeer(innerFirst[0], innerFirst[1], KindOf(innerFirst[1]), peerIp);
+
+    /// <summary>
+    /// The same choice for a pair kept in another shape (the tracker's parsed addresses): <paramref name="outer"/>,
+    /// whose kind the caller worked out once as <paramref name="outerKind"/>, when the peer is of that kind, else
+    /// <paramref name="inner"/>.
+    /// </summary>
+    public static T ForPeer<T>(T inner, T outer, IpKind outerKind, string peerIp) =>
+        outerKind == KindOf(peerIp) ? outer : inner;
 }

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using FastDfs.Protocol.TrackerState;
 
 namespace FastDfs.Protocol.Messages;
 
@@ -168,4 +170,76 @@ public static class SysFileChunk
 
         return (size, body[ResponseHeaderSize..]);
     }
+}
+
+/// <summary>
+/// One state file put together from its GET_ONE_SYS_FILE answers, without the I/O: the caller sends
+/// <see cref="NextRequest"/>, feeds each successful answer's body to <see cref="Add"/> and stops at
+/// <see cref="IsComplete"/>. Every answer must announce the same file size, carry a chunk that moves forward and
+/// fits inside it, and the size is capped so a peer cannot make the caller buffer without bound; any other answer
+/// is a <see cref="FdfsProtocolException"/> and leaves what was received untouched.
+/// </summary>
+public sealed class SysFileAssembler
+{
+    /// <summary>Largest file accepted: state files of a full cluster stay far below.</summary>
+    public const long MaxFileSize = 64L << 20;
+
+    private readonly ArrayBufferWriter<byte> _content = new();
+    private long _size = -1;
+
+    public SysFileAssembler(byte index)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, TrackerSysFiles.Count);
+        Index = index;
+    }
+
+    /// <summary>The file's GET_ONE_SYS_FILE index (<see cref="TrackerSysFiles.Names"/>).</summary>
+    public byte Index { get; }
+
+    public string FileName => TrackerSysFiles.Names[Index];
+
+    /// <summary>Bytes received so far: where the next request asks to go on.</summary>
+    public long Offset => _content.WrittenCount;
+
+    /// <summary>True once the announced size has arrived (at the first answer for an empty file).</summary>
+    public bool IsComplete => _size >= 0 && Offset == _size;
+
+    public byte[] NextRequest() => SysFileChunk.Request(Index, Offset);
+
+    /// <summary>Checks one answer body (file size L8 + chunk) and appends its chunk.</summary>
+    public void Add(ReadOnlyMemory<byte> answerBody)
+    {
+        if (IsComplete)
+        {
+            throw new InvalidOperationException($"{FileName} is already complete");
+        }
+
+        var (size, chunk) = SysFileChunk.ReadResponse(answerBody);
+        if (size > MaxFileSize)
+        {
+            throw new FdfsProtocolException($"{FileName}: announced size {size} is over the {MaxFileSize}-byte limit");
+        }
+
+        if (_size >= 0 && size != _size)
+        {
+            throw new FdfsProtocolException($"{FileName}: announced size changed from {_size} to {size} between chunks");
+        }
+
+        if (chunk.Length > size - Offset)
+        {
+            throw new FdfsProtocolException($"{FileName}: a chunk of {chunk.Length} bytes at offset {Offset} runs past the announced size {size}");
+        }
+
+        if (chunk.IsEmpty && Offset < size)
+        {
+            throw new FdfsProtocolException($"{FileName}: empty chunk at offset {Offset} of {size}");
+        }
+
+        _size = size;
+        _content.Write(chunk.Span);
+    }
+
+    /// <summary>The whole file, once <see cref="IsComplete"/>.</summary>
+    public byte[] ToArray() =>
+        IsComplete ? _content.WrittenSpan.ToArray() : throw new InvalidOperationException($"{FileName} is not complete: {Offset} of {_size} bytes");
 }

@@ -31,6 +31,19 @@ public sealed class DualIpTests
     public void A_caller_gets_the_address_of_its_kind(string peer, string expected) =>
         Assert.Equal(expected, DualIp.ForPeer(["10.0.0.1", "117.136.9.67"], peer));
 
+    [Theory]
+    [InlineData("10.0.0.5")]
+    [InlineData("203.0.113.9")]
+    [InlineData("192.168.1.9")]
+    [InlineData("::1")]
+    public void A_pair_kept_with_its_outer_kind_is_chosen_alike(string peer)
+    {
+        // The tracker keeps parsed addresses and the outer kind worked out once; the choice must be the list's.
+        (int Index, string Ip) inner = (0, "10.0.0.1"), outer = (1, "117.136.9.67");
+        var chosen = DualIp.ForPeer(inner, outer, DualIp.KindOf(outer.Ip), peer);
+        Assert.Equal(DualIp.ForPeer([inner.Ip, outer.Ip], peer), chosen.Ip);
+    }
+
     [Fact]
     public void Two_private_ranges_pair_by_exact_kind()
     {
