@@ -25,6 +25,7 @@ public sealed class ClusterLocks : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task? _renewing;
     private long _session;
+    private volatile bool _waitsRefused; // the trackers predate deadlock detection: ask them the old way
 
     public ClusterLocks(NamespaceClient client, TimeSpan lease, TimeSpan operationTimeout, ILogger logger)
     {
@@ -57,8 +58,9 @@ public sealed class ClusterLocks : IAsyncDisposable
 
     /// <summary>
     /// Sets or clears a lock. Without <paramref name="wait"/> a conflict answers EAGAIN; with it the request asks again
-    /// with a growing pause (10 ms to 0.5 s) until granted or until <paramref name="interrupt"/> fires (EINTR). Each
-    /// attempt is bounded by the mount's operation timeout (EIO).
+    /// with a growing pause (10 ms to 0.5 s) until granted or until <paramref name="interrupt"/> fires (EINTR). A waiting
+    /// POSIX lock is answered EDEADLK when the owners holding the range wait, directly or not, for this owner (the
+    /// trackers check it on each attempt). Each attempt is bounded by the mount's operation timeout (EIO).
     /// </summary>
     public async ValueTask<int> SetAsync(long key, long owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, CancellationToken interrupt) =>
         (await LockAsync(key, owner, kind, type, start, end, pid, wait, interrupt)).Errno;
@@ -71,10 +73,13 @@ public sealed class ClusterLocks : IAsyncDisposable
     /// </summary>
     public async ValueTask<LockGrant> LockAsync(long key, long owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, CancellationToken interrupt)
     {
+        // Only a waiting POSIX lock takes part in deadlock detection (as on Linux: flock waits are never checked).
+        var waiting = wait && kind == NsLockKind.Posix && type != NsLockType.Unlock ? NsLockWait.Wait : NsLockWait.None;
+        var request = new NsLockRequest(0, key, owner, kind, type, start, end, pid, waiting);
         var pause = FirstRetry;
         while (true)
         {
-            var grant = await TrySetAsync(new NsLockRequest(0, key, owner, kind, type, start, end, pid));
+            var grant = await TrySetAsync(request);
             if (grant.Errno != Errno.EAGAIN || !wait)
             {
                 return grant;
@@ -86,6 +91,13 @@ public sealed class ClusterLocks : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
+                if (waiting == NsLockWait.Wait && !_waitsRefused)
+                {
+                    // Otherwise the recorded wait would count until the lease ends: another owner could get EDEADLK for
+                    // a cycle through a process that no longer waits.
+                    await TrySetAsync(request with { Wait = NsLockWait.GiveUp });
+                }
+
                 return new LockGrant(Errno.EINTR, []);
             }
 
@@ -180,12 +192,27 @@ public sealed class ClusterLocks : IAsyncDisposable
         _opening.Dispose();
     }
 
-    /// <summary>One attempt, bounded by the operation timeout; a lapsed session (ENOLCK) is replaced once and the request asked again.</summary>
+    /// <summary>
+    /// One attempt, bounded by the operation timeout; a lapsed session (ENOLCK) is replaced once and the request asked
+    /// again. Trackers from before deadlock detection refuse the wait byte (EINVAL): the request goes again without it,
+    /// and so do all later ones.
+    /// </summary>
     private async ValueTask<LockGrant> TrySetAsync(NsLockRequest request)
     {
         long lapsed = 0;
-        for (int attempt = 0; ; attempt++)
+        bool renewed = false;
+        while (true)
         {
+            if (request.Wait != NsLockWait.None && _waitsRefused)
+            {
+                if (request.Wait == NsLockWait.GiveUp)
+                {
+                    return new LockGrant(0, []);
+                }
+
+                request = request with { Wait = NsLockWait.None };
+            }
+
             using var deadline = new CancellationTokenSource(_operationTimeout);
             try
             {
@@ -193,9 +220,19 @@ public sealed class ClusterLocks : IAsyncDisposable
                 var replaced = await _client.SetLockAsync(request with { Session = session }, deadline.Token);
                 return replaced is null ? new LockGrant(Errno.EAGAIN, []) : new LockGrant(0, replaced);
             }
-            catch (FdfsNamespaceException e) when (e.Errno == NamespaceErrno.ENOLCK && attempt == 0)
+            catch (FdfsNamespaceException e) when (e.Errno == NamespaceErrno.ENOLCK && !renewed)
             {
                 lapsed = Session;
+                renewed = true;
+            }
+            catch (FdfsNamespaceException e) when (e.Errno == FdfsErrno.EINVAL && request.Wait != NsLockWait.None && !_waitsRefused)
+            {
+                _waitsRefused = true;
+                MountLog.LockWaitsUnsupported(_logger);
+            }
+            catch (FdfsNamespaceException e) when (e.Errno == NamespaceErrno.EDEADLK)
+            {
+                return new LockGrant(Errno.EDEADLK, []); // an answer for the process, not a failure to log
             }
             catch (Exception e) when (e is FdfsException or OperationCanceledException or IOException)
             {

@@ -14,4 +14,8 @@ internal static partial class MountLog
 
     [LoggerMessage(EventId = 6062, Level = LogLevel.Warning, Message = "{Operation} failed: {Reason}")]
     public static partial void LockRequestFailed(ILogger logger, string operation, string reason);
+
+    [LoggerMessage(EventId = 6063, Level = LogLevel.Warning,
+        Message = "the trackers refuse waiting lock requests (older than deadlock detection): F_SETLKW waits without it, as before, until the mount restarts")]
+    public static partial void LockWaitsUnsupported(ILogger logger);
 }

@@ -323,11 +323,12 @@ public sealed class NamespaceClient : IAsyncDisposable
     /// <summary>
     /// Sets or clears a lock; null when another owner's lock conflicts (EAGAIN, answered without an exception because
     /// a waiting F_SETLKW asks again and again), else the owner's ranges it replaced on the request's range (what an
-    /// interrupted wait puts back). ENOLCK when the session is unknown or lapsed.
+    /// interrupted wait puts back). ENOLCK when the session is unknown or lapsed; EDEADLK when a waiting request
+    /// (<see cref="NsLockWait.Wait"/>) would close a cycle of waiting owners.
     /// </summary>
     public async Task<NsLockRange[]?> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken = default)
     {
-        var p = Rent(NsLockRequest.Size);
+        var p = Rent(NsLockRequest.MaxSize);
         var (status, body) = await CallAsync(NamespaceCommand.SetLock, p, request.Write(Body(p)), FdfsErrno.EAGAIN, cancellationToken);
         return status == 0 ? NsLockRange.ReadAll(body) : null;
     }

@@ -122,6 +122,9 @@ public interface INamespaceStore : IAsyncDisposable
     /// Sets (or with <see cref="NsLockType.Unlock"/> clears) the owner's lock on a range, splitting and merging the
     /// owner's ranges as POSIX does (upgrade and downgrade included), in one transaction. EAGAIN when another owner's
     /// live lock of the same kind conflicts; ENOLCK when the session has expired or is unknown (unlocking then succeeds).
+    /// A POSIX request with <see cref="NsLockWait.Wait"/> that conflicts is recorded as waiting, or answered EDEADLK
+    /// (and not recorded) when the conflicting owners wait, directly or through others, for the requester;
+    /// <see cref="NsLockWait.GiveUp"/> forgets such a wait and changes no lock.
     /// Returns the owner's ranges the change replaced, clipped to the request's range (see <see cref="NsLockRange"/>).
     /// </summary>
     ValueTask<NsLockRange[]> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken);

@@ -11,7 +11,7 @@ namespace FastDfs.Namespace;
 /// </summary>
 public sealed class PostgresNamespaceStore : SqlNamespaceStore
 {
-    private const int SchemaVersion = 3;
+    private const int SchemaVersion = 4;
     private const long MigrationLockKey = 0x46_44_46_53_4E_53; // "FDFSNS": one tracker migrates at a time
 
     private static readonly string[] SchemaV1 =
@@ -45,6 +45,14 @@ public sealed class PostgresNamespaceStore : SqlNamespaceStore
         "type BIGINT NOT NULL, first_byte BIGINT NOT NULL, last_byte BIGINT NOT NULL, pid BIGINT NOT NULL)",
         "CREATE INDEX ns_locks_inode ON ns_locks (inode, kind)",
         "CREATE INDEX ns_locks_session ON ns_locks (session)",
+    ];
+
+    /// <summary>Version 4: waiting F_SETLKW requests, for deadlock detection (SqlNamespaceStore.Locks).</summary>
+    private static readonly string[] SchemaV4 =
+    [
+        "CREATE TABLE ns_lock_waits (session BIGINT NOT NULL, owner BIGINT NOT NULL, inode BIGINT NOT NULL, type BIGINT NOT NULL, " +
+        "first_byte BIGINT NOT NULL, last_byte BIGINT NOT NULL, expires BIGINT NOT NULL)",
+        "CREATE INDEX ns_lock_waits_owner ON ns_lock_waits (session, owner)",
     ];
 
     private readonly NpgsqlDataSource _dataSource;
@@ -139,6 +147,14 @@ public sealed class PostgresNamespaceStore : SqlNamespaceStore
         if (version < 3)
         {
             foreach (string sql in SchemaV3)
+            {
+                await RunAsync(connection, tx, sql, cancellationToken);
+            }
+        }
+
+        if (version < 4)
+        {
+            foreach (string sql in SchemaV4)
             {
                 await RunAsync(connection, tx, sql, cancellationToken);
             }

@@ -9,6 +9,16 @@ namespace FastDfs.Namespace;
 /// counts only while its session's lease runs, so a dead mount's locks stop blocking when its lease lapses, without a
 /// sweeper; the rows are removed when the session is found expired (renew, open of any session). Every change is one
 /// transaction, which on PostgreSQL is SERIALIZABLE: two trackers granting conflicting locks at once cannot both commit.
+/// <para>
+/// Deadlock detection: <c>ns_lock_waits</c> holds one row per waiting F_SETLKW, (session, owner, inode, type,
+/// first_byte, last_byte, expires): the request itself, not the owners it waited for, so whom it waits for is always
+/// computed from the locks held now (a holder that unlocked is waited for no longer, even before the waiter asks
+/// again). A row lasts until the wait is granted, given up, or its expiry: the session's lease end when it was
+/// recorded, which each new attempt (every 0.5 s at most) moves on. Before recording a wait, the owners it conflicts
+/// with are followed through their own waits, like Linux's posix_locks_deadlock, up to <see cref="MaxDeadlockDepth"/>
+/// steps; reaching the requester answers EDEADLK. Two waits that would close a cycle together on two trackers each
+/// read the other's row: SERIALIZABLE lets one commit and retries the other, which then sees the cycle.
+/// </para>
 /// </summary>
 public abstract partial class SqlNamespaceStore
 {
@@ -16,6 +26,23 @@ public abstract partial class SqlNamespaceStore
         "FROM ns_locks l JOIN ns_lock_sessions s ON s.id = l.session " +
         "WHERE l.inode = @p0 AND l.kind = @p1 AND NOT (l.session = @p2 AND l.owner = @p3) AND l.first_byte <= @p4 AND l.last_byte >= @p5 " +
         "AND (l.type = 1 OR @p6 = 1) AND s.expires >= @p7";
+
+    /// <summary>How many waits deep the deadlock search follows owners (Linux's MAX_DEADLK_ITERATIONS).</summary>
+    public const int MaxDeadlockDepth = 10;
+
+    /// <summary>How many owners one search visits at most: keeps the transaction bounded when many owners wait.</summary>
+    private const int MaxDeadlockOwners = 256;
+
+    /// <summary>Owners (session, owner) whose live POSIX locks conflict with the waits of owner (@p0, @p1) that have not expired (@p2).</summary>
+    private const string WaitedFor =
+        "SELECT DISTINCT l.session, l.owner FROM ns_lock_waits w " +
+        "JOIN ns_locks l ON l.inode = w.inode AND l.kind = 1 AND NOT (l.session = w.session AND l.owner = w.owner) " +
+        "AND l.first_byte <= w.last_byte AND l.last_byte >= w.first_byte AND (l.type = 1 OR w.type = 1) " +
+        "JOIN ns_lock_sessions s ON s.id = l.session " +
+        "WHERE w.session = @p0 AND w.owner = @p1 AND w.expires >= @p2 AND s.expires >= @p2";
+
+    private const string ForgetWait =
+        "DELETE FROM ns_lock_waits WHERE session = @p0 AND owner = @p1 AND inode = @p2 AND type = @p3 AND first_byte = @p4 AND last_byte = @p5";
 
     private static long LeaseEnd(TimeSpan lease) => UnixTime.NowNanoseconds() + (lease.Ticks * 100);
 
@@ -26,6 +53,7 @@ public abstract partial class SqlNamespaceStore
 
             // Housekeeping while here: sessions whose lease lapsed lose their rows (they already block nobody).
             await ExecAsync(s, "DELETE FROM ns_locks WHERE session IN (SELECT id FROM ns_lock_sessions WHERE expires < @p0)", ct, now);
+            await ExecAsync(s, "DELETE FROM ns_lock_waits WHERE expires < @p0", ct, now);
             await ExecAsync(s, "DELETE FROM ns_lock_sessions WHERE expires < @p0", ct, now);
             return await InsertAsync(s, "INSERT INTO ns_lock_sessions (expires) VALUES (@p0) RETURNING id", ct, LeaseEnd(lease));
         }, cancellationToken);
@@ -59,24 +87,54 @@ public abstract partial class SqlNamespaceStore
     private static async Task DropLockSessionAsync(Session s, long session, CancellationToken ct)
     {
         await ExecAsync(s, "DELETE FROM ns_locks WHERE session = @p0", ct, session);
+        await ExecAsync(s, "DELETE FROM ns_lock_waits WHERE session = @p0", ct, session);
         await ExecAsync(s, "DELETE FROM ns_lock_sessions WHERE id = @p0", ct, session);
     }
 
     public async ValueTask<NsLockRange[]> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken)
     {
         var r = request;
+
+        // Deadlock detection is POSIX's (F_SETLKW): flock waits are never recorded, so flock never answers EDEADLK.
+        bool waits = r.Wait == NsLockWait.Wait && r.Kind == NsLockKind.Posix && r.Type != NsLockType.Unlock;
         var (errno, replaced) = await WriteAsync(async (s, ct) =>
         {
+            if (r.Wait == NsLockWait.GiveUp)
+            {
+                // Whatever the session's state: a lapsed session's waits must go too.
+                await ExecAsync(s, ForgetWait, ct, r.Session, r.Owner, r.Inode, (long)r.Type, r.Start, r.End);
+                return ((byte)0, Array.Empty<NsLockRange>());
+            }
+
             long now = UnixTime.NowNanoseconds();
-            bool live = await ScalarAsync(s, "SELECT 1 FROM ns_lock_sessions WHERE id = @p0 AND expires >= @p1", ct, r.Session, now) is not null;
-            if (!live && r.Type != NsLockType.Unlock)
+            object? expires = await ScalarAsync(s, "SELECT expires FROM ns_lock_sessions WHERE id = @p0 AND expires >= @p1", ct, r.Session, now);
+            if (expires is null && r.Type != NsLockType.Unlock)
             {
                 return (NamespaceErrno.ENOLCK, Array.Empty<NsLockRange>());
+            }
+
+            if (waits)
+            {
+                // This attempt replaces the previous one's row: granted, deadlocked or waiting again.
+                await ExecAsync(s, ForgetWait, ct, r.Session, r.Owner, r.Inode, (long)r.Type, r.Start, r.End);
             }
 
             if (r.Type != NsLockType.Unlock && await ScalarAsync(s, "SELECT 1 " + LiveConflict + " LIMIT 1", ct,
                     r.Inode, (long)r.Kind, r.Session, r.Owner, r.End, r.Start, r.Type == NsLockType.Write ? 1L : 0L, now) is not null)
             {
+                if (!waits)
+                {
+                    return (FdfsErrno.EAGAIN, Array.Empty<NsLockRange>());
+                }
+
+                if (await WouldDeadlockAsync(s, r, now, ct))
+                {
+                    return (NamespaceErrno.EDEADLK, Array.Empty<NsLockRange>());
+                }
+
+                await ExecAsync(s,
+                    "INSERT INTO ns_lock_waits (session, owner, inode, type, first_byte, last_byte, expires) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6)",
+                    ct, r.Session, r.Owner, r.Inode, (long)r.Type, r.Start, r.End, Convert.ToInt64(expires, System.Globalization.CultureInfo.InvariantCulture));
                 return (FdfsErrno.EAGAIN, Array.Empty<NsLockRange>());
             }
 
@@ -110,10 +168,64 @@ public abstract partial class SqlNamespaceStore
         }, cancellationToken);
         if (errno != 0)
         {
-            throw new NamespaceException(errno, errno == FdfsErrno.EAGAIN ? "locked by another owner" : $"lock session {r.Session} expired or unknown");
+            throw new NamespaceException(errno, errno switch
+            {
+                FdfsErrno.EAGAIN => "locked by another owner",
+                NamespaceErrno.EDEADLK => "waiting would deadlock: the owners holding the range wait, directly or not, for this owner",
+                _ => $"lock session {r.Session} expired or unknown",
+            });
         }
 
         return replaced;
+    }
+
+    /// <summary>
+    /// True when the owners <paramref name="r"/> conflicts with wait, through a chain of at most
+    /// <see cref="MaxDeadlockDepth"/> waits, for the requester itself. Breadth first over every conflicting owner (not
+    /// just the first, as Linux follows), with each owner visited once, so a cycle that does not include the requester
+    /// ends the search instead of looping.
+    /// </summary>
+    private static async Task<bool> WouldDeadlockAsync(Session s, NsLockRequest r, long now, CancellationToken ct)
+    {
+        var requester = (r.Session, r.Owner);
+        var frontier = new List<(long Session, long Owner)>();
+        await using (var reader = await ReaderAsync(s, "SELECT DISTINCT l.session, l.owner " + LiveConflict, ct,
+            r.Inode, (long)NsLockKind.Posix, r.Session, r.Owner, r.End, r.Start, r.Type == NsLockType.Write ? 1L : 0L, now))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                frontier.Add((reader.GetInt64(0), reader.GetInt64(1)));
+            }
+        }
+
+        var visited = new HashSet<(long, long)>();
+        for (int depth = 0; depth < MaxDeadlockDepth && frontier.Count > 0; depth++)
+        {
+            var next = new List<(long Session, long Owner)>();
+            foreach (var owner in frontier)
+            {
+                if (!visited.Add(owner) || visited.Count > MaxDeadlockOwners)
+                {
+                    continue;
+                }
+
+                await using var reader = await ReaderAsync(s, WaitedFor, ct, owner.Session, owner.Owner, now);
+                while (await reader.ReadAsync(ct))
+                {
+                    var waitedFor = (reader.GetInt64(0), reader.GetInt64(1));
+                    if (waitedFor == requester)
+                    {
+                        return true;
+                    }
+
+                    next.Add(waitedFor);
+                }
+            }
+
+            frontier = next;
+        }
+
+        return false;
     }
 
     public ValueTask<NsLockHolder> GetLockAsync(NsLockRequest request, CancellationToken cancellationToken)

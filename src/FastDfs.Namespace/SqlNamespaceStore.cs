@@ -9,8 +9,8 @@ namespace FastDfs.Namespace;
 /// The namespace logic over ADO.NET, shared by <see cref="SqliteNamespaceStore"/> and <see cref="PostgresNamespaceStore"/>.
 /// Tables: <c>ns_inodes</c> (attributes, file ID, symlink target), <c>ns_entries</c> (parent, name -> inode; its id is
 /// the readdir cookie), <c>ns_xattrs</c>, <c>ns_groups</c> (group -> root inode), <c>ns_gc</c> (file IDs to delete),
-/// <c>ns_meta</c> (schema version, namespace id), <c>ns_lock_sessions</c> and <c>ns_locks</c> (cluster-wide file locks,
-/// SqlNamespaceStore.Locks). Each mutation reads, checks and writes inside one transaction.
+/// <c>ns_meta</c> (schema version, namespace id), <c>ns_lock_sessions</c>, <c>ns_locks</c> and <c>ns_lock_waits</c> (cluster-wide file
+/// locks and waiting F_SETLKW requests, SqlNamespaceStore.Locks). Each mutation reads, checks and writes inside one transaction.
 /// </summary>
 public abstract partial class SqlNamespaceStore : INamespaceStore
 {

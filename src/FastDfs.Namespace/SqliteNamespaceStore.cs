@@ -14,7 +14,7 @@ namespace FastDfs.Namespace;
 /// </summary>
 public sealed class SqliteNamespaceStore : SqlNamespaceStore
 {
-    private const int SchemaVersion = 3;
+    private const int SchemaVersion = 4;
     private const int MaxIdleReaders = 8;
 
     /// <summary>Commits between checkpoints: a small write adds about 8 pages to the WAL, so about SQLite's own 1,000-page default.</summary>
@@ -51,6 +51,14 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
         "type INTEGER NOT NULL, first_byte INTEGER NOT NULL, last_byte INTEGER NOT NULL, pid INTEGER NOT NULL)",
         "CREATE INDEX ns_locks_inode ON ns_locks (inode, kind)",
         "CREATE INDEX ns_locks_session ON ns_locks (session)",
+    ];
+
+    /// <summary>Version 4: waiting F_SETLKW requests, for deadlock detection (SqlNamespaceStore.Locks).</summary>
+    private static readonly string[] SchemaV4 =
+    [
+        "CREATE TABLE ns_lock_waits (session INTEGER NOT NULL, owner INTEGER NOT NULL, inode INTEGER NOT NULL, type INTEGER NOT NULL, " +
+        "first_byte INTEGER NOT NULL, last_byte INTEGER NOT NULL, expires INTEGER NOT NULL)",
+        "CREATE INDEX ns_lock_waits_owner ON ns_lock_waits (session, owner)",
     ];
 
     private readonly string _connectionString;
@@ -110,6 +118,14 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
         if (version < 3)
         {
             foreach (string sql in SchemaV3)
+            {
+                Run(_writer.Connection, tx, sql);
+            }
+        }
+
+        if (version < 4)
+        {
+            foreach (string sql in SchemaV4)
             {
                 Run(_writer.Connection, tx, sql);
             }

@@ -31,7 +31,7 @@ public enum NamespaceCommand : byte
     RegisterPending = 221,
     ForgetPending = 222,
 
-    // Cluster-wide file locks (fcntl record locks and flock) held by a mount's lock session; layouts in NamespaceMessages.
+    // Cluster-wide file locks (fcntl record locks and flock) held by a mount's lock session; layouts in LockMessages.
     OpenLockSession = 223,
     RenewLockSession = 224,
     CloseLockSession = 225,
@@ -56,6 +56,7 @@ public static class NamespaceErrno
     public const byte ENOTDIR = 20;
     public const byte EMLINK = 31;
     public const byte ERANGE = 34;
+    public const byte EDEADLK = 35;
     public const byte ENOTEMPTY = 39;
     public const byte ENOLCK = 37;
     public const byte ENODATA = 61;
@@ -68,6 +69,7 @@ public static class NamespaceErrno
         ENOTDIR => "ENOTDIR",
         EMLINK => "EMLINK",
         ERANGE => "ERANGE",
+        EDEADLK => "EDEADLK",
         ENOTEMPTY => "ENOTEMPTY",
         ENODATA => "ENODATA",
         ENOLCK => "ENOLCK",
@@ -86,6 +88,7 @@ public static class NamespaceErrno
         ENOTDIR => "not a directory",
         EMLINK => "too many links",
         ERANGE => "attribute name out of range",
+        EDEADLK => "the wait would deadlock (a cycle of owners waiting for each other's locks)",
         ENOTEMPTY => "directory not empty",
         ENODATA => "no such attribute",
         ENOLCK => "no such lock session (expired or closed)",

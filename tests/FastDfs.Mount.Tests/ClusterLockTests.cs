@@ -72,6 +72,7 @@ public sealed class ClusterLockTests(TwoMountsFixture fixture) : IClassFixture<T
 {
     private const int EAGAIN = 11;
     private const int EINTR = 4;
+    private const int EDEADLK = 35;
     private const int SIGUSR1 = 10;
     private const int SIGKILL = 9;
 
@@ -159,6 +160,49 @@ public sealed class ClusterLockTests(TwoMountsFixture fixture) : IClassFixture<T
         await b.MustAsync("lock f u 0 0");
         await Task.Delay(1000);
         Assert.Equal("ok u", (await b.SendAsync("getlk f w 0 0"))[..4]);
+    }
+
+    [Theory]
+    [InlineData(false)] // two mounts: the cycle is only visible to the directory service
+    [InlineData(true)] //  two processes on one mount (the kernel leaves FUSE locks to the mount, so no local check either)
+    public async Task Setlkw_that_would_close_a_cycle_answers_edeadlk_and_the_other_wait_is_granted_later(bool oneMount)
+    {
+        var (first, second) = await fixture.NewFileAsync("deadlock");
+        await using var a = await LockProcess.StartAsync();
+        await using var b = await LockProcess.StartAsync();
+        await a.MustAsync($"open f {first}");
+        await b.MustAsync($"open f {(oneMount ? first : second)}");
+        await a.MustAsync("lock f w 0 10");
+        await b.MustAsync("lock f w 10 10");
+
+        // a waits for b's range; b waiting for a's would wait forever: EDEADLK, at once, and b keeps its lock.
+        var waiting = a.BeginAsync("lockw f w 10 10");
+        await Task.Delay(1000);
+        Assert.False(waiting.IsCompleted, "F_SETLKW returned while the other process held the lock");
+        var refused = Stopwatch.StartNew();
+        Assert.Equal($"err {EDEADLK}", await b.SendAsync("lockw f w 0 10"));
+        Assert.True(refused.Elapsed < TimeSpan.FromSeconds(2), $"EDEADLK after {refused.Elapsed.TotalSeconds:F1} s");
+        Assert.Equal($"err {EAGAIN}", await b.SendAsync("lock f w 0 10")); // F_SETLK: a plain conflict, never EDEADLK
+        Assert.False(waiting.IsCompleted, "a's wait ended when b was refused");
+
+        // b gives in: a's wait is granted.
+        await b.MustAsync("lock f u 10 10");
+        Assert.Equal("ok", await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.StartsWith("ok w 0 20 ", await b.SendAsync("getlk f w 0 0"), StringComparison.Ordinal); // a holds both ranges now
+
+        // An interrupted wait is withdrawn at once (not left to lapse with the 3 s lease): b waits for a, a signal ends
+        // it, and a waiting for b's other range just waits; it is granted when b lets go.
+        await b.MustAsync("lock f w 30 10");
+        var interrupted = b.BeginAsync("lockw f w 0 10");
+        await Task.Delay(1000);
+        MountProcess.SendSignal(b.Pid, SIGUSR1);
+        Assert.Equal($"err {EINTR}", await interrupted.WaitAsync(TimeSpan.FromSeconds(10)));
+        await Task.Delay(300); // the EINTR is answered first, the withdrawal follows; the recorded wait would last over 2 s
+        var waitingAgain = a.BeginAsync("lockw f w 30 10");
+        await Task.Delay(1000);
+        Assert.False(waitingAgain.IsCompleted, "a's F_SETLKW returned while b held the range");
+        await b.MustAsync("lock f u 0 0");
+        Assert.Equal("ok", await waitingAgain.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
     [Fact]

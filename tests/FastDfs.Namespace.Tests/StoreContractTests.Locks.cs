@@ -18,6 +18,9 @@ public abstract partial class StoreContractTests
 
     private Task<long> Session(TimeSpan? lease = null) => Store.OpenLockSessionAsync(lease ?? LongLease, default).AsTask();
 
+    /// <summary>One attempt of a waiting F_SETLKW (what the mount sends every 10 ms to 0.5 s until granted).</summary>
+    private static NsLockRequest Waiting(NsLockRequest request) => request with { Wait = NsLockWait.Wait };
+
     [Fact]
     public async Task Locks_of_other_owners_conflict_by_range_and_type()
     {
@@ -142,6 +145,121 @@ public abstract partial class StoreContractTests
         // The lapsed session's rows went with the renewal that found it lapsed: its range is free for a new session.
         long fresh = await Session();
         await Set(Lock(fresh, file, 1, NsLockType.Read, 100, 200));
+    }
+
+    [Fact]
+    public async Task Two_owners_waiting_for_each_other_s_range_get_EDEADLK_for_the_second_wait()
+    {
+        long file = (await Create(Root, "deadlock2")).Inode;
+        long a = await Session(), b = await Session();
+        await Set(Lock(a, file, 1, NsLockType.Write, 0, 9));
+        await Set(Lock(b, file, 1, NsLockType.Write, 10, 19));
+
+        // a waits for b's range (recorded); b then waits for a's: the cycle is refused, and b holds what it held.
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(a, file, 1, NsLockType.Write, 10, 19))));
+        await Errno(NamespaceErrno.EDEADLK, () => Set(Waiting(Lock(b, file, 1, NsLockType.Read, 5, 5))));
+        await Errno(FdfsErrno.EAGAIN, () => Set(Lock(b, file, 1, NsLockType.Write, 0, 9))); // F_SETLK: never EDEADLK
+        Assert.Equal(new NsLockHolder(NsLockType.Write, 10, 19, 42, b), await Get(Lock(a, file, 1, NsLockType.Write, 10, 19)));
+
+        // EDEADLK recorded nothing: a asking again still just waits, and b's unlock lets it in.
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(a, file, 1, NsLockType.Write, 10, 19))));
+        await Set(Lock(b, file, 1, NsLockType.Unlock, 0, ToEnd));
+        await Set(Waiting(Lock(a, file, 1, NsLockType.Write, 10, 19)));
+
+        // The granted wait is forgotten: b may now wait for a without a false EDEADLK.
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(b, file, 1, NsLockType.Write, 0, 0))));
+
+        // Two processes on one mount (one session, two owners) are owners like any other.
+        long other = (await Create(Root, "deadlock2-one-mount")).Inode;
+        await Set(Lock(a, other, 7, NsLockType.Write, 0, 9));
+        await Set(Lock(a, other, 8, NsLockType.Write, 10, 19));
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(a, other, 7, NsLockType.Read, 15, 15))));
+        await Errno(NamespaceErrno.EDEADLK, () => Set(Waiting(Lock(a, other, 8, NsLockType.Write, 0, 0))));
+    }
+
+    [Fact]
+    public async Task Three_owners_waiting_in_a_ring_across_files_get_EDEADLK_and_a_chain_does_not()
+    {
+        long f1 = (await Create(Root, "ring1")).Inode, f2 = (await Create(Root, "ring2")).Inode, f3 = (await Create(Root, "ring3")).Inode;
+        long a = await Session(), b = await Session(), c = await Session(), d = await Session();
+        await Set(Lock(a, f1, 1, NsLockType.Write, 0, ToEnd));
+        await Set(Lock(b, f2, 1, NsLockType.Write, 0, ToEnd));
+        await Set(Lock(c, f3, 1, NsLockType.Read, 0, ToEnd));
+        await Set(Lock(d, f3, 1, NsLockType.Read, 0, ToEnd)); // readers share: c and d both hold f3
+
+        // a waits for b (f2), b for c and d (f3): a chain, no cycle; d waiting for a (f1) would close one through b.
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(a, f2, 1, NsLockType.Read, 0, 0))));
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(b, f3, 1, NsLockType.Write, 100, 200))));
+        await Errno(NamespaceErrno.EDEADLK, () => Set(Waiting(Lock(c, f1, 1, NsLockType.Write, 0, 0))));
+        await Errno(NamespaceErrno.EDEADLK, () => Set(Waiting(Lock(d, f1, 1, NsLockType.Read, 50, 60))));
+
+        // A newcomer waiting at the end of the chain closes no cycle: it only waits.
+        long e = await Session();
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(e, f1, 1, NsLockType.Write, 0, 0))));
+
+        // Once d leaves f3, b waits for c alone; d may wait for a (d is in no cycle), c may not.
+        await Set(Lock(d, f3, 1, NsLockType.Unlock, 0, ToEnd));
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(d, f1, 1, NsLockType.Read, 0, 0))));
+        await Errno(NamespaceErrno.EDEADLK, () => Set(Waiting(Lock(c, f1, 1, NsLockType.Read, 0, 0))));
+    }
+
+    [Fact]
+    public async Task Waits_that_ended_expired_or_were_given_up_close_no_cycle_and_flock_never_deadlocks()
+    {
+        long file = (await Create(Root, "no-deadlock")).Inode;
+        long a = await Session(TimeSpan.FromSeconds(2)), b = await Session();
+        await Set(Lock(a, file, 1, NsLockType.Write, 0, 9));
+        await Set(Lock(b, file, 1, NsLockType.Write, 10, 19));
+
+        // The wait expires with the lease a's session had when it was recorded, even though the session lives on
+        // (a mount that stopped asking without saying so). Until then it counts.
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(a, file, 1, NsLockType.Write, 10, 19))));
+        await Store.RenewLockSessionAsync(a, LongLease, default);
+        await Errno(NamespaceErrno.EDEADLK, () => Set(Waiting(Lock(b, file, 1, NsLockType.Write, 0, 9))));
+        await Task.Delay(2500);
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(b, file, 1, NsLockType.Write, 0, 9))));
+        await Store.SetLockAsync(Lock(b, file, 1, NsLockType.Write, 0, 9) with { Wait = NsLockWait.GiveUp }, default);
+
+        // A wait given up (the waiter was interrupted) counts no more.
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(a, file, 1, NsLockType.Write, 10, 19))));
+        Assert.Empty(await Store.SetLockAsync(Lock(a, file, 1, NsLockType.Write, 10, 19) with { Wait = NsLockWait.GiveUp }, default));
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(b, file, 1, NsLockType.Write, 0, 9))));
+        await Store.SetLockAsync(Lock(b, file, 1, NsLockType.Write, 0, 9) with { Wait = NsLockWait.GiveUp }, default);
+
+        // A wait whose holder left: a still "waits" for b until it asks again, but b holds nothing a wants any more.
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(a, file, 1, NsLockType.Write, 10, 19))));
+        await Set(Lock(b, file, 1, NsLockType.Unlock, 10, 19));
+        await Set(Lock(b, file, 1, NsLockType.Write, 20, 29));
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(b, file, 1, NsLockType.Write, 0, 9))));
+        await Set(Waiting(Lock(a, file, 1, NsLockType.Write, 10, 19)));
+
+        // flock: each waits for the other's file lock; neither is ever told EDEADLK (Linux checks POSIX locks only).
+        long f1 = (await Create(Root, "flock1")).Inode, f2 = (await Create(Root, "flock2")).Inode;
+        await Set(Lock(a, f1, 5, NsLockType.Write, 0, ToEnd, kind: NsLockKind.Flock));
+        await Set(Lock(b, f2, 5, NsLockType.Write, 0, ToEnd, kind: NsLockKind.Flock));
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(a, f2, 5, NsLockType.Write, 0, ToEnd, kind: NsLockKind.Flock))));
+        await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(b, f1, 5, NsLockType.Write, 0, ToEnd, kind: NsLockKind.Flock))));
+    }
+
+    [Theory]
+    [InlineData(11, true)] // the longest ring the search sees: the last owner is found 10 waits deep
+    [InlineData(12, false)] // longer: not detected, as on Linux (MAX_DEADLK_ITERATIONS)
+    public async Task The_search_follows_waits_ten_deep(int owners, bool detected)
+    {
+        long file = (await Create(Root, "ring-of-" + owners)).Inode;
+        long session = await Session();
+        for (int i = 0; i < owners; i++)
+        {
+            await Set(Lock(session, file, i, NsLockType.Write, 10 * i, (10 * i) + 9));
+        }
+
+        // Owner i waits for owner i + 1's range; the last one's wait for owner 0's range would close the ring.
+        for (int i = 0; i < owners - 1; i++)
+        {
+            await Errno(FdfsErrno.EAGAIN, () => Set(Waiting(Lock(session, file, i, NsLockType.Write, 10 * (i + 1), 10 * (i + 1)))));
+        }
+
+        await Errno(detected ? NamespaceErrno.EDEADLK : FdfsErrno.EAGAIN, () => Set(Waiting(Lock(session, file, owners - 1, NsLockType.Write, 0, 0))));
     }
 
     [Fact]

@@ -324,9 +324,16 @@ public abstract partial class StoreContractTests : IAsyncLifetime
             var dev = await store.CreateAsync(top.Inode, N("tty"), NamespaceMode.CharDevice | 0x1B6, 0, 5, null, 0, 0x500, default);
             Assert.True(dev.Inode > 2);
             root = top.Inode;
+
+            // The lock tables of versions 3 and 4 are there too: a wait is recorded, the one that would close a cycle refused.
+            long session = await store.OpenLockSessionAsync(TimeSpan.FromMinutes(1), default);
+            await store.SetLockAsync(new NsLockRequest(session, 2, 1, NsLockKind.Posix, NsLockType.Write, 0, 9, 1), default);
+            await store.SetLockAsync(new NsLockRequest(session, 2, 2, NsLockKind.Posix, NsLockType.Write, 10, 19, 2), default);
+            await Errno(FdfsErrno.EAGAIN, () => store.SetLockAsync(new NsLockRequest(session, 2, 1, NsLockKind.Posix, NsLockType.Write, 10, 10, 1, NsLockWait.Wait), default).AsTask());
+            await Errno(NamespaceErrno.EDEADLK, () => store.SetLockAsync(new NsLockRequest(session, 2, 2, NsLockKind.Posix, NsLockType.Write, 0, 0, 2, NsLockWait.Wait), default).AsTask());
         }
 
-        // Opened again: already version 2, so nothing is migrated twice (a second ADD COLUMN would fail).
+        // Opened again: already the current version, so nothing is migrated twice (a second ADD COLUMN would fail).
         await using (var again = open())
         {
             await again.InitializeAsync(default);

@@ -29,14 +29,35 @@ public class LockMessagesTests
         Assert.Equal(NsLockKind.Flock, NsLockRequest.Read(Hex.Bytes(RequestGolden[..48] + "02" + RequestGolden[50..])).Kind);
     }
 
+    [Fact]
+    public void A_waiting_request_carries_the_wait_byte_and_an_old_mount_s_request_still_reads()
+    {
+        // A waiting F_SETLKW attempt: the 46 bytes an older mount sends, then wait 1 (Wait); giving up is 2.
+        var waiting = Request with { Wait = NsLockWait.Wait };
+        var buffer = new byte[NsLockRequest.MaxSize];
+        Assert.Equal(47, waiting.Write(buffer));
+        Assert.Equal(RequestGolden + "01", Hex.Of(buffer));
+        Assert.Equal(waiting, NsLockRequest.Read(buffer));
+        Assert.Equal(NsLockWait.GiveUp, NsLockRequest.Read(Hex.Bytes(RequestGolden + "02")).Wait);
+
+        // Without the byte (what every older mount sends, and a new one when not waiting): None, and 46 bytes written.
+        Assert.Equal(NsLockWait.None, NsLockRequest.Read(Hex.Bytes(RequestGolden)).Wait);
+        Assert.Equal(46, (Request with { Wait = NsLockWait.None }).Write(buffer));
+
+        // An unknown wait value, or more than one byte after the pid, is refused.
+        Assert.Throws<FdfsProtocolException>(() => NsLockRequest.Read(Hex.Bytes(RequestGolden + "03")));
+        Assert.Throws<FdfsProtocolException>(() => NsLockRequest.Read(Hex.Bytes(RequestGolden + "0100")));
+        Assert.Equal(("EDEADLK", 35), (NamespaceErrno.Name(35), (int)NamespaceErrno.EDEADLK));
+    }
+
     [Theory]
     [InlineData("03", "01", "")] //                       unknown kind
     [InlineData("01", "05", "")] //                       unknown type
     [InlineData("01", "01", "ffffffffffffffff")] //       negative start
-    [InlineData("01", "01", "7fffffffffffffff00")] //     one byte too many
+    [InlineData("01", "01", "7fffffffffffffff0000")] //   two bytes too many (one is the wait byte)
     public void Bad_lock_requests_are_refused(string kind, string type, string start)
     {
-        string hex = RequestGolden[..48] + kind + type + (start.Length == 16 ? start + RequestGolden[68..] : RequestGolden[52..] + (start.Length > 16 ? "00" : ""));
+        string hex = RequestGolden[..48] + kind + type + (start.Length == 16 ? start + RequestGolden[68..] : RequestGolden[52..] + (start.Length > 16 ? start[16..] : ""));
         Assert.Throws<FdfsProtocolException>(() => NsLockRequest.Read(Hex.Bytes(hex)));
     }
 

@@ -18,15 +18,41 @@ public enum NsLockType : byte
 }
 
 /// <summary>
+/// What a SET_LOCK says about waiting, for deadlock detection (POSIX locks only; flock never waits on the graph).
+/// </summary>
+public enum NsLockWait : byte
+{
+    /// <summary>An F_SETLK, an unlock, a flock: nothing about waiting (the byte is left out of the request).</summary>
+    None = 0,
+
+    /// <summary>
+    /// One attempt of a waiting F_SETLKW: on a conflict the server records that the owner waits for this range (until
+    /// granted, given up or the session's lease ends), unless the wait would close a cycle of owners each waiting for
+    /// the next: then EDEADLK, and nothing is recorded.
+    /// </summary>
+    Wait = 1,
+
+    /// <summary>The waiter gave up (interrupted): its wait for this range (same owner, type and range) is forgotten; no lock changes.</summary>
+    GiveUp = 2,
+}
+
+/// <summary>
 /// SET_LOCK / GET_LOCK request: the lock owner is (<see cref="Session"/>, <see cref="Owner"/>), the mount's lock
 /// session and the kernel's lock_owner; the range is [<see cref="Start"/>, <see cref="End"/>] inclusive, with
 /// <see cref="End"/> = <see cref="long.MaxValue"/> for "to the end of the file, however long" (the kernel's OFFSET_MAX).
 /// <see cref="Pid"/> is the locking process as the mount saw it (what F_GETLK reports to the same mount).
-/// Layout: session L8, inode L8, owner L8, kind 1, type 1, start L8, end L8, pid 4.
+/// Layout: session L8, inode L8, owner L8, kind 1, type 1, start L8, end L8, pid 4, then for SET_LOCK an optional
+/// wait 1 (<see cref="NsLockWait"/>): written only when not None, so every request an older mount sends (46 bytes)
+/// still reads, as None.
 /// </summary>
-public readonly record struct NsLockRequest(long Session, long Inode, long Owner, NsLockKind Kind, NsLockType Type, long Start, long End, int Pid)
+public readonly record struct NsLockRequest(
+    long Session, long Inode, long Owner, NsLockKind Kind, NsLockType Type, long Start, long End, int Pid, NsLockWait Wait = NsLockWait.None)
 {
+    /// <summary>The request without the wait byte (GET_LOCK, and SET_LOCK with <see cref="NsLockWait.None"/>).</summary>
     public const int Size = 8 + 8 + 8 + 1 + 1 + 8 + 8 + 4;
+
+    /// <summary>The longest request: with the wait byte.</summary>
+    public const int MaxSize = Size + 1;
 
     public int Write(Span<byte> destination)
     {
@@ -39,24 +65,29 @@ public readonly record struct NsLockRequest(long Session, long Inode, long Owner
         w.WriteInt64(Start);
         w.WriteInt64(End);
         w.WriteInt32(Pid);
+        if (Wait != NsLockWait.None)
+        {
+            w.WriteByte((byte)Wait);
+        }
+
         return w.Position;
     }
 
-    /// <summary>Reads and checks a request: an unknown kind or type, or a range that is empty or negative, is refused.</summary>
+    /// <summary>Reads and checks a request: an unknown kind, type or wait, or a range that is empty or negative, is refused.</summary>
     public static NsLockRequest Read(ReadOnlySpan<byte> body)
     {
-        if (body.Length != Size)
+        if (body.Length is not (Size or MaxSize))
         {
-            throw new FdfsProtocolException($"lock request must be {Size} bytes, got {body.Length}");
+            throw new FdfsProtocolException($"lock request must be {Size} or {MaxSize} bytes, got {body.Length}");
         }
 
         var r = new WireReader(body);
         var request = new NsLockRequest(
             r.ReadInt64("session"), r.ReadInt64("inode"), r.ReadInt64("owner"), (NsLockKind)r.ReadByte("kind"), (NsLockType)r.ReadByte("type"),
-            r.ReadInt64("start"), r.ReadInt64("end"), r.ReadInt32("pid"));
-        if (!Enum.IsDefined(request.Kind) || !Enum.IsDefined(request.Type))
+            r.ReadInt64("start"), r.ReadInt64("end"), r.ReadInt32("pid"), r.Remaining > 0 ? (NsLockWait)r.ReadByte("wait") : NsLockWait.None);
+        if (!Enum.IsDefined(request.Kind) || !Enum.IsDefined(request.Type) || !Enum.IsDefined(request.Wait))
         {
-            throw new FdfsProtocolException($"unknown lock kind {(byte)request.Kind} or type {(byte)request.Type}");
+            throw new FdfsProtocolException($"unknown lock kind {(byte)request.Kind}, type {(byte)request.Type} or wait {(byte)request.Wait}");
         }
 
         if (request.Start < 0 || request.End < request.Start)
@@ -157,8 +188,10 @@ public readonly record struct NsLockRange(NsLockType Type, long Start, long End,
 /// Lock-session commands. OPEN_LOCK_SESSION: lease seconds 4, answered with the new session L8. RENEW_LOCK_SESSION:
 /// session L8, lease seconds 4, empty answer, ENOLCK when the session has expired or was closed (its locks are gone).
 /// CLOSE_LOCK_SESSION: session L8, empty answer (closing an unknown session succeeds). SET_LOCK: <see cref="NsLockRequest"/>,
-/// answered with the <see cref="NsLockRange"/>s it replaced, EAGAIN when another owner's lock conflicts, ENOLCK for
-/// an unknown or expired session. GET_LOCK: <see cref="NsLockRequest"/>, answered with <see cref="NsLockHolder"/>.
+/// answered with the <see cref="NsLockRange"/>s it replaced, EAGAIN when another owner's lock conflicts, EDEADLK when
+/// a waiting POSIX request (<see cref="NsLockWait.Wait"/>) would close a cycle of waiting owners, ENOLCK for an unknown
+/// or expired session; with <see cref="NsLockWait.GiveUp"/> an empty answer. GET_LOCK: <see cref="NsLockRequest"/>
+/// (the wait byte, if any, is ignored), answered with <see cref="NsLockHolder"/>.
 /// </summary>
 public static class LockMessages
 {
