@@ -325,8 +325,9 @@ public sealed partial class FileSystem
         }
 
         /// <summary>The content file, created empty (and bound) if there is none yet, so metadata can be set on it.</summary>
-        public async ValueTask<FsResult<FileId>> EnsureContentAsync(CancellationToken cancellationToken)
+        public async ValueTask<FsResult<FileId>> EnsureContentAsync(OperationDeadline commitDeadline)
         {
+            var cancellationToken = commitDeadline.Token;
             if (!await EnterAsync(cancellationToken))
             {
                 return FsResult<FileId>.Fail(Errno.EIO);
@@ -353,7 +354,7 @@ public sealed partial class FileSystem
 
                 if (_unbound)
                 {
-                    int committed = await CommitLockedAsync(cancellationToken);
+                    int committed = await CommitLockedAsync(commitDeadline);
                     if (committed != 0)
                     {
                         return FsResult<FileId>.Fail(committed);
@@ -369,16 +370,16 @@ public sealed partial class FileSystem
         }
 
         /// <summary>Every byte stored and the name bound to it (flush, fsync, last release).</summary>
-        public async ValueTask<int> CommitAsync(CancellationToken cancellationToken)
+        public async ValueTask<int> CommitAsync(OperationDeadline commitDeadline)
         {
-            if (!await EnterAsync(cancellationToken))
+            if (!await EnterAsync(commitDeadline.Token))
             {
                 return Errno.EIO;
             }
 
             try
             {
-                return await CommitLockedAsync(cancellationToken);
+                return await CommitLockedAsync(commitDeadline);
             }
             finally
             {
@@ -432,8 +433,10 @@ public sealed partial class FileSystem
             }
         }
 
-        private async ValueTask<int> CommitLockedAsync(CancellationToken cancellationToken)
+        /// <param name="commitDeadline">The whole commit's bound; the naming at its end gets an operation's deadline within it.</param>
+        private async ValueTask<int> CommitLockedAsync(OperationDeadline commitDeadline)
         {
+            var cancellationToken = commitDeadline.Token;
             int shipped = await ShipTailAsync(cancellationToken, committing: true);
             int drained = shipped != 0 ? shipped : await AwaitChainAsync(cancellationToken);
             if (drained != 0)
@@ -443,7 +446,7 @@ public sealed partial class FileSystem
 
             if (_node.Pending is { } pending)
             {
-                return await CreatePendingLockedAsync(pending, cancellationToken);
+                return await CreatePendingLockedAsync(pending, commitDeadline);
             }
 
             if (_node.Orphaned)
@@ -479,10 +482,10 @@ public sealed partial class FileSystem
             }
 
             var content = _content!.Value;
-            using var deadline = _fs.Deadline(cancellationToken);
+            using var deadline = new OperationDeadline(Options.OperationTimeout, commitDeadline);
             if (_unbound && _replaced is { } replaced)
             {
-                var metadata = await _fs._backend.GetMetadataAsync(replaced, deadline.Token);
+                var metadata = await _fs._backend.GetMetadataAsync(replaced, deadline);
                 if (!metadata.IsOk && metadata.Errno != Errno.ENOENT)
                 {
                     return metadata.Errno;
@@ -490,7 +493,7 @@ public sealed partial class FileSystem
 
                 if (metadata.IsOk && metadata.Value.Count > 0)
                 {
-                    int copied = await _fs._backend.SetMetadataAsync(content, metadata.Value, MetadataFlag.Overwrite, deadline.Token);
+                    int copied = await _fs._backend.SetMetadataAsync(content, metadata.Value, MetadataFlag.Overwrite, deadline);
                     if (copied != 0)
                     {
                         return copied;
@@ -499,7 +502,7 @@ public sealed partial class FileSystem
             }
 
             long size = _size;
-            var bound = await _fs._names.SetContentAsync(_node.NsInode, content.ToString(), size, _mtimeNs, deadline.Token);
+            var bound = await _fs._names.SetContentAsync(_node.NsInode, content.ToString(), size, _mtimeNs, deadline);
             if (_registration is { } registration)
             {
                 // Sent beside SET_CONTENT: either order leaves the file ID bound and not pending.
@@ -551,13 +554,13 @@ public sealed partial class FileSystem
         public void SetMtime(long mtimeNs) => Volatile.Write(ref _mtimeNs, mtimeNs);
 
         /// <summary>Deferred CREATE: the name is made with its content (none for an empty file) in one request.</summary>
-        private async ValueTask<int> CreatePendingLockedAsync(PendingName pending, CancellationToken cancellationToken)
+        private async ValueTask<int> CreatePendingLockedAsync(PendingName pending, OperationDeadline commitDeadline)
         {
             FileId? content = _hasContent ? _content : null;
             long size = content is null ? 0 : _size;
-            using var deadline = _fs.Deadline(cancellationToken);
+            using var deadline = new OperationDeadline(Options.OperationTimeout, commitDeadline);
             var created = await _fs._names.CreateAsync(
-                pending.ParentNs, pending.Name, pending.Mode, pending.Uid, pending.Gid, content?.ToString(), size, deadline.Token);
+                pending.ParentNs, pending.Name, pending.Mode, pending.Uid, pending.Gid, content?.ToString(), size, deadline);
             if (_registration is { } registration)
             {
                 await registration; // either order leaves a bound file ID not pending
@@ -664,7 +667,7 @@ public sealed partial class FileSystem
         }
 
         /// <summary>Queues one storage operation without a buffer after the previous ones; waits while write_chunks are queued.</summary>
-        private async ValueTask<int> EnqueueAsync(Func<CancellationToken, ValueTask<int>> operation, CancellationToken cancellationToken)
+        private async ValueTask<int> EnqueueAsync(Func<OperationDeadline, ValueTask<int>> operation, CancellationToken cancellationToken)
         {
             if (!await MakeRoomAsync(0, cancellationToken))
             {
@@ -708,10 +711,10 @@ public sealed partial class FileSystem
         }
 
         /// <summary>After <see cref="MakeRoomAsync"/>: the operation runs after the previous ones, then frees the room and the buffer.</summary>
-        private void Queue(Func<CancellationToken, ValueTask<int>> operation, byte[]? buffer, int budgeted) =>
+        private void Queue(Func<OperationDeadline, ValueTask<int>> operation, byte[]? buffer, int budgeted) =>
             _chain = RunAsync(_chain, operation, buffer, budgeted);
 
-        private async Task RunAsync(Task previous, Func<CancellationToken, ValueTask<int>> operation, byte[]? buffer, int budgeted)
+        private async Task RunAsync(Task previous, Func<OperationDeadline, ValueTask<int>> operation, byte[]? buffer, int budgeted)
         {
             try
             {
@@ -719,11 +722,12 @@ public sealed partial class FileSystem
                 if (Volatile.Read(ref _error) == 0)
                 {
                     int errno;
-                    using (var deadline = new CancellationTokenSource(Options.OperationTimeout))
+                    // Not the caller's: an interrupt must not cut a queued change that close() and fsync() wait for.
+                    using (var deadline = new OperationDeadline(Options.OperationTimeout))
                     {
                         try
                         {
-                            errno = await operation(deadline.Token);
+                            errno = await operation(deadline);
                         }
                         catch (Exception e)
                         {
@@ -755,9 +759,9 @@ public sealed partial class FileSystem
             }
         }
 
-        private async ValueTask<int> UploadAsync(byte[] buffer, int length, bool register, CancellationToken cancellationToken)
+        private async ValueTask<int> UploadAsync(byte[] buffer, int length, bool register, OperationDeadline deadline)
         {
-            var uploaded = await _fs._backend.UploadAppenderAsync(_node.Group, ContentExtension(_node), buffer.AsMemory(0, length), cancellationToken);
+            var uploaded = await _fs._backend.UploadAppenderAsync(_node.Group, ContentExtension(_node), buffer.AsMemory(0, length), deadline);
             if (!uploaded.IsOk)
             {
                 return uploaded.Errno;
@@ -776,20 +780,20 @@ public sealed partial class FileSystem
             return 0;
         }
 
-        private async ValueTask<int> AppendAsync(byte[] buffer, int length, CancellationToken cancellationToken)
+        private async ValueTask<int> AppendAsync(byte[] buffer, int length, OperationDeadline deadline)
         {
             RenewRegistration();
-            return await _fs._backend.AppendAsync(_content!.Value, buffer.AsMemory(0, length), cancellationToken);
+            return await _fs._backend.AppendAsync(_content!.Value, buffer.AsMemory(0, length), deadline);
         }
 
-        private ValueTask<int> ModifyAsync(long offset, byte[] buffer, int length, CancellationToken cancellationToken) =>
-            _fs._backend.ModifyAsync(_content!.Value, offset, buffer.AsMemory(0, length), cancellationToken);
+        private ValueTask<int> ModifyAsync(long offset, byte[] buffer, int length, OperationDeadline deadline) =>
+            _fs._backend.ModifyAsync(_content!.Value, offset, buffer.AsMemory(0, length), deadline);
 
-        private async ValueTask<int> SetLengthAsync(long size, CancellationToken cancellationToken)
+        private async ValueTask<int> SetLengthAsync(long size, OperationDeadline deadline)
         {
             if (_content is null)
             {
-                int uploaded = await UploadAsync([], 0, register: true, cancellationToken);
+                int uploaded = await UploadAsync([], 0, register: true, deadline);
                 if (uploaded != 0 || size == 0)
                 {
                     return uploaded;
@@ -797,7 +801,7 @@ public sealed partial class FileSystem
             }
 
             RenewRegistration();
-            return await _fs._backend.TruncateAsync(_content!.Value, size, cancellationToken);
+            return await _fs._backend.TruncateAsync(_content!.Value, size, deadline);
         }
 
         /// <summary>
@@ -821,11 +825,11 @@ public sealed partial class FileSystem
 
         private async Task RegisterAsync(FileId fileId)
         {
-            using var deadline = new CancellationTokenSource(Options.OperationTimeout);
+            using var deadline = new OperationDeadline(Options.OperationTimeout);
             int errno;
             try
             {
-                errno = await _fs._names.RegisterPendingAsync(fileId.ToString(), Options.PendingLease, deadline.Token);
+                errno = await _fs._names.RegisterPendingAsync(fileId.ToString(), Options.PendingLease, deadline);
             }
             catch (Exception e) when (e is OperationCanceledException or IOException)
             {

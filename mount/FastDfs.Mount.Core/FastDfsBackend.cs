@@ -10,9 +10,10 @@ namespace FastDfs.Mount.Core;
 /// <summary>
 /// The cluster through <see cref="FastDfsClient"/>; client errors become errnos here. The tracker's upload choice
 /// per group and update choice per content file are reused for <paramref name="choiceTimeout"/>: a small file then
-/// costs no tracker round trip, a big one no tracker round trip per chunk.
+/// costs no tracker round trip, a big one no tracker round trip per chunk. A call its caller gives up on (an
+/// interrupt) answers EINTR and keeps every choice; one whose deadline passes answers EIO with a timeout warning.
 /// </summary>
-public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeout, ILogger logger, TimeSpan choiceTimeout = default) : IClusterBackend
+public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpan choiceTimeout = default) : IClusterBackend
 {
     // Bounds the update-choice table: a copy of many small files leaves one entry per file until it expires.
     private const int MaxUpdateChoices = 4096;
@@ -21,129 +22,119 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
     private readonly ConcurrentDictionary<string, (StoreTarget Target, long Expires)> _storeChoices = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<FileId, (ServerAddress Storage, long Expires)> _updateChoices = new();
 
-    public async ValueTask<FsResult<IReadOnlyList<GroupSpace>>> ListGroupsAsync(CancellationToken cancellationToken)
+    public async ValueTask<FsResult<IReadOnlyList<GroupSpace>>> ListGroupsAsync(OperationDeadline deadline)
     {
         try
         {
-            var groups = await client.ListGroupsAsync(cancellationToken);
+            var groups = await client.ListGroupsAsync(deadline.Token);
             return groups.Select(g => new GroupSpace(g.Name, g.TotalMb, g.FreeMb, (int)g.StorePathCount)).ToArray();
         }
         catch (Exception e) when (IsClusterFailure(e))
         {
-            return FsResult<IReadOnlyList<GroupSpace>>.Fail(ToErrno("list groups", "tracker", e, cancellationToken));
+            return FsResult<IReadOnlyList<GroupSpace>>.Fail(ToErrno("list groups", "tracker", e, deadline));
         }
     }
 
-    public async ValueTask<FsResult<StoredFile>> GetFileAsync(FileId fileId, CancellationToken cancellationToken)
+    public async ValueTask<FsResult<StoredFile>> GetFileAsync(FileId fileId, OperationDeadline deadline)
     {
         try
         {
-            var info = await client.GetFileInfoAsync(fileId, cancellationToken);
+            var info = await client.GetFileInfoAsync(fileId, deadline.Token);
             return new StoredFile(info.Size, info.Response.CreateTimestamp, info.IsAppender);
         }
         catch (Exception e) when (IsClusterFailure(e))
         {
-            return FsResult<StoredFile>.Fail(ToErrno("stat", fileId.ToString(), e, cancellationToken));
+            return FsResult<StoredFile>.Fail(ToErrno("stat", fileId.ToString(), e, deadline));
         }
     }
 
     public async ValueTask<FsResult<int>> ReadAsync(
-        FileId fileId, long offset, Memory<byte> destination, StorageChoice storage, CancellationToken cancellationToken) =>
+        FileId fileId, long offset, Memory<byte> destination, StorageChoice storage, OperationDeadline deadline) =>
         await FromStorageChoiceAsync(
             fileId, storage, (offset, destination),
             static (client, fileId, at, state, ct) => client.ReadRangeAsync(fileId, state.offset, state.destination, at, ct),
-            cancellationToken);
+            deadline);
 
     public async ValueTask<FsResult<IContentStream>> OpenStreamAsync(
-        FileId fileId, long offset, long length, StorageChoice storage, CancellationToken cancellationToken)
+        FileId fileId, long offset, long length, StorageChoice storage, OperationDeadline deadline)
     {
         var opened = await FromStorageChoiceAsync(
             fileId, storage, (offset, length),
             static (client, fileId, at, state, ct) => client.OpenDownloadAsync(fileId, state.offset, state.length, at, ct),
-            cancellationToken);
+            deadline);
         return opened.IsOk ? new DownloadStream(this, opened.Value, fileId, storage) : FsResult<IContentStream>.Fail(opened.Errno);
     }
 
     /// <summary>
     /// Runs <paramref name="read"/> against the storage the handle remembers, or the tracker's download choice. A storage
-    /// that does not answer is forgotten and the tracker asked once more; any other failure is the read's errno.
+    /// that does not answer is forgotten and the tracker asked once more; any other failure is the read's errno. A read
+    /// its caller gave up on (an interrupt) keeps the storage: nothing is known against it.
     /// </summary>
     private async ValueTask<FsResult<TResult>> FromStorageChoiceAsync<TState, TResult>(
         FileId fileId, StorageChoice storage, TState state,
-        Func<FastDfsClient, FileId, ServerAddress?, TState, CancellationToken, Task<TResult>> read, CancellationToken cancellationToken)
+        Func<FastDfsClient, FileId, ServerAddress?, TState, CancellationToken, Task<TResult>> read, OperationDeadline deadline)
     {
-        long started = Stopwatch.GetTimestamp();
         for (int attempt = 0; ; attempt++)
         {
             var chosen = storage.Address;
             try
             {
-                chosen ??= storage.Address = await client.QueryFetchAsync(fileId, cancellationToken);
-                return FsResult<TResult>.Ok(await read(client, fileId, chosen, state, cancellationToken));
+                chosen ??= storage.Address = await client.QueryFetchAsync(fileId, deadline.Token);
+                return FsResult<TResult>.Ok(await read(client, fileId, chosen, state, deadline.Token));
             }
             catch (FdfsException e) when (attempt == 0 && e is FdfsConnectionException or FdfsTimeoutException
-                                          && !cancellationToken.IsCancellationRequested)
+                                          && !deadline.Token.IsCancellationRequested)
             {
                 // The storage we remembered died; the tracker may know a live one by now.
                 storage.Address = null;
                 MountLog.ReadFailover(logger, chosen?.ToString() ?? "?", fileId.ToString());
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !DeadlinePassed(started))
-            {
-                // The caller gave up (a signal interrupted the read), not the deadline: the storage is fine and stays
-                // chosen. Reported as a timeout, stress-ng's end-of-run signals read like reads stuck for the full timeout.
-                MountLog.ReadCancelled(logger, fileId.ToString(), (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                return FsResult<TResult>.Fail(Errno.EINTR);
-            }
             catch (Exception e) when (IsClusterFailure(e))
             {
-                storage.Address = null;
-                return FsResult<TResult>.Fail(ReadErrno(ToErrno("read", fileId.ToString(), e, cancellationToken)));
+                if (!IsInterrupt(e, deadline))
+                {
+                    storage.Address = null;
+                }
+
+                return FsResult<TResult>.Fail(ReadErrno(ToErrno("read", fileId.ToString(), e, deadline)));
             }
         }
     }
 
-    /// <summary>
-    /// Whether the operation timeout has (about) run out since <paramref name="started"/>: the callers' deadlines start
-    /// just before the call, so a cancellation well inside the timeout came from the caller, not the deadline.
-    /// </summary>
-    private bool DeadlinePassed(long started) =>
-        Stopwatch.GetElapsedTime(started) >= operationTimeout - TimeSpan.FromMilliseconds(Math.Min(1000, operationTimeout.TotalMilliseconds / 10));
-
-    public async ValueTask<int> DeleteAsync(FileId fileId, CancellationToken cancellationToken)
+    public async ValueTask<int> DeleteAsync(FileId fileId, OperationDeadline deadline)
     {
         try
         {
-            await client.DeleteAsync(fileId, cancellationToken);
+            await client.DeleteAsync(fileId, deadline.Token);
             MountLog.Deleted(logger, fileId.ToString());
             return 0;
         }
         catch (Exception e) when (IsClusterFailure(e))
         {
-            return ToErrno("delete", fileId.ToString(), e, cancellationToken);
+            return ToErrno("delete", fileId.ToString(), e, deadline);
         }
     }
 
-    public async ValueTask<FsResult<IReadOnlyDictionary<string, string>>> GetMetadataAsync(FileId fileId, CancellationToken cancellationToken)
+    public async ValueTask<FsResult<IReadOnlyDictionary<string, string>>> GetMetadataAsync(FileId fileId, OperationDeadline deadline)
     {
         try
         {
             // FastDFS answers ENOENT both for "no metadata" and "no file"; stat already proved the file exists.
-            var metadata = await client.TryGetMetadataAsync(fileId, cancellationToken);
+            var metadata = await client.TryGetMetadataAsync(fileId, deadline.Token);
             return FsResult<IReadOnlyDictionary<string, string>>.Ok(metadata ?? EmptyMetadata);
         }
         catch (Exception e) when (IsClusterFailure(e))
         {
-            return FsResult<IReadOnlyDictionary<string, string>>.Fail(ToErrno("get metadata", fileId.ToString(), e, cancellationToken));
+            return FsResult<IReadOnlyDictionary<string, string>>.Fail(ToErrno("get metadata", fileId.ToString(), e, deadline));
         }
     }
 
     public async ValueTask<int> SetMetadataAsync(
-        FileId fileId, IReadOnlyDictionary<string, string> metadata, MetadataFlag flag, CancellationToken cancellationToken)
+        FileId fileId, IReadOnlyDictionary<string, string> metadata, MetadataFlag flag, OperationDeadline deadline)
     {
         try
         {
-            await client.SetMetadataAsync(fileId, metadata, flag, cancellationToken);
+            await client.SetMetadataAsync(fileId, metadata, flag, deadline.Token);
             return 0;
         }
         catch (ArgumentException)
@@ -153,29 +144,29 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
         }
         catch (Exception e) when (IsClusterFailure(e))
         {
-            return ToErrno("set metadata", fileId.ToString(), e, cancellationToken);
+            return ToErrno("set metadata", fileId.ToString(), e, deadline);
         }
     }
 
-    public async ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, string? extension, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    public async ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, string? extension, ReadOnlyMemory<byte> content, OperationDeadline deadline)
     {
         StoreTarget? target = null;
         try
         {
             if (_choiceTicks <= 0)
             {
-                return await client.UploadAppenderAsync(content, extension, null, group, null, cancellationToken);
+                return await client.UploadAppenderAsync(content, extension, null, group, null, deadline.Token);
             }
 
             long now = Stopwatch.GetTimestamp();
             if (!_storeChoices.TryGetValue(group, out var choice) || now >= choice.Expires)
             {
-                choice = (await client.QueryStoreAsync(group, cancellationToken), now + _choiceTicks);
+                choice = (await client.QueryStoreAsync(group, deadline.Token), now + _choiceTicks);
                 _storeChoices[group] = choice;
             }
 
             target = choice.Target;
-            var fileId = await client.UploadAppenderAsync(content, extension, choice.Target, cancellationToken);
+            var fileId = await client.UploadAppenderAsync(content, extension, choice.Target, deadline.Token);
 
             // The storage that created an appender is its update choice while it lives (tracker 103).
             RememberUpdateChoice(fileId, choice.Target.Storage);
@@ -183,46 +174,46 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
         }
         catch (Exception e) when (IsClusterFailure(e))
         {
-            if (target is { } failed)
+            if (target is { } failed && !IsInterrupt(e, deadline))
             {
                 _storeChoices.TryRemove(group, out _);
                 MountLog.ChoiceDropped(logger, failed.Storage.ToString(), group);
             }
 
-            return FsResult<FileId>.Fail(ToErrno("upload appender", group, e, cancellationToken));
+            return FsResult<FileId>.Fail(ToErrno("upload appender", group, e, deadline));
         }
     }
 
-    public ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
-        UpdateAsync("append", fileId, (fileId, content), static (c, s, a, t) => c.AppendAsync(a.fileId, a.content, s, t), cancellationToken);
+    public ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, OperationDeadline deadline) =>
+        UpdateAsync("append", fileId, (fileId, content), static (c, s, a, t) => c.AppendAsync(a.fileId, a.content, s, t), deadline);
 
-    public ValueTask<int> ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
-        UpdateAsync("modify", fileId, (fileId, offset, content), static (c, s, a, t) => c.ModifyAsync(a.fileId, a.offset, a.content, s, t), cancellationToken);
+    public ValueTask<int> ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, OperationDeadline deadline) =>
+        UpdateAsync("modify", fileId, (fileId, offset, content), static (c, s, a, t) => c.ModifyAsync(a.fileId, a.offset, a.content, s, t), deadline);
 
-    public ValueTask<int> TruncateAsync(FileId fileId, long size, CancellationToken cancellationToken) =>
-        UpdateAsync("truncate", fileId, (fileId, size), static (c, s, a, t) => c.TruncateAsync(a.fileId, a.size, s, t), cancellationToken);
+    public ValueTask<int> TruncateAsync(FileId fileId, long size, OperationDeadline deadline) =>
+        UpdateAsync("truncate", fileId, (fileId, size), static (c, s, a, t) => c.TruncateAsync(a.fileId, a.size, s, t), deadline);
 
     /// <summary>One change of an appender file on its update choice (remembered, or asked of the tracker).</summary>
     private async ValueTask<int> UpdateAsync<TArgs>(
         string operation, FileId fileId, TArgs args, Func<FastDfsClient, ServerAddress, TArgs, CancellationToken, Task> change,
-        CancellationToken cancellationToken)
+        OperationDeadline deadline)
     {
         try
         {
             long now = Stopwatch.GetTimestamp();
             if (!_updateChoices.TryGetValue(fileId, out var choice) || now >= choice.Expires)
             {
-                var storage = await client.QueryUpdateAsync(fileId, cancellationToken);
+                var storage = await client.QueryUpdateAsync(fileId, deadline.Token);
                 RememberUpdateChoice(fileId, storage);
                 choice = (storage, 0);
             }
 
             try
             {
-                await change(client, choice.Storage, args, cancellationToken);
+                await change(client, choice.Storage, args, deadline.Token);
                 return 0;
             }
-            catch (Exception e) when (IsClusterFailure(e))
+            catch (Exception e) when (IsClusterFailure(e) && !IsInterrupt(e, deadline))
             {
                 // Not retried (a change may have applied); the next one asks the tracker again.
                 _updateChoices.TryRemove(fileId, out _);
@@ -231,7 +222,7 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
         }
         catch (Exception e) when (IsClusterFailure(e))
         {
-            return ToErrno(operation, fileId.ToString(), e, cancellationToken);
+            return ToErrno(operation, fileId.ToString(), e, deadline);
         }
     }
 
@@ -262,19 +253,23 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
         _updateChoices[fileId] = (storage, now + _choiceTicks);
     }
 
-    /// <summary>A streamed download; a failure forgets the storage choice, so the next open asks the tracker.</summary>
+    /// <summary>A streamed download; a failure (not an interrupt) forgets the storage choice, so the next open asks the tracker.</summary>
     private sealed class DownloadStream(FastDfsBackend backend, DownloadReader reader, FileId fileId, StorageChoice storage) : IContentStream
     {
-        public async ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
+        public async ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, OperationDeadline deadline)
         {
             try
             {
-                return await reader.ReadAsync(destination, cancellationToken);
+                return await reader.ReadAsync(destination, deadline.Token);
             }
             catch (Exception e) when (IsClusterFailure(e))
             {
-                storage.Address = null;
-                return FsResult<int>.Fail(ReadErrno(backend.ToErrno("read", fileId.ToString(), e, cancellationToken)));
+                if (!IsInterrupt(e, deadline))
+                {
+                    storage.Address = null;
+                }
+
+                return FsResult<int>.Fail(ReadErrno(backend.ToErrno("read", fileId.ToString(), e, deadline)));
             }
         }
 
@@ -291,11 +286,20 @@ public sealed class FastDfsBackend(FastDfsClient client, TimeSpan operationTimeo
 
     private static bool IsClusterFailure(Exception e) => e is FdfsException or OperationCanceledException or IOException;
 
-    private int ToErrno(string operation, string target, Exception e, CancellationToken cancellationToken)
+    /// <summary>The caller gave up (a signal): the server is not to blame, and the caller hears EINTR.</summary>
+    private static bool IsInterrupt(Exception e, OperationDeadline deadline) => e is OperationCanceledException && deadline.CallerCancelled;
+
+    private int ToErrno(string operation, string target, Exception e, OperationDeadline deadline)
     {
-        if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+        if (IsInterrupt(e, deadline))
         {
-            MountLog.OperationTimedOut(logger, operation, target, operationTimeout.TotalSeconds);
+            MountLog.OperationInterrupted(logger, operation, target);
+            return Errno.EINTR;
+        }
+
+        if (e is OperationCanceledException && deadline.Expired)
+        {
+            MountLog.OperationTimedOut(logger, operation, target, deadline.Timeout.TotalSeconds);
             return Errno.EIO;
         }
 

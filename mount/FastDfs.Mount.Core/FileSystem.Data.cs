@@ -89,7 +89,7 @@ public sealed partial class FileSystem
         }
 
         using var deadline = Deadline(cancellationToken);
-        var created = await _names.CreateAsync(parentInode.Value, name, mode, uid, owner, null, 0, deadline.Token);
+        var created = await _names.CreateAsync(parentInode.Value, name, mode, uid, owner, null, 0, deadline);
         if (!created.IsOk)
         {
             return FsResult<(EntryReply, OpenReply)>.Fail(created.Errno);
@@ -142,7 +142,7 @@ public sealed partial class FileSystem
         }
 
         using var deadline = CommitDeadline(cancellationToken);
-        int errno = await writer.CommitAsync(deadline.Token);
+        int errno = await writer.CommitAsync(deadline);
         return errno != 0 ? errno : node.Pending is null ? 0 : Errno.EIO;
     }
 
@@ -301,7 +301,7 @@ public sealed partial class FileSystem
         {
             using var deadline = CommitDeadline(cancellationToken);
             int errno = await writer.Value.ResizeAsync(size, deadline.Token, growOnly);
-            return errno != 0 ? errno : await writer.Value.CommitAsync(deadline.Token);
+            return errno != 0 ? errno : await writer.Value.CommitAsync(deadline);
         }
         finally
         {
@@ -335,7 +335,7 @@ public sealed partial class FileSystem
         try
         {
             using var deadline = CommitDeadline(cancellationToken);
-            return await writer.Value.EnsureContentAsync(deadline.Token);
+            return await writer.Value.EnsureContentAsync(deadline);
         }
         finally
         {
@@ -385,7 +385,7 @@ public sealed partial class FileSystem
         {
             // Close-to-open: what another mount committed since shows now.
             using var deadline = Deadline(cancellationToken);
-            var fresh = await _names.GetAttrAsync(node.NsInode, deadline.Token);
+            var fresh = await _names.GetAttrAsync(node.NsInode, deadline);
             if (!fresh.IsOk)
             {
                 return FsResult<OpenReply>.Fail(fresh.Errno);
@@ -528,7 +528,7 @@ public sealed partial class FileSystem
         }
 
         using var deadline = CommitDeadline(cancellationToken);
-        return await writer.CommitAsync(deadline.Token);
+        return await writer.CommitAsync(deadline);
     }
 
     private ulong AddNamedHandle(Node node, ContentWriter? writer, int flags, NsAttributes attributes)
@@ -596,7 +596,7 @@ public sealed partial class FileSystem
         }
 
         using var deadline = Deadline(cancellationToken);
-        var fresh = await _names.GetAttrAsync(node.NsInode, deadline.Token);
+        var fresh = await _names.GetAttrAsync(node.NsInode, deadline);
         if (!fresh.IsOk)
         {
             return FsResult<ContentWriter>.Fail(fresh.Errno);
@@ -625,7 +625,7 @@ public sealed partial class FileSystem
         int errno;
         using (var deadline = CommitDeadline(CancellationToken.None))
         {
-            errno = writer.Error != 0 ? writer.Error : await writer.CommitAsync(deadline.Token);
+            errno = writer.Error != 0 ? writer.Error : await writer.CommitAsync(deadline);
         }
 
         if (errno != 0)
@@ -652,12 +652,8 @@ public sealed partial class FileSystem
     }
 
     /// <summary>A commit waits for up to write_chunks queued operations, each with its own deadline, then names.</summary>
-    private CancellationTokenSource CommitDeadline(CancellationToken cancellationToken)
-    {
-        var source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        source.CancelAfter(Options.OperationTimeout * (Options.WriteChunks + 2));
-        return source;
-    }
+    private OperationDeadline CommitDeadline(CancellationToken cancellationToken) =>
+        new(Options.OperationTimeout * (Options.WriteChunks + 2), cancellationToken);
 
     // ------------------------------------------------------------------ kernel page cache
 

@@ -123,7 +123,7 @@ public sealed partial class FileSystem
         }
 
         using var deadline = Deadline(cancellationToken);
-        var target = await _names.ReadLinkAsync(node.NsInode, deadline.Token);
+        var target = await _names.ReadLinkAsync(node.NsInode, deadline);
         if (target.IsOk)
         {
             Volatile.Write(ref node.SymlinkTarget, target.Value);
@@ -177,7 +177,7 @@ public sealed partial class FileSystem
         }
 
         using var deadline = Deadline(cancellationToken);
-        int errno = await _names.UnlinkAsync(parent.Value, name, deadline.Token);
+        int errno = await _names.UnlinkAsync(parent.Value, name, deadline);
         NamesChanged(dir, errno);
         return errno;
     }
@@ -208,7 +208,7 @@ public sealed partial class FileSystem
 
         await EnsureNamedInAsync(0, null, cancellationToken); // the directory's pending files, whatever its inode
         using var deadline = Deadline(cancellationToken);
-        int errno = await _names.RmDirAsync(ns.Value, name, deadline.Token);
+        int errno = await _names.RmDirAsync(ns.Value, name, deadline);
         NamesChanged(dir, errno);
         return errno;
     }
@@ -253,7 +253,7 @@ public sealed partial class FileSystem
 
         NoteNewName(to, newName);
         using var deadline = Deadline(cancellationToken);
-        int errno = await _names.RenameAsync(source.Value, name, target.Value, newName, (NamespaceRenameFlags)(uint)flags, deadline.Token);
+        int errno = await _names.RenameAsync(source.Value, name, target.Value, newName, (NamespaceRenameFlags)(uint)flags, deadline);
         NamesChanged(from, errno);
         if (errno == 0)
         {
@@ -361,7 +361,7 @@ public sealed partial class FileSystem
             // Data not yet stored would be committed later with the writer's own mtime, undoing the times set here
             // (cp -a and rsync set them with futimens before close): store it first.
             using var commitDeadline = CommitDeadline(cancellationToken);
-            int committed = await writer.CommitAsync(commitDeadline.Token);
+            int committed = await writer.CommitAsync(commitDeadline);
             if (committed != 0)
             {
                 return FsResult<AttrReply>.Fail(committed);
@@ -373,11 +373,11 @@ public sealed partial class FileSystem
         if (mask != NamespaceSetAttr.None)
         {
             var request = new SetAttrRequest(nsInode, mask, change.Mode, change.Uid, change.Gid, 0, change.AtimeNs, change.MtimeNs, change.CtimeNs);
-            updated = await _names.SetAttrAsync(request, deadline.Token);
+            updated = await _names.SetAttrAsync(request, deadline);
         }
         else
         {
-            updated = await _names.GetAttrAsync(nsInode, deadline.Token);
+            updated = await _names.GetAttrAsync(nsInode, deadline);
         }
 
         if (!updated.IsOk)
@@ -443,7 +443,7 @@ public sealed partial class FileSystem
 
     /// <summary>Creates a name below <paramref name="parentIno"/> with <paramref name="create"/>; the reply counts one kernel lookup.</summary>
     private async ValueTask<FsResult<EntryReply>> CreateNamedAsync(
-        ulong parentIno, string name, string operation, Func<long, Node, CancellationToken, ValueTask<FsResult<NsAttributes>>> create, CancellationToken cancellationToken)
+        ulong parentIno, string name, string operation, Func<long, Node, OperationDeadline, ValueTask<FsResult<NsAttributes>>> create, CancellationToken cancellationToken)
     {
         var dir = Inodes.Find(parentIno);
         if (dir is null)
@@ -459,7 +459,7 @@ public sealed partial class FileSystem
 
         NoteNewName(dir, name);
         using var deadline = Deadline(cancellationToken);
-        var created = await create(parent.Value, dir, deadline.Token);
+        var created = await create(parent.Value, dir, deadline);
         if (!created.IsOk)
         {
             return FsResult<EntryReply>.Fail(created.Errno);

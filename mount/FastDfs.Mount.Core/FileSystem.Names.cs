@@ -29,7 +29,7 @@ public sealed partial class FileSystem
                     }
 
                     using var deadline = Deadline(cancellationToken);
-                    var root = await _names.RootAsync(dir.Group, deadline.Token);
+                    var root = await _names.RootAsync(dir.Group, deadline);
                     if (!root.IsOk)
                     {
                         return FsResult<long>.Fail(root.Errno);
@@ -64,7 +64,7 @@ public sealed partial class FileSystem
         }
 
         using var deadline = Deadline(cancellationToken);
-        var found = await _names.LookupAsync(parent.Value, name, deadline.Token);
+        var found = await _names.LookupAsync(parent.Value, name, deadline);
         return found.IsOk ? NamedEntry(dir.Group, found.Value, parent.Value, name) : FsResult<EntryReply>.Fail(found.Errno);
     }
 
@@ -100,7 +100,7 @@ public sealed partial class FileSystem
         var names = new List<string>();
         for (long cookie = 0; ;)
         {
-            var page = await _names.ReadDirAsync(nsInode, cookie, DirectoryPage, deadline.Token);
+            var page = await _names.ReadDirAsync(nsInode, cookie, DirectoryPage, deadline);
             if (!page.IsOk || names.Count + page.Value.Entries.Count > KnownNames.MaxNames)
             {
                 return null;
@@ -221,7 +221,7 @@ public sealed partial class FileSystem
         }
 
         using var deadline = Deadline(cancellationToken);
-        var fresh = await _names.GetAttrAsync(node.NsInode, deadline.Token);
+        var fresh = await _names.GetAttrAsync(node.NsInode, deadline);
         if (fresh.IsOk)
         {
             return WithPendingWrites(node, SetNamed(node, fresh.Value));
@@ -249,7 +249,7 @@ public sealed partial class FileSystem
         using var deadline = Deadline(cancellationToken);
         for (long cookie = 0; ;)
         {
-            var page = await _names.ReadDirPlusAsync(parent.Value, cookie, DirectoryPage, deadline.Token);
+            var page = await _names.ReadDirPlusAsync(parent.Value, cookie, DirectoryPage, deadline);
             if (!page.IsOk)
             {
                 return page.Errno;
@@ -280,7 +280,7 @@ public sealed partial class FileSystem
         using var deadline = Deadline(cancellationToken);
         foreach (var group in groups)
         {
-            var stats = await _names.StatFsAsync(group.Name, deadline.Token);
+            var stats = await _names.StatFsAsync(group.Name, deadline);
             if (!stats.IsOk)
             {
                 return (0, 0);

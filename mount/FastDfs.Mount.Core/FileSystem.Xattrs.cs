@@ -39,7 +39,7 @@ public sealed partial class FileSystem
         if (!current.Value.IsRegular)
         {
             using var deadline = Deadline(cancellationToken);
-            return await _names.GetXattrAsync(nsInode, name, deadline.Token);
+            return await _names.GetXattrAsync(nsInode, name, deadline);
         }
 
         if (!TryContent(current.Value, out var content))
@@ -69,7 +69,7 @@ public sealed partial class FileSystem
         if (!current.Value.IsRegular)
         {
             using var deadline = Deadline(cancellationToken);
-            var names = await _names.ListXattrAsync(nsInode, deadline.Token);
+            var names = await _names.ListXattrAsync(nsInode, deadline);
             return names.IsOk ? EncodeNames(names.Value) : FsResult<byte[]>.Fail(names.Errno);
         }
 
@@ -113,7 +113,7 @@ public sealed partial class FileSystem
         if (!current.Value.IsRegular)
         {
             using var deadline = Deadline(cancellationToken);
-            int errno = await _names.SetXattrAsync(nsInode, name, value, (NamespaceXattrFlags)flags, deadline.Token);
+            int errno = await _names.SetXattrAsync(nsInode, name, value, (NamespaceXattrFlags)flags, deadline);
             if (errno == 0)
             {
                 node.AttributesExpire = 0; // ctime changed
@@ -176,7 +176,7 @@ public sealed partial class FileSystem
         if (!current.Value.IsRegular)
         {
             using var deadline = Deadline(cancellationToken);
-            int errno = await _names.RemoveXattrAsync(nsInode, name, deadline.Token);
+            int errno = await _names.RemoveXattrAsync(nsInode, name, deadline);
             if (errno == 0)
             {
                 node.AttributesExpire = 0;
@@ -201,7 +201,7 @@ public sealed partial class FileSystem
     private async ValueTask<int> XattrChangedAsync(Node node, long nsInode, CancellationToken cancellationToken)
     {
         using var deadline = Deadline(cancellationToken);
-        var changed = await _names.SetAttrAsync(new SetAttrRequest(nsInode, NamespaceSetAttr.None, 0, 0, 0, 0, 0, 0, 0), deadline.Token);
+        var changed = await _names.SetAttrAsync(new SetAttrRequest(nsInode, NamespaceSetAttr.None, 0, 0, 0, 0, 0, 0, 0), deadline);
         if (changed.IsOk)
         {
             SetNamed(node, changed.Value);
@@ -242,7 +242,7 @@ public sealed partial class FileSystem
         using var deadline = Deadline(cancellationToken);
 
         // Merge sends only this key: a concurrent change to another key from another client survives.
-        int errno = await _backend.SetMetadataAsync(content, new Dictionary<string, string> { [key] = text }, MetadataFlag.Merge, deadline.Token);
+        int errno = await _backend.SetMetadataAsync(content, new Dictionary<string, string> { [key] = text }, MetadataFlag.Merge, deadline);
         if (errno == 0)
         {
             CacheContentMetadata(node, content, updated);
@@ -268,7 +268,7 @@ public sealed partial class FileSystem
         // FastDFS cannot delete one key: write the rest back (an empty set deletes the -m file).
         var rest = metadata.Value.Where(p => p.Key != key).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         using var deadline = Deadline(cancellationToken);
-        int errno = await _backend.SetMetadataAsync(content, rest, MetadataFlag.Overwrite, deadline.Token);
+        int errno = await _backend.SetMetadataAsync(content, rest, MetadataFlag.Overwrite, deadline);
         if (errno == 0)
         {
             CacheContentMetadata(node, content, rest);
@@ -316,7 +316,7 @@ public sealed partial class FileSystem
         }
 
         using var deadline = Deadline(cancellationToken);
-        var loaded = await _backend.GetMetadataAsync(content, deadline.Token);
+        var loaded = await _backend.GetMetadataAsync(content, deadline);
         if (loaded.IsOk)
         {
             CacheContentMetadata(node, content, loaded.Value);

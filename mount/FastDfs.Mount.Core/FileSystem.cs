@@ -199,7 +199,7 @@ public sealed partial class FileSystem : IAsyncDisposable
         }
 
         using var deadline = Deadline(cancellationToken);
-        int errno = await _backend.DeleteAsync(fileId, deadline.Token);
+        int errno = await _backend.DeleteAsync(fileId, deadline);
         if (errno == 0)
         {
             var node = FindFile(dir, name);
@@ -604,7 +604,7 @@ public sealed partial class FileSystem : IAsyncDisposable
         }
 
         using var deadline = Deadline(cancellationToken);
-        var stored = await _backend.GetFileAsync(fileId, deadline.Token);
+        var stored = await _backend.GetFileAsync(fileId, deadline);
         if (!stored.IsOk)
         {
             return FsResult<EntryReply>.Fail(stored.Errno);
@@ -625,7 +625,7 @@ public sealed partial class FileSystem : IAsyncDisposable
         }
 
         using var deadline = Deadline(cancellationToken);
-        var stored = await _backend.GetFileAsync(node.FileId!.Value, deadline.Token);
+        var stored = await _backend.GetFileAsync(node.FileId!.Value, deadline);
         if (!stored.IsOk)
         {
             return FsResult<NodeAttributes>.Fail(stored.Errno);
@@ -683,7 +683,7 @@ public sealed partial class FileSystem : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            return FsResult<IReadOnlyList<GroupSpace>>.Fail(Errno.EIO);
+            return FsResult<IReadOnlyList<GroupSpace>>.Fail(deadline.CallerCancelled ? Errno.EINTR : Errno.EIO);
         }
 
         try
@@ -694,7 +694,7 @@ public sealed partial class FileSystem : IAsyncDisposable
                 return FsResult<IReadOnlyList<GroupSpace>>.Ok(again.Groups);
             }
 
-            var loaded = await _backend.ListGroupsAsync(deadline.Token);
+            var loaded = await _backend.ListGroupsAsync(deadline);
             if (loaded.IsOk)
             {
                 _groups = (loaded.Value, Stopwatch.GetTimestamp() + (long)(Options.ClusterInfoTimeout.TotalSeconds * Stopwatch.Frequency));
@@ -708,12 +708,8 @@ public sealed partial class FileSystem : IAsyncDisposable
         }
     }
 
-    private CancellationTokenSource Deadline(CancellationToken cancellationToken)
-    {
-        var source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        source.CancelAfter(Options.OperationTimeout);
-        return source;
-    }
+    /// <summary>One cluster operation's bound: the caller's token (an interrupt) and <see cref="MountOptions.OperationTimeout"/>.</summary>
+    private OperationDeadline Deadline(CancellationToken cancellationToken) => new(Options.OperationTimeout, cancellationToken);
 
     /// <summary>Without names nothing can be created; EROFS is the answer tools understand ("Read-only file system").</summary>
     private int ChangeRefused(Node dir) => dir.Kind == NodeKind.File ? Errno.ENOTDIR : _names.NamesAvailable ? Errno.EPERM : Errno.EROFS;

@@ -11,49 +11,50 @@ public readonly record struct GroupSpace(string Name, long TotalMb, long FreeMb,
 
 /// <summary>
 /// The cluster as the core needs it. Every call answers an errno instead of throwing for cluster-side failures,
-/// and honours the cancellation token (the core's per-operation deadline).
+/// and stops when its <see cref="OperationDeadline"/> fires: EINTR when the caller gave up, a timeout's errno when the
+/// deadline passed.
 /// </summary>
 public interface IClusterBackend
 {
-    ValueTask<FsResult<IReadOnlyList<GroupSpace>>> ListGroupsAsync(CancellationToken cancellationToken);
+    ValueTask<FsResult<IReadOnlyList<GroupSpace>>> ListGroupsAsync(OperationDeadline deadline);
 
-    ValueTask<FsResult<StoredFile>> GetFileAsync(FileId fileId, CancellationToken cancellationToken);
+    ValueTask<FsResult<StoredFile>> GetFileAsync(FileId fileId, OperationDeadline deadline);
 
     /// <summary>
     /// Reads a range into <paramref name="destination"/>. <paramref name="storage"/> carries the storage the tracker
     /// chose for this file between calls; the backend sets it, and clears it when that storage fails.
     /// </summary>
-    ValueTask<FsResult<int>> ReadAsync(FileId fileId, long offset, Memory<byte> destination, StorageChoice storage, CancellationToken cancellationToken);
+    ValueTask<FsResult<int>> ReadAsync(FileId fileId, long offset, Memory<byte> destination, StorageChoice storage, OperationDeadline deadline);
 
     /// <summary>
     /// Opens a reader of <paramref name="length"/> bytes from <paramref name="offset"/>, read in order at the caller's
     /// pace (<paramref name="storage"/> as for <see cref="ReadAsync"/>). The default reads them range by range.
     /// </summary>
     ValueTask<FsResult<IContentStream>> OpenStreamAsync(
-        FileId fileId, long offset, long length, StorageChoice storage, CancellationToken cancellationToken) =>
+        FileId fileId, long offset, long length, StorageChoice storage, OperationDeadline deadline) =>
         ValueTask.FromResult(FsResult<IContentStream>.Ok(new RangeContentStream(this, fileId, offset, length, storage)));
 
-    ValueTask<int> DeleteAsync(FileId fileId, CancellationToken cancellationToken);
+    ValueTask<int> DeleteAsync(FileId fileId, OperationDeadline deadline);
 
     /// <summary>The file's metadata; empty when it has none.</summary>
-    ValueTask<FsResult<IReadOnlyDictionary<string, string>>> GetMetadataAsync(FileId fileId, CancellationToken cancellationToken);
+    ValueTask<FsResult<IReadOnlyDictionary<string, string>>> GetMetadataAsync(FileId fileId, OperationDeadline deadline);
 
-    ValueTask<int> SetMetadataAsync(FileId fileId, IReadOnlyDictionary<string, string> metadata, MetadataFlag flag, CancellationToken cancellationToken);
+    ValueTask<int> SetMetadataAsync(FileId fileId, IReadOnlyDictionary<string, string> metadata, MetadataFlag flag, OperationDeadline deadline);
 
     /// <summary>
     /// A new appender file in <paramref name="group"/> holding <paramref name="content"/> (may be empty); its file ID
     /// ends with <paramref name="extension"/> (one FastDFS accepts, or null for none).
     /// </summary>
-    ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, string? extension, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
+    ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, string? extension, ReadOnlyMemory<byte> content, OperationDeadline deadline);
 
     /// <summary>Adds <paramref name="content"/> at the end of an appender file.</summary>
-    ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
+    ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, OperationDeadline deadline);
 
     /// <summary>Overwrites an appender file from <paramref name="offset"/> (at most its size; bytes past the end extend it).</summary>
-    ValueTask<int> ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
+    ValueTask<int> ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, OperationDeadline deadline);
 
     /// <summary>Cuts an appender file to <paramref name="size"/>, or extends it with zeros.</summary>
-    ValueTask<int> TruncateAsync(FileId fileId, long size, CancellationToken cancellationToken);
+    ValueTask<int> TruncateAsync(FileId fileId, long size, OperationDeadline deadline);
 }
 
 /// <summary>The storage a handle reads from (the tracker's download choice, remembered per open file).</summary>
@@ -76,7 +77,7 @@ public interface IContentStream : IAsyncDisposable
     /// Fills <paramref name="destination"/> with the next bytes, or with all that is left; answers how many (0 at the
     /// end). After a failure the stream is unusable.
     /// </summary>
-    ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken);
+    ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, OperationDeadline deadline);
 }
 
 /// <summary>A stream made of ranged reads, for backends without a streaming download.</summary>
@@ -85,7 +86,7 @@ internal sealed class RangeContentStream(IClusterBackend backend, FileId fileId,
     private long _position = offset;
     private long _remaining = length;
 
-    public async ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    public async ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, OperationDeadline deadline)
     {
         int done = 0;
         while (done < destination.Length && _remaining > 0)
@@ -96,7 +97,7 @@ internal sealed class RangeContentStream(IClusterBackend backend, FileId fileId,
                 slice = slice[..(int)_remaining];
             }
 
-            var result = await backend.ReadAsync(fileId, _position, slice, storage, cancellationToken);
+            var result = await backend.ReadAsync(fileId, _position, slice, storage, deadline);
             if (!result.IsOk)
             {
                 return result;

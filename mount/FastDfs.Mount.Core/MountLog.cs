@@ -15,8 +15,8 @@ internal static partial class MountLog
     [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "{Operation} {Target} gave no answer within {Seconds} s; answering EIO")]
     public static partial void OperationTimedOut(ILogger logger, string operation, string target, double seconds);
 
-    [LoggerMessage(EventId = 6009, Level = LogLevel.Debug, Message = "read {FileId} cancelled by the caller after {Milliseconds} ms (interrupted); answering EINTR")]
-    public static partial void ReadCancelled(ILogger logger, string fileId, long milliseconds);
+    [LoggerMessage(EventId = 6009, Level = LogLevel.Debug, Message = "{Operation} {Target} cancelled by the caller (interrupted); answering EINTR")]
+    public static partial void OperationInterrupted(ILogger logger, string operation, string target);
 
     [LoggerMessage(EventId = 6004, Level = LogLevel.Information, Message = "storage {Storage} failed while reading {FileId}; asking the tracker again")]
     public static partial void ReadFailover(ILogger logger, string storage, string fileId);

@@ -59,9 +59,8 @@ internal sealed class OpenFile
         int chunkSize = _options.ReadAheadChunkSize;
         if (_options.ReadAheadChunks == 0 || !IsSequential(offset, wanted))
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(_options.OperationTimeout);
-            return await ReadDirectAsync(offset, destination, deadline.Token);
+            using var deadline = new OperationDeadline(_options.OperationTimeout, cancellationToken);
+            return await ReadDirectAsync(offset, destination, deadline);
         }
 
         long first = offset / chunkSize;
@@ -150,10 +149,9 @@ internal sealed class OpenFile
         try
         {
             FsResult<int> read;
-            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            using (var deadline = new OperationDeadline(_options.OperationTimeout, cancellationToken))
             {
-                deadline.CancelAfter(_options.OperationTimeout);
-                read = await ReadDirectAsync(offset, buffer.AsMemory(0, wanted), deadline.Token);
+                read = await ReadDirectAsync(offset, buffer.AsMemory(0, wanted), deadline);
             }
 
             if (read.IsOk)
@@ -199,12 +197,12 @@ internal sealed class OpenFile
         _ = parked?.CloseAsync();
     }
 
-    private async ValueTask<FsResult<int>> ReadDirectAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    private async ValueTask<FsResult<int>> ReadDirectAsync(long offset, Memory<byte> destination, OperationDeadline deadline)
     {
         int done = 0;
         while (done < destination.Length)
         {
-            var result = await _backend.ReadAsync(_fileId, offset + done, destination[done..], _storage, cancellationToken);
+            var result = await _backend.ReadAsync(_fileId, offset + done, destination[done..], _storage, deadline);
             if (!result.IsOk)
             {
                 return result;
@@ -341,11 +339,11 @@ internal sealed class OpenFile
     {
         // A fetch serves several reads, so it gets its own deadline rather than one reader's.
         FsResult<int> result;
-        using (var deadline = new CancellationTokenSource(_options.OperationTimeout))
+        using (var deadline = new OperationDeadline(_options.OperationTimeout))
         {
             try
             {
-                result = await ReadDirectAsync(chunk.Start, chunk.Buffer.AsMemory(0, chunk.Length), deadline.Token);
+                result = await ReadDirectAsync(chunk.Start, chunk.Buffer.AsMemory(0, chunk.Length), deadline);
             }
             catch (Exception)
             {
@@ -480,13 +478,13 @@ internal sealed class OpenFile
     /// </summary>
     private async Task<FsResult<int>> FillAsync(ReadStream stream, Chunk chunk)
     {
-        using var deadline = new CancellationTokenSource(_options.OperationTimeout);
+        using var deadline = new OperationDeadline(_options.OperationTimeout);
         FsResult<int>? broke = null;
         while (true)
         {
             if (stream.Content is null)
             {
-                var opened = await _backend.OpenStreamAsync(_fileId, chunk.Start, Size - chunk.Start, _storage, deadline.Token);
+                var opened = await _backend.OpenStreamAsync(_fileId, chunk.Start, Size - chunk.Start, _storage, deadline);
                 if (!opened.IsOk)
                 {
                     // After a break, the break is the answer (the tracker says ENOENT once the only storage is gone).
@@ -496,7 +494,7 @@ internal sealed class OpenFile
                 stream.Content = opened.Value;
             }
 
-            var result = await stream.Content.ReadAsync(chunk.Buffer.AsMemory(0, chunk.Length), deadline.Token);
+            var result = await stream.Content.ReadAsync(chunk.Buffer.AsMemory(0, chunk.Length), deadline);
             if (result.IsOk)
             {
                 return result;
@@ -505,7 +503,7 @@ internal sealed class OpenFile
             var broken = stream.Content;
             stream.Content = null;
             await broken.DisposeAsync();
-            if (broke is not null || deadline.IsCancellationRequested)
+            if (broke is not null || deadline.Token.IsCancellationRequested)
             {
                 return result;
             }

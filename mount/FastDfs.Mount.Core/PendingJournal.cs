@@ -57,7 +57,7 @@ public sealed class PendingJournal : IDisposable
     /// whose owner still runs is locked and skipped; one that cannot be fully registered stays for the next mount.
     /// </summary>
     public static async Task<int> RecoverAsync(
-        string directory, Guid namespaceId, INameService names, TimeSpan lease, ILogger logger, CancellationToken cancellationToken)
+        string directory, Guid namespaceId, INameService names, TimeSpan lease, ILogger logger, OperationDeadline deadline)
     {
         if (!Directory.Exists(directory))
         {
@@ -86,7 +86,7 @@ public sealed class PendingJournal : IDisposable
                     int read = 0;
                     while (read < content.Length)
                     {
-                        int n = await RandomAccess.ReadAsync(file, content.AsMemory(read), read, cancellationToken);
+                        int n = await RandomAccess.ReadAsync(file, content.AsMemory(read), read, deadline.Token);
                         if (n == 0)
                         {
                             break;
@@ -111,7 +111,7 @@ public sealed class PendingJournal : IDisposable
                         continue; // a line cut short by the crash: its upload was never answered either
                     }
 
-                    errno = await names.RegisterPendingAsync(line, lease, cancellationToken);
+                    errno = await names.RegisterPendingAsync(line, lease, deadline);
                     if (errno != 0)
                     {
                         break;

@@ -88,13 +88,13 @@ if (!Directory.Exists(command.MountPoint))
 }
 
 await using var client = new FastDfsClient(clientOptions, loggerFactory);
-var backend = new FastDfsBackend(client, command.Options.OperationTimeout, loggerFactory.CreateLogger<FastDfsBackend>(), command.Options.ChoiceTimeout);
+var backend = new FastDfsBackend(client, loggerFactory.CreateLogger<FastDfsBackend>(), command.Options.ChoiceTimeout);
 await using var namespaceClient = new NamespaceClient(clientOptions, loggerFactory);
 bool namesAvailable = command.Names ?? false;
 string? firstGroup = null;
-using (var probe = new CancellationTokenSource(command.Options.OperationTimeout))
+using (var probe = new OperationDeadline(command.Options.OperationTimeout))
 {
-    var groups = await backend.ListGroupsAsync(probe.Token);
+    var groups = await backend.ListGroupsAsync(probe);
 
     // With names=auto the mode is chosen once, at start: a cluster that is still starting gets a few seconds to answer
     // before the mount settles for file-ID paths only.
@@ -102,7 +102,7 @@ using (var probe = new CancellationTokenSource(command.Options.OperationTimeout)
     while (!groups.IsOk && command.Names is null && settle.Elapsed < TimeSpan.FromSeconds(Math.Min(10, command.Options.OperationTimeout.TotalSeconds)))
     {
         await Task.Delay(500);
-        groups = await backend.ListGroupsAsync(probe.Token);
+        groups = await backend.ListGroupsAsync(probe);
     }
 
     if (groups.IsOk)
@@ -129,7 +129,7 @@ using (var probe = new CancellationTokenSource(command.Options.OperationTimeout)
 }
 
 INameService names = namesAvailable
-    ? new TrackerNameService(namespaceClient, command.Options.OperationTimeout, loggerFactory.CreateLogger<TrackerNameService>())
+    ? new TrackerNameService(namespaceClient, loggerFactory.CreateLogger<TrackerNameService>())
     : NoNameService.Instance;
 // Locks go through the directory service when there is one (and locks=cluster); without it the kernel keeps them local.
 await using var locks = namesAvailable && command.Options.ClusterLocks
@@ -184,8 +184,8 @@ async Task<PendingJournal?> OpenPendingJournalAsync()
 
     try
     {
-        using var deadline = new CancellationTokenSource(command.Options.OperationTimeout);
-        var stats = firstGroup is null ? FsResult<NsStatFs>.Fail(Errno.EIO) : await names.StatFsAsync(firstGroup, deadline.Token);
+        using var deadline = new OperationDeadline(command.Options.OperationTimeout);
+        var stats = firstGroup is null ? FsResult<NsStatFs>.Fail(Errno.EIO) : await names.StatFsAsync(firstGroup, deadline);
         if (!stats.IsOk)
         {
             ProgramLog.NoPendingJournal(logger, directory, "the directory service did not answer");
@@ -198,7 +198,7 @@ async Task<PendingJournal?> OpenPendingJournalAsync()
         {
             try
             {
-                await PendingJournal.RecoverAsync(directory, stats.Value.NamespaceId, names, command.Options.PendingLease, journalLogger, CancellationToken.None);
+                await PendingJournal.RecoverAsync(directory, stats.Value.NamespaceId, names, command.Options.PendingLease, journalLogger, OperationDeadline.None);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

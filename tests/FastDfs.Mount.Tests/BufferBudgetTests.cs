@@ -205,7 +205,7 @@ public class BufferBudgetTests
 
     private async Task<byte[]> StoredAsync(string name)
     {
-        var attributes = await _names.LookupAsync(1, name, CancellationToken.None);
+        var attributes = await _names.LookupAsync(1, name, OperationDeadline.None);
         Assert.True(attributes.IsOk, $"{name}: errno {attributes.Errno}");
         return _backend.Files[attributes.Value.FileId!];
     }

@@ -27,32 +27,32 @@ internal sealed class MemoryBackend : IClusterBackend
 
     public int ReadsWaiting;
 
-    public async ValueTask<FsResult<IReadOnlyList<GroupSpace>>> ListGroupsAsync(CancellationToken cancellationToken)
+    public async ValueTask<FsResult<IReadOnlyList<GroupSpace>>> ListGroupsAsync(OperationDeadline deadline)
     {
-        await WaitGate(cancellationToken);
+        await WaitGate(deadline.Token);
         return FsResult<IReadOnlyList<GroupSpace>>.Ok([new GroupSpace("group1", 1000, 400, 2), new GroupSpace("group2", 500, 100, 1)]);
     }
 
-    public async ValueTask<FsResult<StoredFile>> GetFileAsync(FileId fileId, CancellationToken cancellationToken)
+    public async ValueTask<FsResult<StoredFile>> GetFileAsync(FileId fileId, OperationDeadline deadline)
     {
-        await WaitGate(cancellationToken);
+        await WaitGate(deadline.Token);
         Interlocked.Increment(ref Stats);
         return Files.TryGetValue(fileId.ToString(), out byte[]? data)
             ? new StoredFile(data.Length, 1_700_000_000, false)
             : FsResult<StoredFile>.Fail(Errno.ENOENT);
     }
 
-    public async ValueTask<FsResult<int>> ReadAsync(FileId fileId, long offset, Memory<byte> destination, StorageChoice storage, CancellationToken cancellationToken)
+    public async ValueTask<FsResult<int>> ReadAsync(FileId fileId, long offset, Memory<byte> destination, StorageChoice storage, OperationDeadline deadline)
     {
         try
         {
-            await WaitGate(cancellationToken);
+            await WaitGate(deadline.Token);
             if (ReadGate is { } readGate)
             {
                 Interlocked.Increment(ref ReadsWaiting);
                 try
                 {
-                    await readGate.Task.WaitAsync(cancellationToken);
+                    await readGate.Task.WaitAsync(deadline.Token);
                 }
                 finally
                 {
@@ -82,10 +82,10 @@ internal sealed class MemoryBackend : IClusterBackend
         return n;
     }
 
-    public ValueTask<int> DeleteAsync(FileId fileId, CancellationToken cancellationToken) =>
+    public ValueTask<int> DeleteAsync(FileId fileId, OperationDeadline deadline) =>
         ValueTask.FromResult(Files.TryRemove(fileId.ToString(), out _) ? 0 : Errno.ENOENT);
 
-    public ValueTask<FsResult<IReadOnlyDictionary<string, string>>> GetMetadataAsync(FileId fileId, CancellationToken cancellationToken)
+    public ValueTask<FsResult<IReadOnlyDictionary<string, string>>> GetMetadataAsync(FileId fileId, OperationDeadline deadline)
     {
         Interlocked.Increment(ref MetadataGets);
         IReadOnlyDictionary<string, string> copy = Metadata.TryGetValue(fileId.ToString(), out var m)
@@ -94,7 +94,7 @@ internal sealed class MemoryBackend : IClusterBackend
         return ValueTask.FromResult(FsResult<IReadOnlyDictionary<string, string>>.Ok(copy));
     }
 
-    public ValueTask<int> SetMetadataAsync(FileId fileId, IReadOnlyDictionary<string, string> metadata, MetadataFlag flag, CancellationToken cancellationToken)
+    public ValueTask<int> SetMetadataAsync(FileId fileId, IReadOnlyDictionary<string, string> metadata, MetadataFlag flag, OperationDeadline deadline)
     {
         var current = Metadata.GetOrAdd(fileId.ToString(), _ => []);
         if (flag == MetadataFlag.Overwrite)
@@ -118,9 +118,9 @@ internal sealed class MemoryBackend : IClusterBackend
     /// <summary>When not 0, uploads and appender changes fail with this errno (a dead storage, a full disk).</summary>
     public int ChangeErrno { get; set; }
 
-    public async ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, string? extension, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    public async ValueTask<FsResult<FileId>> UploadAppenderAsync(string group, string? extension, ReadOnlyMemory<byte> content, OperationDeadline deadline)
     {
-        await WaitGate(cancellationToken);
+        await WaitGate(deadline.Token);
         if (ChangeErrno != 0)
         {
             return FsResult<FileId>.Fail(ChangeErrno);
@@ -134,11 +134,11 @@ internal sealed class MemoryBackend : IClusterBackend
         return FsResult<FileId>.Ok(id);
     }
 
-    public ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
-        Change(fileId, $"append {content.Length}", old => [.. old, .. content.Span], cancellationToken);
+    public ValueTask<int> AppendAsync(FileId fileId, ReadOnlyMemory<byte> content, OperationDeadline deadline) =>
+        Change(fileId, $"append {content.Length}", old => [.. old, .. content.Span], deadline.Token);
 
     /// <summary>As FastDFS: the offset must be within the file; bytes past the end extend it.</summary>
-    public ValueTask<int> ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
+    public ValueTask<int> ModifyAsync(FileId fileId, long offset, ReadOnlyMemory<byte> content, OperationDeadline deadline) =>
         Change(fileId, $"modify {offset} {content.Length}", old =>
         {
             if (offset > old.Length)
@@ -150,18 +150,18 @@ internal sealed class MemoryBackend : IClusterBackend
             old.CopyTo(updated, 0);
             content.Span.CopyTo(updated.AsSpan((int)offset));
             return updated;
-        }, cancellationToken);
+        }, deadline.Token);
 
     /// <summary>The largest file the storage's own file system takes: a truncate past it is refused with EFBIG.</summary>
     public long MaxFileSize { get; set; } = int.MaxValue;
 
-    public ValueTask<int> TruncateAsync(FileId fileId, long size, CancellationToken cancellationToken) =>
+    public ValueTask<int> TruncateAsync(FileId fileId, long size, OperationDeadline deadline) =>
         size > MaxFileSize ? ValueTask.FromResult(Errno.EFBIG) : Change(fileId, $"truncate {size}", old =>
         {
             byte[] updated = new byte[size];
             old.AsSpan(0, (int)Math.Min(old.Length, size)).CopyTo(updated);
             return updated;
-        }, cancellationToken);
+        }, deadline.Token);
 
     private async ValueTask<int> Change(FileId fileId, string what, Func<byte[], byte[]?> change, CancellationToken cancellationToken)
     {

@@ -264,71 +264,209 @@ public sealed class ReadCancellationTests(ITestOutputHelper output)
         var id = await client.UploadAsync(RandomNumberGenerator.GetBytes(4096), "bin");
         var log = new RecordingLogger();
         var timeout = TimeSpan.FromSeconds(3);
-        var backend = new Core.FastDfsBackend(client, timeout, log);
+        var backend = new Core.FastDfsBackend(client, log);
         var choice = new Core.StorageChoice();
         byte[] buffer = new byte[4096];
-        Assert.Equal(4096, (await backend.ReadAsync(id, 0, buffer, choice, CancellationToken.None)).Value);
+        Assert.Equal(4096, (await backend.ReadAsync(id, 0, buffer, choice, Core.OperationDeadline.None)).Value);
+        var chosen = choice.Address;
+        Assert.NotNull(chosen);
 
         var storage = cluster.Storages[0].Process!;
         storage.Freeze(true);
         try
         {
-            // As OpenFile's direct read: the caller's token linked with the deadline; the caller gives up first.
+            // As OpenFile's direct read: the caller's token and the deadline; the caller gives up first.
             using var caller = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(caller.Token);
-            deadline.CancelAfter(timeout);
+            using var deadline = new Core.OperationDeadline(timeout, caller.Token);
             var watch = Stopwatch.StartNew();
-            var cancelled = await backend.ReadAsync(id, 0, buffer, choice, deadline.Token);
+            var cancelled = await backend.ReadAsync(id, 0, buffer, choice, deadline);
             output.WriteLine($"cancelled read: errno {cancelled.Errno} after {watch.ElapsedMilliseconds} ms\n{log}");
             Assert.Equal(Core.Errno.EINTR, cancelled.Errno);
             Assert.InRange(watch.Elapsed, TimeSpan.Zero, timeout / 2);
             Assert.DoesNotContain(log.Events, e => e.Id == 6003);
-            Assert.Contains(log.Events, e => e.Id == 6009);
+            Assert.Contains(log.Events, e => e.Id == 6009 && e.Text.StartsWith("read ", StringComparison.Ordinal));
+            Assert.Equal(chosen, choice.Address); // nothing is known against the storage: it stays chosen
 
             // Nobody cancels: the deadline runs out, EIO and the timeout warning.
-            using var alone = new CancellationTokenSource(timeout);
+            using var alone = new Core.OperationDeadline(timeout);
             watch.Restart();
-            var timedOut = await backend.ReadAsync(id, 0, buffer, choice, alone.Token);
+            var timedOut = await backend.ReadAsync(id, 0, buffer, choice, alone);
             output.WriteLine($"unanswered read: errno {timedOut.Errno} after {watch.ElapsedMilliseconds} ms\n{log}");
             Assert.Equal(Core.Errno.EIO, timedOut.Errno);
             Assert.InRange(watch.Elapsed, timeout - TimeSpan.FromMilliseconds(500), timeout + TimeSpan.FromSeconds(5));
             Assert.Contains(log.Events, e => e.Id == 6003 && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+            Assert.Null(choice.Address); // a storage that gave no answer is forgotten
         }
         finally
         {
             storage.Freeze(false);
         }
     }
+}
 
-    private sealed class RecordingLogger : Microsoft.Extensions.Logging.ILogger
+/// <summary>
+/// Every other cluster operation tells the caller's cancellation from its deadline the same way: stat and metadata of a
+/// frozen storage, the directory service of a frozen tracker, and a file system lookup that waits for the tracker
+/// answer EINTR without the timeout warning when the caller gives up, EIO with it when the deadline passes.
+/// </summary>
+[Collection(nameof(MountFaultTests))]
+public sealed class OperationCancellationTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
+
+    [Fact]
+    public async Task Stat_and_metadata_of_a_frozen_storage_answer_EINTR_when_cancelled_and_EIO_when_the_deadline_passes()
     {
-        private readonly List<(int Id, Microsoft.Extensions.Logging.LogLevel Level, string Text)> _events = [];
+        await using var cluster = await Cluster.StartAsync(new StorageSpec());
+        await using var client = cluster.CreateClient();
+        var id = await client.UploadAsync(RandomNumberGenerator.GetBytes(4096), "bin");
+        await client.SetMetadataAsync(id, new Dictionary<string, string> { ["color"] = "blue" });
+        var log = new RecordingLogger();
+        var backend = new Core.FastDfsBackend(client, log);
+        Assert.Equal(4096, (await backend.GetFileAsync(id, Core.OperationDeadline.None)).Value.Size);
+        Assert.Equal("blue", (await backend.GetMetadataAsync(id, Core.OperationDeadline.None)).Value["color"]);
 
-        public IReadOnlyList<(int Id, Microsoft.Extensions.Logging.LogLevel Level, string Text)> Events
+        var storage = cluster.Storages[0].Process!;
+        storage.Freeze(true);
+        try
         {
-            get
-            {
-                lock (_events)
-                {
-                    return [.. _events];
-                }
-            }
+            var stat = await CancelledAsync(d => backend.GetFileAsync(id, d));
+            var metadata = await CancelledAsync(d => backend.GetMetadataAsync(id, d));
+            output.WriteLine($"cancelled: stat errno {stat}, get metadata errno {metadata}\n{log}");
+            Assert.Equal(Core.Errno.EINTR, stat);
+            Assert.Equal(Core.Errno.EINTR, metadata);
+            Assert.DoesNotContain(log.Events, e => e.Id == 6003);
+            Assert.Contains(log.Events, e => e.Id == 6009 && e.Text.StartsWith("stat ", StringComparison.Ordinal));
+            Assert.Contains(log.Events, e => e.Id == 6009 && e.Text.StartsWith("get metadata ", StringComparison.Ordinal));
+
+            var unanswered = await TimedOutAsync(d => backend.GetMetadataAsync(id, d));
+            output.WriteLine($"unanswered get metadata: errno {unanswered}\n{log}");
+            Assert.Equal(Core.Errno.EIO, unanswered);
+            Assert.Contains(log.Events, e => e.Id == 6003 && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning
+                                             && e.Text.StartsWith("get metadata ", StringComparison.Ordinal));
+        }
+        finally
+        {
+            storage.Freeze(false);
         }
 
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
+        // The storage is fine again and the backend uses it as before.
+        Assert.Equal(4096, (await backend.GetFileAsync(id, Core.OperationDeadline.None)).Value.Size);
+    }
 
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+    [Fact]
+    public async Task Names_and_groups_of_a_frozen_tracker_answer_EINTR_when_cancelled_and_EIO_when_the_deadline_passes()
+    {
+        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
+        await using var client = cluster.CreateClient();
+        await using var namespaceClient = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
+        var log = new RecordingLogger();
+        var names = new Core.TrackerNameService(namespaceClient, log);
+        var backend = new Core.FastDfsBackend(client, log);
+        var root = await names.RootAsync("group1", Core.OperationDeadline.None);
+        Assert.True(root.IsOk, $"errno {root.Errno}");
+        var options = new Core.MountOptions { OperationTimeout = Timeout };
+        await using var fs = new Core.FileSystem(backend, names, options, log);
 
-        public void Log<TState>(
-            Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        var tracker = cluster.Tracker!;
+        tracker.Freeze(true);
+        try
+        {
+            var lookup = await CancelledAsync(d => names.LookupAsync(root.Value.Inode, "absent", d));
+            var listing = await CancelledAsync(d => names.ReadDirPlusAsync(root.Value.Inode, 0, 100, d));
+            var groups = await CancelledAsync(d => backend.ListGroupsAsync(d));
+
+            // Through the file system: the caller's token reaches the backend beside the deadline the file system adds.
+            using (var caller = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+            {
+                var watch = Stopwatch.StartNew();
+                var entry = await fs.LookupAsync(Core.InodeTable.RootIno, "group1", caller.Token);
+                output.WriteLine($"cancelled file system lookup: errno {entry.Errno} after {watch.ElapsedMilliseconds} ms");
+                Assert.Equal(Core.Errno.EINTR, entry.Errno);
+                Assert.InRange(watch.Elapsed, TimeSpan.Zero, Timeout / 2);
+            }
+
+            output.WriteLine($"cancelled: lookup errno {lookup}, readdir errno {listing}, list groups errno {groups}\n{log}");
+            Assert.Equal(Core.Errno.EINTR, lookup);
+            Assert.Equal(Core.Errno.EINTR, listing);
+            Assert.Equal(Core.Errno.EINTR, groups);
+            Assert.DoesNotContain(log.Events, e => e.Id == 6003);
+            Assert.Contains(log.Events, e => e.Id == 6009 && e.Text.StartsWith("lookup absent", StringComparison.Ordinal));
+            Assert.Contains(log.Events, e => e.Id == 6009 && e.Text.StartsWith("list groups ", StringComparison.Ordinal));
+
+            var unanswered = await TimedOutAsync(d => names.LookupAsync(root.Value.Inode, "absent", d));
+            Assert.Equal(Core.Errno.EIO, unanswered);
+            Assert.Contains(log.Events, e => e.Id == 6003 && e.Text.StartsWith("lookup absent", StringComparison.Ordinal));
+
+            // Nobody cancels the file system's lookup: its own deadline runs out.
+            var watchAlone = Stopwatch.StartNew();
+            var alone = await fs.LookupAsync(Core.InodeTable.RootIno, "group1");
+            output.WriteLine($"unanswered file system lookup: errno {alone.Errno} after {watchAlone.ElapsedMilliseconds} ms\n{log}");
+            Assert.Equal(Core.Errno.EIO, alone.Errno);
+            Assert.InRange(watchAlone.Elapsed, Timeout - TimeSpan.FromMilliseconds(500), Timeout + TimeSpan.FromSeconds(5));
+            Assert.Contains(log.Events, e => e.Id == 6003 && e.Text.StartsWith("list groups ", StringComparison.Ordinal));
+        }
+        finally
+        {
+            tracker.Freeze(false);
+        }
+
+        var again = await names.LookupAsync(root.Value.Inode, "absent", Core.OperationDeadline.None);
+        Assert.Equal(Core.Errno.ENOENT, again.Errno);
+    }
+
+    /// <summary>The operation with a deadline of <see cref="Timeout"/> whose caller gives up after 300 ms: it must end at once.</summary>
+    private async Task<int> CancelledAsync<T>(Func<Core.OperationDeadline, ValueTask<Core.FsResult<T>>> operation)
+    {
+        using var caller = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        using var deadline = new Core.OperationDeadline(Timeout, caller.Token);
+        var watch = Stopwatch.StartNew();
+        var result = await operation(deadline);
+        output.WriteLine($"cancelled after {watch.ElapsedMilliseconds} ms: errno {result.Errno}");
+        Assert.InRange(watch.Elapsed, TimeSpan.Zero, Timeout / 2);
+        return result.Errno;
+    }
+
+    /// <summary>The operation with a deadline of <see cref="Timeout"/> and nobody cancelling: it must end when the deadline passes.</summary>
+    private static async Task<int> TimedOutAsync<T>(Func<Core.OperationDeadline, ValueTask<Core.FsResult<T>>> operation)
+    {
+        using var deadline = new Core.OperationDeadline(Timeout);
+        var watch = Stopwatch.StartNew();
+        var result = await operation(deadline);
+        Assert.InRange(watch.Elapsed, Timeout - TimeSpan.FromMilliseconds(500), Timeout + TimeSpan.FromSeconds(5));
+        return result.Errno;
+    }
+}
+
+/// <summary>Every log event, for tests that assert which ones an operation logged.</summary>
+internal sealed class RecordingLogger : Microsoft.Extensions.Logging.ILogger
+{
+    private readonly List<(int Id, Microsoft.Extensions.Logging.LogLevel Level, string Text)> _events = [];
+
+    public IReadOnlyList<(int Id, Microsoft.Extensions.Logging.LogLevel Level, string Text)> Events
+    {
+        get
         {
             lock (_events)
             {
-                _events.Add((eventId.Id, logLevel, formatter(state, exception)));
+                return [.. _events];
             }
         }
-
-        public override string ToString() => string.Join('\n', Events.Select(e => $"{e.Level} {e.Id} {e.Text}"));
     }
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(
+        Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        lock (_events)
+        {
+            _events.Add((eventId.Id, logLevel, formatter(state, exception)));
+        }
+    }
+
+    public override string ToString() => string.Join('\n', Events.Select(e => $"{e.Level} {e.Id} {e.Text}"));
 }

@@ -270,18 +270,18 @@ internal sealed class MemoryNames : INameService
 
     private static ValueTask<FsResult<T>> Fail<T>(int errno) => ValueTask.FromResult(FsResult<T>.Fail(errno));
 
-    public ValueTask<FsResult<NsAttributes>> RootAsync(string group, CancellationToken cancellationToken) => Ok(Directory(RootInode));
+    public ValueTask<FsResult<NsAttributes>> RootAsync(string group, OperationDeadline deadline) => Ok(Directory(RootInode));
 
-    public ValueTask<FsResult<NsAttributes>> LookupAsync(long parent, string name, CancellationToken cancellationToken) =>
+    public ValueTask<FsResult<NsAttributes>> LookupAsync(long parent, string name, OperationDeadline deadline) =>
         _names.TryGetValue(name, out long inode) ? Ok(Files[inode]) : Fail<NsAttributes>(Errno.ENOENT);
 
     private readonly ConcurrentDictionary<string, long> _names = new();
 
-    public ValueTask<FsResult<NsAttributes>> GetAttrAsync(long inode, CancellationToken cancellationToken) =>
+    public ValueTask<FsResult<NsAttributes>> GetAttrAsync(long inode, OperationDeadline deadline) =>
         inode == RootInode ? Ok(Directory(RootInode)) : Files.TryGetValue(inode, out var a) ? Ok(a) : Fail<NsAttributes>(Errno.ENOENT);
 
     public ValueTask<FsResult<NsAttributes>> CreateAsync(
-        long parent, string name, uint mode, uint uid, uint gid, string? fileId, long size, CancellationToken cancellationToken)
+        long parent, string name, uint mode, uint uid, uint gid, string? fileId, long size, OperationDeadline deadline)
     {
         long inode = Interlocked.Increment(ref _next);
         if (!_names.TryAdd(name, inode))
@@ -294,7 +294,7 @@ internal sealed class MemoryNames : INameService
         return Ok(created);
     }
 
-    public ValueTask<FsResult<NsAttributes>> SetContentAsync(long inode, string fileId, long size, long mtimeNs, CancellationToken cancellationToken)
+    public ValueTask<FsResult<NsAttributes>> SetContentAsync(long inode, string fileId, long size, long mtimeNs, OperationDeadline deadline)
     {
         Interlocked.Increment(ref SetContents);
         var updated = Files[inode] with { FileId = fileId, Size = size, MtimeNs = mtimeNs };
@@ -302,46 +302,46 @@ internal sealed class MemoryNames : INameService
         return Ok(updated);
     }
 
-    public ValueTask<int> RegisterPendingAsync(string fileId, TimeSpan lease, CancellationToken cancellationToken) => ValueTask.FromResult(0);
+    public ValueTask<int> RegisterPendingAsync(string fileId, TimeSpan lease, OperationDeadline deadline) => ValueTask.FromResult(0);
 
-    public ValueTask<int> ForgetPendingAsync(string fileId, CancellationToken cancellationToken) => ValueTask.FromResult(0);
+    public ValueTask<int> ForgetPendingAsync(string fileId, OperationDeadline deadline) => ValueTask.FromResult(0);
 
     // Not used by the write path.
-    public ValueTask<FsResult<NamespacePage<NsDirEntryPlus>>> ReadDirPlusAsync(long inode, long cookie, int maxEntries, CancellationToken cancellationToken) =>
+    public ValueTask<FsResult<NamespacePage<NsDirEntryPlus>>> ReadDirPlusAsync(long inode, long cookie, int maxEntries, OperationDeadline deadline) =>
         Fail<NamespacePage<NsDirEntryPlus>>(Errno.ENOSYS);
 
-    public ValueTask<FsResult<NsAttributes>> MkDirAsync(long parent, string name, uint mode, uint uid, uint gid, CancellationToken cancellationToken) =>
+    public ValueTask<FsResult<NsAttributes>> MkDirAsync(long parent, string name, uint mode, uint uid, uint gid, OperationDeadline deadline) =>
         Fail<NsAttributes>(Errno.ENOSYS);
 
-    public ValueTask<FsResult<NsAttributes>> MkNodAsync(long parent, string name, uint mode, uint rdev, uint uid, uint gid, CancellationToken cancellationToken) =>
+    public ValueTask<FsResult<NsAttributes>> MkNodAsync(long parent, string name, uint mode, uint rdev, uint uid, uint gid, OperationDeadline deadline) =>
         Fail<NsAttributes>(Errno.ENOSYS);
 
-    public ValueTask<FsResult<NsAttributes>> SymlinkAsync(long parent, string name, string target, uint uid, uint gid, CancellationToken cancellationToken) =>
+    public ValueTask<FsResult<NsAttributes>> SymlinkAsync(long parent, string name, string target, uint uid, uint gid, OperationDeadline deadline) =>
         Fail<NsAttributes>(Errno.ENOSYS);
 
-    public ValueTask<FsResult<string>> ReadLinkAsync(long inode, CancellationToken cancellationToken) => Fail<string>(Errno.ENOSYS);
+    public ValueTask<FsResult<string>> ReadLinkAsync(long inode, OperationDeadline deadline) => Fail<string>(Errno.ENOSYS);
 
-    public ValueTask<FsResult<NsAttributes>> LinkAsync(long inode, long newParent, string newName, CancellationToken cancellationToken) =>
+    public ValueTask<FsResult<NsAttributes>> LinkAsync(long inode, long newParent, string newName, OperationDeadline deadline) =>
         Fail<NsAttributes>(Errno.ENOSYS);
 
-    public ValueTask<int> UnlinkAsync(long parent, string name, CancellationToken cancellationToken) => ValueTask.FromResult(Errno.ENOSYS);
+    public ValueTask<int> UnlinkAsync(long parent, string name, OperationDeadline deadline) => ValueTask.FromResult(Errno.ENOSYS);
 
-    public ValueTask<int> RmDirAsync(long parent, string name, CancellationToken cancellationToken) => ValueTask.FromResult(Errno.ENOSYS);
+    public ValueTask<int> RmDirAsync(long parent, string name, OperationDeadline deadline) => ValueTask.FromResult(Errno.ENOSYS);
 
-    public ValueTask<int> RenameAsync(long parent, string name, long newParent, string newName, NamespaceRenameFlags flags, CancellationToken cancellationToken) =>
+    public ValueTask<int> RenameAsync(long parent, string name, long newParent, string newName, NamespaceRenameFlags flags, OperationDeadline deadline) =>
         ValueTask.FromResult(Errno.ENOSYS);
 
-    public ValueTask<FsResult<NsAttributes>> SetAttrAsync(SetAttrRequest request, CancellationToken cancellationToken) => Fail<NsAttributes>(Errno.ENOSYS);
+    public ValueTask<FsResult<NsAttributes>> SetAttrAsync(SetAttrRequest request, OperationDeadline deadline) => Fail<NsAttributes>(Errno.ENOSYS);
 
-    public ValueTask<int> SetXattrAsync(long inode, string name, ReadOnlyMemory<byte> value, NamespaceXattrFlags flags, CancellationToken cancellationToken) =>
+    public ValueTask<int> SetXattrAsync(long inode, string name, ReadOnlyMemory<byte> value, NamespaceXattrFlags flags, OperationDeadline deadline) =>
         ValueTask.FromResult(Errno.ENOSYS);
 
-    public ValueTask<FsResult<byte[]>> GetXattrAsync(long inode, string name, CancellationToken cancellationToken) => Fail<byte[]>(Errno.ENODATA);
+    public ValueTask<FsResult<byte[]>> GetXattrAsync(long inode, string name, OperationDeadline deadline) => Fail<byte[]>(Errno.ENODATA);
 
-    public ValueTask<FsResult<IReadOnlyList<string>>> ListXattrAsync(long inode, CancellationToken cancellationToken) =>
+    public ValueTask<FsResult<IReadOnlyList<string>>> ListXattrAsync(long inode, OperationDeadline deadline) =>
         Ok<IReadOnlyList<string>>([]);
 
-    public ValueTask<int> RemoveXattrAsync(long inode, string name, CancellationToken cancellationToken) => ValueTask.FromResult(Errno.ENODATA);
+    public ValueTask<int> RemoveXattrAsync(long inode, string name, OperationDeadline deadline) => ValueTask.FromResult(Errno.ENODATA);
 
-    public ValueTask<FsResult<NsStatFs>> StatFsAsync(string group, CancellationToken cancellationToken) => Fail<NsStatFs>(Errno.ENOSYS);
+    public ValueTask<FsResult<NsStatFs>> StatFsAsync(string group, OperationDeadline deadline) => Fail<NsStatFs>(Errno.ENOSYS);
 }
