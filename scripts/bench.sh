@@ -110,6 +110,10 @@ wait_active() {
 tracker_ip=127.0.0.12
 mkdir -p "$work/tracker"
 printf 'bind_addr = %s\nport = 0\nbase_path = %s\n' "$tracker_ip" "$work/tracker" >"$work/tracker/tracker.conf"
+# The mount case removes each GiB it wrote. With the default orphan delay (60 s) the storage would delete that
+# content in the middle of a later measurement, and on a file system mounted with `discard` (this machine's root) a
+# GiB's delete stalls the disk for a while. Content goes at once instead; each measurement starts after a sync.
+[ "$mode" = mount ] && echo "namespace_orphan_delay = 0" >>"$work/tracker/tracker.conf"
 "$bin/fdfs-trackerd" "$work/tracker/tracker.conf" >"$work/tracker.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 100); do grep -qs "listening on" "$work/tracker.log" && break; sleep 0.1; done
 tracker=$(grep -o 'listening on [0-9.:]*' "$work/tracker.log" | head -1 | cut -d' ' -f3)
@@ -180,8 +184,11 @@ if [ "$mode" = mount ]; then
     w+=("$(fio_mib "$work/w.json" write)")
     fid=$(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "system.fdfs.file_id").decode())' "$f")
     sync; sleep 2 # fio's GiB is written back first, as before fio itself
+    # The source must come from memory: the cold-read step below drops every cache, and reading the GiB back from
+    # this machine's disk (about 400 MiB/s) was what the row measured in repetitions 2 and later until 2026-11-25.
+    cat "$work/src1g" >/dev/null
     dw+=("$(python3 -c "import sys; print(1024 / float(sys.argv[1]))" "$(timed dd if="$work/src1g" of="$mnt/group1/bench/dd$rep" bs=1M conv=fsync status=none)")")
-    rm -f "$mnt/group1/bench/dd$rep"
+    rm -f "$mnt/group1/bench/dd$rep"; sync; sleep 2
     # Warm: a new mount (its page cache is gone) while the storage still caches what it just stored, which is
     # what `fdfs bench` finds when it downloads the files it has just uploaded.
     stop_mount; start_mount
@@ -199,7 +206,7 @@ if [ "$mode" = mount ]; then
     start_cost=$(timed "$bin/fdfs" download "$fid" /dev/null --length 1)
     full=$(timed "$bin/fdfs" download "$fid" /dev/null)
     dc+=("$(python3 -c "import sys; print(1024 / (float(sys.argv[2]) - float(sys.argv[1])))" "$start_cost" "$full")")
-    rm -f "$f"
+    rm -f "$f"; sync; sleep 2
     # The direct client on the same cluster: 16 x 64 MiB, and 4 KiB files with one connection.
     "$bin/fdfs" bench --op all -n 16 -s 64M -c 1 --json | grep '^{' >"$work/big.jsonl"
     cw+=("$(python3 -c 'import json,sys; [print(r["ops_per_sec"]*64) for r in map(json.loads, open(sys.argv[1])) if r["op"]=="upload"]' "$work/big.jsonl")")
@@ -208,6 +215,8 @@ if [ "$mode" = mount ]; then
     c4+=("$(python3 -c 'import json,sys; [print(r["ops_per_sec"]) for r in map(json.loads, open(sys.argv[1])) if r["op"]=="download"]' "$work/small.jsonl")")
     start=$(date +%s.%N); cp -r "$src" "$mnt/group1/bench/tree$rep"; end=$(date +%s.%N)
     files+=("$(python3 -c "print(10000 / ($end - $start))")")
+    printf 'rep %s: fio write %.0f, dd %.0f, read warm %.0f, cold %.0f (direct %.0f), randread %.0f IOPS, cp -r %.0f files/s\n' \
+      "$rep" "${w[-1]}" "${dw[-1]}" "${r[-1]}" "${rc[-1]}" "${dc[-1]}" "${rr[-1]}" "${files[-1]}"
     sync; sleep 2
   done
   echo "| measure | mount, median (min..max) of $reps | direct client (fdfs bench), median |"
