@@ -137,11 +137,11 @@ public sealed partial class FastDfsClient : IAsyncDisposable
     }
 
     /// <summary>Runs one simple request on a tracker (with failover) and returns the packet buffer to the pool.</summary>
-    private async ValueTask<byte[]> TrackerRequestAsync(SimpleRequest request, CancellationToken cancellationToken)
+    private async ValueTask<byte[]> TrackerRequestAsync(SimpleRequest request, CancellationToken cancellationToken, bool loadParameters = true)
     {
         try
         {
-            if (Volatile.Read(ref _parametersPending))
+            if (loadParameters && Volatile.Read(ref _parametersPending))
             {
                 await LoadTrackerParametersAsync(cancellationToken);
             }

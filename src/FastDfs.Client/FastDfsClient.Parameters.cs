@@ -77,24 +77,20 @@ public sealed partial class FastDfsClient
         }
     }
 
-    /// <summary>One tracker request outside <see cref="TrackerRequestAsync"/>: a status is returned, not thrown.</summary>
+    /// <summary>One tracker request made while loading the parameters: a status is returned, not thrown.</summary>
     private async ValueTask<(byte Status, byte[] Body)> RawTrackerRequestAsync(TrackerCommand command, byte[] body, CancellationToken cancellationToken)
     {
         byte[] packet = RentPacket((byte)command, body.Length);
         body.CopyTo(packet, FdfsConstants.HeaderSize);
         try
         {
-            return (0, await OnTrackerAsync(
+            return (0, await TrackerRequestAsync(
                 new SimpleRequest(packet, FdfsConstants.HeaderSize + body.Length, (byte)command, true, SmallResponse * 16),
-                static (c, r, t, u) => SimpleAsync(c, r, t, u), (byte)command, cancellationToken));
+                cancellationToken, loadParameters: false));
         }
         catch (FdfsServerException e)
         {
             return ((byte)e.Errno, []);
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(packet);
         }
     }
 }

@@ -53,16 +53,7 @@ public sealed class DualIpTests : IAsyncLifetime
         // Tracker and storage listen on every address, so both are reachable at the inner and at 127.x addresses.
         string outerStorage = Loopback.Next(), outerTracker = Loopback.Next();
         string ids = Write("storage_ids.conf", $"100001 group1 {outerStorage},{_inner}\n"); // outer first: kept inner first
-        var tracker = await StartAsync("fdfs-trackerd", "tracker", $"""
-            bind_addr =
-            port = 0
-            base_path = {Dir("tracker")}
-            check_active_interval = 5
-            reserved_storage_space = 1%
-            use_storage_id = true
-            storage_ids_filename = {ids}
-            id_type_in_filename = id
-            """);
+        var tracker = await StartIdTrackerAsync(ids);
         await StartAsync("fdfs-storaged", "storage", $"""
             group_name = group1
             bind_addr =
@@ -207,16 +198,7 @@ public sealed class DualIpTests : IAsyncLifetime
     {
         string outerStorage = Loopback.Next(), outerTracker = Loopback.Next();
         string ids = Write("storage_ids.conf", $"100001 group1 {outerStorage},{_inner}\n");
-        var tracker = await StartAsync("fdfs-trackerd", "tracker", $"""
-            bind_addr =
-            port = 0
-            base_path = {Dir("tracker")}
-            check_active_interval = 5
-            reserved_storage_space = 1%
-            use_storage_id = true
-            storage_ids_filename = {ids}
-            id_type_in_filename = id
-            """);
+        var tracker = await StartIdTrackerAsync(ids);
         await StartAsync("fdfs-storaged", "storage", $"""
             group_name = group1
             bind_addr = {outerStorage}
@@ -275,6 +257,18 @@ public sealed class DualIpTests : IAsyncLifetime
 
         throw new TimeoutException("storage not ACTIVE: " + last);
     }
+
+    /// <summary>A tracker on every address in ID mode with IDs in file names, reading <paramref name="ids"/>.</summary>
+    private Task<DaemonProcess> StartIdTrackerAsync(string ids) => StartAsync("fdfs-trackerd", "tracker", $"""
+        bind_addr =
+        port = 0
+        base_path = {Dir("tracker")}
+        check_active_interval = 5
+        reserved_storage_space = 1%
+        use_storage_id = true
+        storage_ids_filename = {ids}
+        id_type_in_filename = id
+        """);
 
     private async Task<DaemonProcess> StartAsync(string program, string role, string config)
     {

@@ -199,6 +199,9 @@ public static class NamespaceMessages
 
     private static int ReadUInt16(ref WireReader r, string what) => BinaryPrimitives.ReadUInt16BigEndian(r.ReadBytes(2, what));
 
+    /// <summary>A name behind a one-byte length (directory listings, link names), decoded by <see cref="FileNameCodec"/>.</summary>
+    private static string ReadShortName(ref WireReader r) => FileNameCodec.Decode(r.ReadBytes(r.ReadByte("name length"), "name"));
+
     private static int Utf8(string? text) => text is null ? 0 : Encoding.UTF8.GetByteCount(text);
 
     /// <summary>Encoded length of a file name or symlink target (<see cref="FileNameCodec"/>).</summary>
@@ -537,7 +540,7 @@ public static class NamespaceMessages
             long cookie = r.ReadInt64("cookie");
             long inode = r.ReadInt64("inode");
             uint mode = (uint)r.ReadInt32("mode");
-            string name = FileNameCodec.Decode(r.ReadBytes(r.ReadByte("name length"), "name"));
+            string name = ReadShortName(ref r);
             entries.Add(new NsDirEntry(cookie, inode, mode, name));
         }
 
@@ -554,7 +557,7 @@ public static class NamespaceMessages
         for (int i = 0; i < count; i++)
         {
             long cookie = r.ReadInt64("cookie");
-            string name = FileNameCodec.Decode(r.ReadBytes(r.ReadByte("name length"), "name"));
+            string name = ReadShortName(ref r);
             entries.Add(new NsDirEntryPlus(cookie, name, NsAttributes.Read(ref r)));
         }
 
@@ -583,7 +586,7 @@ public static class NamespaceMessages
         {
             long parent = r.ReadInt64("parent");
             long inode = r.ReadInt64("inode");
-            names.Add(new NsLinkName(parent, inode, FileNameCodec.Decode(r.ReadBytes(r.ReadByte("name length"), "name"))));
+            names.Add(new NsLinkName(parent, inode, ReadShortName(ref r)));
         }
 
         ExpectEnd(r, "names");
