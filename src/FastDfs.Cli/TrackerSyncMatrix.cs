@@ -21,8 +21,6 @@ internal static class TrackerSyncMatrix
 {
     private const long MaxChunkResponse = 4L << 20;
 
-    private const byte SyncTimestampsIndex = 2;
-
     /// <summary>(group, storage ID) -> (source storage ID -> synced-up-to timestamp), or null when not available.</summary>
     public static async Task<Dictionary<(string Group, string Storage), IReadOnlyDictionary<string, long>>?> TryFetchAsync(
         FastDfsClientOptions options, CancellationToken cancellationToken)
@@ -62,13 +60,13 @@ internal static class TrackerSyncMatrix
 
         try
         {
-            byte[]? sync = await FetchFileAsync(connection, SyncTimestampsIndex, ct);
+            byte[]? sync = await FetchFileAsync(connection, TrackerSysFiles.SyncTimestampsIndex, ct);
             if (sync is { Length: > 0 })
             {
                 return ParseSyncTimestamps(Encoding.UTF8.GetString(sync));
             }
 
-            byte[]? first = await FetchFileAsync(connection, 0, ct);
+            byte[]? first = await FetchFileAsync(connection, TrackerSysFiles.GroupsIndex, ct);
             return first is { Length: > 0 } && first[0] == (byte)'{' ? ParseLegacyJson(first) : [];
         }
         finally

@@ -259,7 +259,7 @@ public sealed partial class ClusterRegistry
         return added;
     }
 
-    /// <summary>Saved before storage IDs were persisted (or in IP mode): the ID is the IP.</summary>
+    /// <summary>A saved storage the registry can take: an IP that fits the query responses and an ID (or IP) that fits.</summary>
     private bool IsUsable(StorageRecord sr) =>
         !string.IsNullOrEmpty(sr.Ip) && QueryIp.Fits(sr.Ip, IPv6Responses) && sr.IdOrIp().Length < FdfsConstants.StorageIdMaxSize;
 
@@ -267,9 +267,10 @@ public sealed partial class ClusterRegistry
     private StorageNode NodeFromRecord(StorageRecord sr, GroupState g)
     {
         string id = sr.IdOrIp();
+        var idEntry = _options.StorageIds?.FindById(id);
         var s = new StorageNode(id, sr.Ip, g)
         {
-            RwMode = _options.StorageIds?.FindById(id)?.RwMode ?? StorageRwMode.Both,
+            RwMode = idEntry?.RwMode ?? StorageRwMode.Both,
             Status = sr.Status is StorageStatus.Online or StorageStatus.Active ? StorageStatus.Offline : sr.Status,
             Port = sr.Port,
             JoinTime = sr.JoinTime,
@@ -286,7 +287,7 @@ public sealed partial class ClusterRegistry
         };
         if (_options.UseStorageId)
         {
-            s.SetDualIps(_options.StorageIds?.FindById(id)?.Ips);
+            s.SetDualIps(idEntry?.Ips);
         }
 
         if (sr.SyncedFrom is not null)

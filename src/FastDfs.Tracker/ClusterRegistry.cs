@@ -253,11 +253,6 @@ public sealed partial class ClusterRegistry
                     StorageStatus.Offline or StorageStatus.Recovery => StorageStatus.Online,
                     var same => same,
                 };
-                if (existing.Status == StorageStatus.Init)
-                {
-                    existing.SyncSource = string.Empty;
-                    existing.SyncUntilTimestamp = 0;
-                }
             }
 
             existing.Port = (int)request.StoragePort;
@@ -272,9 +267,12 @@ public sealed partial class ClusterRegistry
             existing.LastHeartbeat = Now;
             existing.SessionId = sessionId;
 
-            // A storage starting afresh has nothing to replay: its changelog reading starts at the end (as FastDFS).
+            // A storage starting afresh copies from no one yet and has nothing to replay: its changelog reading
+            // starts at the end (as FastDFS).
             if (existing.Status == StorageStatus.Init)
             {
+                existing.SyncSource = string.Empty;
+                existing.SyncUntilTimestamp = 0;
                 existing.ChangelogOffset = Changelog?.Size ?? 0;
             }
 
@@ -694,7 +692,8 @@ public sealed partial class ClusterRegistry
                 return chunk;
             }
 
-            node.ChangelogOffset = Math.Clamp(node.ChangelogOffset, 0, changelog.Size - chunk.Length) + chunk.Length;
+            // Read started at the offset clamped to the file; an empty chunk (offset at or past the end) returned above.
+            node.ChangelogOffset = Math.Max(node.ChangelogOffset, 0) + chunk.Length;
         }
 
         RaiseChanged();

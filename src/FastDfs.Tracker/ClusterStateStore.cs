@@ -56,12 +56,13 @@ internal sealed class ClusterStateStore
         if (File.Exists(GroupsPath))
         {
             string groups = File.ReadAllText(GroupsPath, Encoding.UTF8);
-            string servers = File.Exists(ServersPath) ? File.ReadAllText(ServersPath, Encoding.UTF8) : "[Global]\nstorage_count=0\n";
+            bool hasServers = File.Exists(ServersPath);
+            string servers = hasServers ? File.ReadAllText(ServersPath, Encoding.UTF8) : "[Global]\nstorage_count=0\n";
             string? sync = File.Exists(SyncTimestampsPath) ? File.ReadAllText(SyncTimestampsPath, Encoding.UTF8) : null;
             var side = LoadSide();
 
             // A C tracker's base_path has no side file: its files' age stands in for the save time.
-            long fallback = new DateTimeOffset(File.GetLastWriteTimeUtc(File.Exists(ServersPath) ? ServersPath : GroupsPath)).ToUnixTimeSeconds();
+            long fallback = new DateTimeOffset(File.GetLastWriteTimeUtc(hasServers ? ServersPath : GroupsPath)).ToUnixTimeSeconds();
             return StateFiles.Read(groups, servers, sync, side, _options, fallback);
         }
 
@@ -94,9 +95,9 @@ internal sealed class ClusterStateStore
         var files = StateFiles.Render(state, _options.UseStorageId);
 
         // Groups first: a crash between the writes then leaves servers that still find their groups.
-        WriteAtomic(GroupsPath, Encoding.UTF8.GetBytes(files.Groups));
-        WriteAtomic(ServersPath, Encoding.UTF8.GetBytes(files.Servers));
-        WriteAtomic(SyncTimestampsPath, Encoding.UTF8.GetBytes(files.SyncTimestamps));
+        WriteAtomic(GroupsPath, files.Groups);
+        WriteAtomic(ServersPath, files.Servers);
+        WriteAtomic(SyncTimestampsPath, files.SyncTimestamps);
         WriteAtomic(SidePath, JsonSerializer.SerializeToUtf8Bytes(files.Side, ClusterStateJsonContext.Default.ClusterSideState));
         if (File.Exists(LegacyJsonPath))
         {
@@ -161,7 +162,8 @@ internal sealed class ClusterStateStore
 /// <summary>Maps <see cref="ClusterState"/> to FastDFS's state files and back (docs/tracker-state.md).</summary>
 internal static class StateFiles
 {
-    public sealed record Rendered(string Groups, string Servers, string SyncTimestamps, ClusterSideState Side);
+    /// <summary>The three files' UTF-8 bytes (as saved and as served to a copying follower) and the side file.</summary>
+    public sealed record Rendered(byte[] Groups, byte[] Servers, byte[] SyncTimestamps, ClusterSideState Side);
 
     /// <summary>
     /// The three files as FastDFS writes them: groups by name; per group the storages in service (DELETED and
@@ -219,20 +221,24 @@ internal static class StateFiles
                 });
             }
 
-            foreach (var source in live)
+            for (int row = 0; row < live.Count; row++)
             {
-                string sourceId = source.IdOrIp();
+                string sourceId = live[row].IdOrIp();
                 var timestamps = new long[live.Count];
                 for (int k = 0; k < live.Count; k++)
                 {
-                    timestamps[k] = live[k] == source ? 0 : live[k].SyncedFrom?.GetValueOrDefault(sourceId) ?? 0;
+                    timestamps[k] = k == row ? 0 : live[k].SyncedFrom?.GetValueOrDefault(sourceId) ?? 0;
                 }
 
                 rows.Add(new SyncTimestampRow(g.Name, sourceId, timestamps));
             }
         }
 
-        return new Rendered(TrackerGroupsFile.Format(groups), TrackerServersFile.Format(servers), SyncTimestampsFile.Format(rows), side);
+        return new Rendered(
+            Encoding.UTF8.GetBytes(TrackerGroupsFile.Format(groups)),
+            Encoding.UTF8.GetBytes(TrackerServersFile.Format(servers)),
+            Encoding.UTF8.GetBytes(SyncTimestampsFile.Format(rows)),
+            side);
     }
 
     /// <summary>

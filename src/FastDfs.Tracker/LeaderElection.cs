@@ -531,7 +531,7 @@ internal sealed class LeaderElection : IAsyncDisposable
 
             var state = ParseCopiedState(files);
             int added = state is null ? 0 : _registry.MergeState(state);
-            _registry.Changelog?.ReplaceIfEmpty(files[3]);
+            _registry.Changelog?.ReplaceIfEmpty(files[TrackerSysFiles.ChangelogIndex]);
             _needsStateCopy = false;
             LeaderLog.StateCopied(_logger, leader.ToString(), files.Sum(f => f.Length), added);
         }
@@ -561,13 +561,14 @@ internal sealed class LeaderElection : IAsyncDisposable
     /// <summary>The leader's files as a state; an earlier version of this tracker sent its JSON as file 0 instead.</summary>
     private ClusterState? ParseCopiedState(byte[][] files)
     {
-        if (files[0].Length > 0 && files[0][0] == (byte)'{')
+        byte[] groups = files[TrackerSysFiles.GroupsIndex];
+        if (groups.Length > 0 && groups[0] == (byte)'{')
         {
-            return JsonSerializer.Deserialize(files[0], ClusterStateJsonContext.Default.ClusterState);
+            return JsonSerializer.Deserialize(groups, ClusterStateJsonContext.Default.ClusterState);
         }
 
-        return StateFiles.Read(Encoding.UTF8.GetString(files[0]), Encoding.UTF8.GetString(files[1]), Encoding.UTF8.GetString(files[2]),
-            side: null, _options, _registry.Now);
+        return StateFiles.Read(Encoding.UTF8.GetString(groups), Encoding.UTF8.GetString(files[TrackerSysFiles.ServersIndex]),
+            Encoding.UTF8.GetString(files[TrackerSysFiles.SyncTimestampsIndex]), side: null, _options, _registry.Now);
     }
 
     // A hung peer must not stall the election for network_timeout (60 s shipped): peer requests are tiny.

@@ -74,9 +74,6 @@ internal sealed class StorageNode
 
     public GroupState Group { get; }
 
-    /// <summary>IP text NUL-padded to the 45 bytes of IPv6-mode query responses (IPv4 mode sends the first 15).</summary>
-    public byte[] IpField => Volatile.Read(ref _address).IpField;
-
     /// <summary>The IP as file names encode it (bytes 0..3 of the name), to find a file's source without decoding text.</summary>
     public uint NameAddress => Volatile.Read(ref _address).NameAddress;
 
@@ -112,7 +109,10 @@ internal sealed class StorageNode
     /// <summary>The address to give a caller at <paramref name="peerIp"/>: of the caller's kind for a dual-IP storage.</summary>
     public string IpFor(string peerIp) => AddressFor(peerIp).Ip;
 
-    /// <summary><see cref="IpField"/> of the address for a caller at <paramref name="peerIp"/>.</summary>
+    /// <summary>
+    /// The address for a caller at <paramref name="peerIp"/> as IP text NUL-padded to the 45 bytes of IPv6-mode query
+    /// responses (IPv4 mode sends the first 15).
+    /// </summary>
     public byte[] IpFieldFor(string peerIp) => AddressFor(peerIp).IpField;
 
     /// <summary>True when <paramref name="ip"/> is one of the storage's addresses.</summary>
@@ -187,8 +187,6 @@ internal sealed class StorageNode
     public long SessionId { get; set; }
 
     public bool IsAvailable => Status is StorageStatus.Online or StorageStatus.Active;
-
-    public StorageBrief ToBrief() => new(Status, Port, Id, Ip);
 
     /// <summary>The brief record as a storage at <paramref name="peerIp"/> is sent it (its kind of address).</summary>
     public StorageBrief ToBrief(string peerIp) => new(Status, Port, Id, IpFor(peerIp));

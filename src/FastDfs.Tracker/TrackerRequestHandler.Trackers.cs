@@ -171,7 +171,7 @@ public sealed partial class TrackerRequestHandler
             return await ErrorAsync(connection, header, FdfsErrno.EIO, "cannot read the storage changelog: " + e.Message, cancellationToken);
         }
 
-        session.SysFiles = [Encoding.UTF8.GetBytes(files.Groups), Encoding.UTF8.GetBytes(files.Servers), Encoding.UTF8.GetBytes(files.SyncTimestamps), changelog];
+        session.SysFiles = [files.Groups, files.Servers, files.SyncTimestamps, changelog];
         return await SendAsync(connection, ReadOnlyMemory<byte>.Empty, cancellationToken);
     }
 

@@ -18,6 +18,15 @@ public static class TrackerSysFiles
 
     public const int Count = 4;
 
+    /// <summary>GET_ONE_SYS_FILE indexes of the files (positions in <see cref="Names"/>).</summary>
+    public const byte GroupsIndex = 0;
+
+    public const byte ServersIndex = 1;
+
+    public const byte SyncTimestampsIndex = 2;
+
+    public const byte ChangelogIndex = 3;
+
     /// <summary>
     /// Bytes of file content per GET_ONE_SYS_FILE answer: FastDFS reads answers into an 8 KB packet buffer, so it
     /// serves at most 8192 - header (10) - file size (8) - 1.
@@ -58,6 +67,11 @@ public static class TrackerSysFiles
     }
 
     internal static string SectionName(string prefix, int number) => prefix + number.ToString("000", CultureInfo.InvariantCulture);
+
+    /// <summary>One <c>key=value</c> line of a section, tab-indented as FastDFS writes it.</summary>
+    internal static string Line(string key, string value) => "\t" + key + "=" + value + "\n";
+
+    internal static string Line(string key, long value) => Line(key, value.ToString(CultureInfo.InvariantCulture));
 }
 
 /// <summary>One <c>[GroupNNN]</c> section of storage_groups_new.dat.</summary>
@@ -88,20 +102,20 @@ public static class TrackerGroupsFile
     public static string Format(IReadOnlyList<TrackerGroupEntry> groups)
     {
         var b = new StringBuilder(64 + groups.Count * 220);
-        b.Append("# global section\n[Global]\n").Append(Line("group_count", groups.Count)).Append('\n');
+        b.Append("# global section\n[Global]\n").Append(TrackerSysFiles.Line("group_count", groups.Count)).Append('\n');
         for (int i = 0; i < groups.Count; i++)
         {
             var g = groups[i];
             b.Append("# group: ").Append(g.Name).Append('\n')
                 .Append('[').Append(TrackerSysFiles.SectionName(Prefix, i + 1)).Append("]\n")
-                .Append(Line("group_name", g.Name))
-                .Append(Line("storage_port", g.StoragePort))
-                .Append(Line("storage_http_port", g.StorageHttpPort))
-                .Append(Line("store_path_count", g.StorePathCount))
-                .Append(Line("subdir_count_per_path", g.SubdirCountPerPath))
-                .Append(Line("current_trunk_file_id", g.CurrentTrunkFileId))
-                .Append(Line("trunk_server", g.TrunkServer))
-                .Append(Line("last_trunk_server", g.LastTrunkServer))
+                .Append(TrackerSysFiles.Line("group_name", g.Name))
+                .Append(TrackerSysFiles.Line("storage_port", g.StoragePort))
+                .Append(TrackerSysFiles.Line("storage_http_port", g.StorageHttpPort))
+                .Append(TrackerSysFiles.Line("store_path_count", g.StorePathCount))
+                .Append(TrackerSysFiles.Line("subdir_count_per_path", g.SubdirCountPerPath))
+                .Append(TrackerSysFiles.Line("current_trunk_file_id", g.CurrentTrunkFileId))
+                .Append(TrackerSysFiles.Line("trunk_server", g.TrunkServer))
+                .Append(TrackerSysFiles.Line("last_trunk_server", g.LastTrunkServer))
                 .Append('\n');
         }
 
@@ -144,10 +158,6 @@ public static class TrackerGroupsFile
 
         return groups;
     }
-
-    internal static string Line(string key, string value) => "\t" + key + "=" + value + "\n";
-
-    internal static string Line(string key, long value) => Line(key, value.ToString(CultureInfo.InvariantCulture));
 }
 
 /// <summary>One <c>[StorageNNN]</c> section of storage_servers_new.dat.</summary>
@@ -239,38 +249,38 @@ public static class TrackerServersFile
                 .Append('[').Append(TrackerSysFiles.SectionName(Prefix, i + 1)).Append("]\n");
             if (s.Id is not null)
             {
-                b.Append(TrackerGroupsFile.Line("id", s.Id));
+                b.Append(TrackerSysFiles.Line("id", s.Id));
             }
 
-            b.Append(TrackerGroupsFile.Line("group_name", s.Group))
-                .Append(TrackerGroupsFile.Line("ip_addr", s.IpAddr))
-                .Append(TrackerGroupsFile.Line("status", (int)s.Status))
-                .Append(TrackerGroupsFile.Line("version", s.Version))
-                .Append(TrackerGroupsFile.Line("join_time", s.JoinTime))
-                .Append(TrackerGroupsFile.Line("storage_port", s.StoragePort))
-                .Append(TrackerGroupsFile.Line("storage_http_port", s.StorageHttpPort))
-                .Append(TrackerGroupsFile.Line("domain_name", s.DomainName))
-                .Append(TrackerGroupsFile.Line("sync_src_server", s.SyncSrcServer))
-                .Append(TrackerGroupsFile.Line("sync_until_timestamp", s.SyncUntilTimestamp))
-                .Append(TrackerGroupsFile.Line("store_path_count", s.StorePathCount))
-                .Append(TrackerGroupsFile.Line("subdir_count_per_path", s.SubdirCountPerPath))
-                .Append(TrackerGroupsFile.Line("upload_priority", s.UploadPriority))
-                .Append(TrackerGroupsFile.Line("total_mb", s.TotalMb))
-                .Append(TrackerGroupsFile.Line("free_mb", s.FreeMb));
+            b.Append(TrackerSysFiles.Line("group_name", s.Group))
+                .Append(TrackerSysFiles.Line("ip_addr", s.IpAddr))
+                .Append(TrackerSysFiles.Line("status", (int)s.Status))
+                .Append(TrackerSysFiles.Line("version", s.Version))
+                .Append(TrackerSysFiles.Line("join_time", s.JoinTime))
+                .Append(TrackerSysFiles.Line("storage_port", s.StoragePort))
+                .Append(TrackerSysFiles.Line("storage_http_port", s.StorageHttpPort))
+                .Append(TrackerSysFiles.Line("domain_name", s.DomainName))
+                .Append(TrackerSysFiles.Line("sync_src_server", s.SyncSrcServer))
+                .Append(TrackerSysFiles.Line("sync_until_timestamp", s.SyncUntilTimestamp))
+                .Append(TrackerSysFiles.Line("store_path_count", s.StorePathCount))
+                .Append(TrackerSysFiles.Line("subdir_count_per_path", s.SubdirCountPerPath))
+                .Append(TrackerSysFiles.Line("upload_priority", s.UploadPriority))
+                .Append(TrackerSysFiles.Line("total_mb", s.TotalMb))
+                .Append(TrackerSysFiles.Line("free_mb", s.FreeMb));
             for (int c = 0; c < CounterKeys.Count; c++)
             {
-                b.Append(TrackerGroupsFile.Line(CounterKeys[c].Key, s.Counters is { } counters && c < counters.Length ? counters[c] : 0));
+                b.Append(TrackerSysFiles.Line(CounterKeys[c].Key, s.Counters is { } counters && c < counters.Length ? counters[c] : 0));
             }
 
-            b.Append(TrackerGroupsFile.Line("last_source_update", s.LastSourceUpdate))
-                .Append(TrackerGroupsFile.Line("last_sync_update", s.LastSyncUpdate))
-                .Append(TrackerGroupsFile.Line("last_synced_timestamp", s.LastSyncedTimestamp))
-                .Append(TrackerGroupsFile.Line("last_heart_beat_time", s.LastHeartBeatTime))
-                .Append(TrackerGroupsFile.Line("changelog_offset", s.ChangelogOffset))
+            b.Append(TrackerSysFiles.Line("last_source_update", s.LastSourceUpdate))
+                .Append(TrackerSysFiles.Line("last_sync_update", s.LastSyncUpdate))
+                .Append(TrackerSysFiles.Line("last_synced_timestamp", s.LastSyncedTimestamp))
+                .Append(TrackerSysFiles.Line("last_heart_beat_time", s.LastHeartBeatTime))
+                .Append(TrackerSysFiles.Line("changelog_offset", s.ChangelogOffset))
                 .Append('\n');
         }
 
-        b.Append("\n# global section\n[Global]\n").Append(TrackerGroupsFile.Line("storage_count", storages.Count));
+        b.Append("\n# global section\n[Global]\n").Append(TrackerSysFiles.Line("storage_count", storages.Count));
         return b.ToString();
     }
 
