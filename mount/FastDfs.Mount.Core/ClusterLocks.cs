@@ -91,10 +91,10 @@ public sealed class ClusterLocks : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                if (waiting == NsLockWait.Wait && !_waitsRefused)
+                if (waiting == NsLockWait.Wait)
                 {
                     // Otherwise the recorded wait would count until the lease ends: another owner could get EDEADLK for
-                    // a cycle through a process that no longer waits.
+                    // a cycle through a process that no longer waits. (Nothing is sent when the trackers refused waits.)
                     await TrySetAsync(request with { Wait = NsLockWait.GiveUp });
                 }
 

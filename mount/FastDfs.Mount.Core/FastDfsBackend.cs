@@ -91,7 +91,7 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
             }
             catch (Exception e) when (IsClusterFailure(e))
             {
-                if (!IsInterrupt(e, deadline))
+                if (!deadline.Interrupted(e))
                 {
                     storage.Address = null;
                 }
@@ -174,7 +174,7 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
         }
         catch (Exception e) when (IsClusterFailure(e))
         {
-            if (target is { } failed && !IsInterrupt(e, deadline))
+            if (target is { } failed && !deadline.Interrupted(e))
             {
                 _storeChoices.TryRemove(group, out _);
                 MountLog.ChoiceDropped(logger, failed.Storage.ToString(), group);
@@ -213,7 +213,7 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
                 await change(client, choice.Storage, args, deadline.Token);
                 return 0;
             }
-            catch (Exception e) when (IsClusterFailure(e) && !IsInterrupt(e, deadline))
+            catch (Exception e) when (IsClusterFailure(e) && !deadline.Interrupted(e))
             {
                 // Not retried (a change may have applied); the next one asks the tracker again.
                 _updateChoices.TryRemove(fileId, out _);
@@ -264,7 +264,7 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
             }
             catch (Exception e) when (IsClusterFailure(e))
             {
-                if (!IsInterrupt(e, deadline))
+                if (!deadline.Interrupted(e))
                 {
                     storage.Address = null;
                 }
@@ -286,21 +286,12 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
 
     private static bool IsClusterFailure(Exception e) => e is FdfsException or OperationCanceledException or IOException;
 
-    /// <summary>The caller gave up (a signal): the server is not to blame, and the caller hears EINTR.</summary>
-    private static bool IsInterrupt(Exception e, OperationDeadline deadline) => e is OperationCanceledException && deadline.CallerCancelled;
-
     private int ToErrno(string operation, string target, Exception e, OperationDeadline deadline)
     {
-        if (IsInterrupt(e, deadline))
+        int cancelled = deadline.CancelledErrno(e, logger, operation, target);
+        if (cancelled != 0)
         {
-            MountLog.OperationInterrupted(logger, operation, target);
-            return Errno.EINTR;
-        }
-
-        if (e is OperationCanceledException && deadline.Expired)
-        {
-            MountLog.OperationTimedOut(logger, operation, target, deadline.Timeout.TotalSeconds);
-            return Errno.EIO;
+            return cancelled;
         }
 
         if (e is FdfsServerException server)

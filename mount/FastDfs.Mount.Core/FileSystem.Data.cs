@@ -59,7 +59,7 @@ public sealed partial class FileSystem
             return FsResult<(EntryReply, OpenReply)>.Fail(Errno.EROFS);
         }
 
-        if (FileNameCodec.GetByteCount(name) > NamespaceLimits.MaxNameLength)
+        if (IsNameTooLong(name))
         {
             return FsResult<(EntryReply, OpenReply)>.Fail(Errno.ENAMETOOLONG);
         }

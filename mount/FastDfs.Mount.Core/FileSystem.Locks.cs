@@ -49,7 +49,8 @@ public sealed partial class FileSystem
             return new LockGrant(Locks is null ? Errno.ENOLCK : Errno.ENOENT, []);
         }
 
-        if (type == NsLockType.Unlock && handle != 0 && (_files.ContainsKey(handle) || _namedHandles.ContainsKey(handle)))
+        // Only named handles buffer writes (flushing a file-ID handle does nothing); 0 is no handle.
+        if (type == NsLockType.Unlock && _namedHandles.ContainsKey(handle))
         {
             int flushed = await FlushAsync(handle, CancellationToken.None);
             if (flushed != 0)

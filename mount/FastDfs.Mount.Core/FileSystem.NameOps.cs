@@ -507,7 +507,7 @@ public sealed partial class FileSystem
             return FsResult<long>.Fail(Errno.EPERM); // M00..MFF are file-ID paths at a group's top level
         }
 
-        if (FileNameCodec.GetByteCount(name) > NamespaceLimits.MaxNameLength)
+        if (IsNameTooLong(name))
         {
             return FsResult<long>.Fail(Errno.ENAMETOOLONG);
         }

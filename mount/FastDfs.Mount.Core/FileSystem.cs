@@ -82,7 +82,7 @@ public sealed partial class FileSystem : IAsyncDisposable
             return FsResult<EntryReply>.Fail(Errno.ENOTDIR);
         }
 
-        if (FileNameCodec.GetByteCount(name) > NamespaceLimits.MaxNameLength)
+        if (IsNameTooLong(name))
         {
             return FsResult<EntryReply>.Fail(Errno.ENAMETOOLONG);
         }
@@ -707,6 +707,9 @@ public sealed partial class FileSystem : IAsyncDisposable
             _groupRefresh.Release();
         }
     }
+
+    /// <summary>NAME_MAX counts the bytes the kernel sent (<see cref="FileNameCodec"/>), not UTF-16 characters.</summary>
+    private static bool IsNameTooLong(string name) => FileNameCodec.GetByteCount(name) > NamespaceLimits.MaxNameLength;
 
     /// <summary>One cluster operation's bound: the caller's token (an interrupt) and <see cref="MountOptions.OperationTimeout"/>.</summary>
     private OperationDeadline Deadline(CancellationToken cancellationToken) => new(Options.OperationTimeout, cancellationToken);

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace FastDfs.Mount.Core;
 
 /// <summary>
@@ -11,12 +13,8 @@ public sealed class OperationDeadline : IDisposable
 
     /// <param name="caller">The caller's token: an interrupt, nothing else (none: only the deadline ends the operation).</param>
     public OperationDeadline(TimeSpan timeout, CancellationToken caller = default)
+        : this(timeout, caller, caller)
     {
-        Caller = caller;
-        Timeout = timeout;
-        _source = CancellationTokenSource.CreateLinkedTokenSource(caller);
-        _source.CancelAfter(timeout);
-        Token = _source.Token;
     }
 
     /// <summary>
@@ -24,10 +22,15 @@ public sealed class OperationDeadline : IDisposable
     /// and its caller is the outer one's, so the outer deadline running out is still a timeout, not an interrupt.
     /// </summary>
     public OperationDeadline(TimeSpan timeout, OperationDeadline outer)
+        : this(timeout, outer.Caller, outer.Token)
     {
-        Caller = outer.Caller;
+    }
+
+    private OperationDeadline(TimeSpan timeout, CancellationToken caller, CancellationToken within)
+    {
+        Caller = caller;
         Timeout = timeout;
-        _source = CancellationTokenSource.CreateLinkedTokenSource(outer.Token);
+        _source = CancellationTokenSource.CreateLinkedTokenSource(within);
         _source.CancelAfter(timeout);
         Token = _source.Token;
     }
@@ -57,6 +60,31 @@ public sealed class OperationDeadline : IDisposable
 
     /// <summary>The deadline passed and the caller still waits.</summary>
     public bool Expired => Token.IsCancellationRequested && !Caller.IsCancellationRequested;
+
+    /// <summary><paramref name="e"/> ended the operation because its caller gave up (a signal): the server is not to blame.</summary>
+    public bool Interrupted(Exception e) => e is OperationCanceledException && CallerCancelled;
+
+    /// <summary>
+    /// The errno of an operation this deadline ended, the rule the backend and the name service share: EINTR (logged at
+    /// debug level) when the caller gave up, EIO with the timeout warning when the deadline passed; 0 when
+    /// <paramref name="e"/> is some other failure.
+    /// </summary>
+    internal int CancelledErrno(Exception e, ILogger logger, string operation, string target)
+    {
+        if (Interrupted(e))
+        {
+            MountLog.OperationInterrupted(logger, operation, target);
+            return Errno.EINTR;
+        }
+
+        if (e is OperationCanceledException && Expired)
+        {
+            MountLog.OperationTimedOut(logger, operation, target, Timeout.TotalSeconds);
+            return Errno.EIO;
+        }
+
+        return 0;
+    }
 
     public void Dispose() => _source?.Dispose();
 }

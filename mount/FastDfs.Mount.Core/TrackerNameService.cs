@@ -113,25 +113,24 @@ public sealed class TrackerNameService(NamespaceClient client, ILogger logger) :
 
     private int ToErrno(string operation, string target, Exception e, int quietErrno, OperationDeadline deadline)
     {
-        switch (e)
+        if (e is FdfsNamespaceException refused)
         {
-            case FdfsNamespaceException refused:
-                // An answer of the file system (ENOENT, EEXIST, ENOTEMPTY, ...): what the caller returns, not a failure.
-                if (refused.Errno != quietErrno)
-                {
-                    MountLog.NameOperationRefused(logger, operation, target, refused.Message);
-                }
+            // An answer of the file system (ENOENT, EEXIST, ENOTEMPTY, ...): what the caller returns, not a failure.
+            if (refused.Errno != quietErrno)
+            {
+                MountLog.NameOperationRefused(logger, operation, target, refused.Message);
+            }
 
-                return refused.Errno;
-            case OperationCanceledException when deadline.CallerCancelled:
-                MountLog.OperationInterrupted(logger, operation, target);
-                return Errno.EINTR;
-            case OperationCanceledException when deadline.Expired:
-                MountLog.OperationTimedOut(logger, operation, target, deadline.Timeout.TotalSeconds);
-                return Errno.EIO;
-            default:
-                MountLog.OperationFailed(logger, operation, target, e.Message);
-                return Errno.EIO;
+            return refused.Errno;
         }
+
+        int cancelled = deadline.CancelledErrno(e, logger, operation, target);
+        if (cancelled != 0)
+        {
+            return cancelled;
+        }
+
+        MountLog.OperationFailed(logger, operation, target, e.Message);
+        return Errno.EIO;
     }
 }

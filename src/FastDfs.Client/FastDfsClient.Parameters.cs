@@ -34,9 +34,7 @@ public sealed partial class FastDfsClient
                 return;
             }
 
-            byte status;
-            byte[] body;
-            (status, body) = await RawTrackerRequestAsync(TrackerCommand.StorageParameterReq, [], cancellationToken);
+            var (status, body) = await RawTrackerRequestAsync(TrackerCommand.StorageParameterReq, [], cancellationToken);
             if (status != 0)
             {
                 ClientLog.TrackerParametersUnavailable(_logger, "STORAGE_PARAMETER_REQ answered " + FdfsErrno.Name(status));

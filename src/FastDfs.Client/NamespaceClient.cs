@@ -285,8 +285,7 @@ public sealed class NamespaceClient : IAsyncDisposable
     public Task RegisterPendingAsync(string fileId, TimeSpan lease, CancellationToken cancellationToken = default)
     {
         var p = Rent(NamespaceMessages.PendingSize(fileId));
-        int seconds = (int)Math.Clamp(Math.Ceiling(lease.TotalSeconds), 1, int.MaxValue);
-        return RequestAsync(NamespaceCommand.RegisterPending, p, NamespaceMessages.WritePending(Body(p), fileId, seconds), cancellationToken);
+        return RequestAsync(NamespaceCommand.RegisterPending, p, NamespaceMessages.WritePending(Body(p), fileId, LeaseSeconds(lease)), cancellationToken);
     }
 
     public Task ForgetPendingAsync(string fileId, CancellationToken cancellationToken = default)
@@ -340,6 +339,7 @@ public sealed class NamespaceClient : IAsyncDisposable
         return NsLockHolder.Read(await RequestAsync(NamespaceCommand.GetLock, p, request.Write(Body(p)), cancellationToken));
     }
 
+    /// <summary>A lease in whole seconds on the wire, rounded up and at least 1.</summary>
     private static int LeaseSeconds(TimeSpan lease) => (int)Math.Clamp(Math.Ceiling(lease.TotalSeconds), 1, int.MaxValue);
 
     // ---- transport -----------------------------------------------------------------------------------------

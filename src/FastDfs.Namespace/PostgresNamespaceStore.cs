@@ -11,7 +11,6 @@ namespace FastDfs.Namespace;
 /// </summary>
 public sealed class PostgresNamespaceStore : SqlNamespaceStore
 {
-    private const int SchemaVersion = 4;
     private const long MigrationLockKey = 0x46_44_46_53_4E_53; // "FDFSNS": one tracker migrates at a time
 
     private static readonly string[] SchemaV1 =
@@ -54,6 +53,11 @@ public sealed class PostgresNamespaceStore : SqlNamespaceStore
         "first_byte BIGINT NOT NULL, last_byte BIGINT NOT NULL, expires BIGINT NOT NULL)",
         "CREATE INDEX ns_lock_waits_owner ON ns_lock_waits (session, owner)",
     ];
+
+    /// <summary>Step i brings a database from schema i to i + 1.</summary>
+    private static readonly string[][] Migrations = [SchemaV1, SchemaV2, SchemaV3, SchemaV4];
+
+    private static int SchemaVersion => Migrations.Length;
 
     private readonly NpgsqlDataSource _dataSource;
 
@@ -126,38 +130,17 @@ public sealed class PostgresNamespaceStore : SqlNamespaceStore
             throw new InvalidOperationException($"namespace database has schema {version}, newer than this tracker's {SchemaVersion}");
         }
 
+        for (int step = version; step < SchemaVersion; step++)
+        {
+            foreach (string sql in Migrations[step])
+            {
+                await RunAsync(connection, tx, sql, cancellationToken);
+            }
+        }
+
         if (version < 1)
         {
-            foreach (string sql in SchemaV1)
-            {
-                await RunAsync(connection, tx, sql, cancellationToken);
-            }
-
             await RunAsync(connection, tx, $"INSERT INTO ns_meta (key, value) VALUES ('namespace_id', '{Guid.NewGuid()}')", cancellationToken);
-        }
-
-        if (version < 2)
-        {
-            foreach (string sql in SchemaV2)
-            {
-                await RunAsync(connection, tx, sql, cancellationToken);
-            }
-        }
-
-        if (version < 3)
-        {
-            foreach (string sql in SchemaV3)
-            {
-                await RunAsync(connection, tx, sql, cancellationToken);
-            }
-        }
-
-        if (version < 4)
-        {
-            foreach (string sql in SchemaV4)
-            {
-                await RunAsync(connection, tx, sql, cancellationToken);
-            }
         }
 
         if (version < SchemaVersion)

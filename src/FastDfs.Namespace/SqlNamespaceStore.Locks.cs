@@ -27,6 +27,10 @@ public abstract partial class SqlNamespaceStore
         "WHERE l.inode = @p0 AND l.kind = @p1 AND NOT (l.session = @p2 AND l.owner = @p3) AND l.first_byte <= @p4 AND l.last_byte >= @p5 " +
         "AND (l.type = 1 OR @p6 = 1) AND s.expires >= @p7";
 
+    /// <summary>The parameters of <see cref="LiveConflict"/> for a request: its inode, kind, owner and range, and whether it writes.</summary>
+    private static object?[] LiveConflictArgs(NsLockRequest r, long now) =>
+        [r.Inode, (long)r.Kind, r.Session, r.Owner, r.End, r.Start, r.Type == NsLockType.Write ? 1L : 0L, now];
+
     /// <summary>How many waits deep the deadlock search follows owners (Linux's MAX_DEADLK_ITERATIONS).</summary>
     public const int MaxDeadlockDepth = 10;
 
@@ -106,36 +110,41 @@ public abstract partial class SqlNamespaceStore
                 return ((byte)0, Array.Empty<NsLockRange>());
             }
 
-            long now = UnixTime.NowNanoseconds();
-            object? expires = await ScalarAsync(s, "SELECT expires FROM ns_lock_sessions WHERE id = @p0 AND expires >= @p1", ct, r.Session, now);
-            if (expires is null && r.Type != NsLockType.Unlock)
+            if (r.Type != NsLockType.Unlock)
             {
-                return (NamespaceErrno.ENOLCK, Array.Empty<NsLockRange>());
-            }
+                // An unlock needs no live session (a lapsed one's rows are dropped all the same) and never conflicts.
+                long now = UnixTime.NowNanoseconds();
+                object? expires = await ScalarAsync(s, "SELECT expires FROM ns_lock_sessions WHERE id = @p0 AND expires >= @p1", ct, r.Session, now);
+                if (expires is null)
+                {
+                    return (NamespaceErrno.ENOLCK, Array.Empty<NsLockRange>());
+                }
 
-            if (waits)
-            {
-                // This attempt replaces the previous one's row: granted, deadlocked or waiting again.
-                await ExecAsync(s, ForgetWait, ct, r.Session, r.Owner, r.Inode, (long)r.Type, r.Start, r.End);
-            }
-
-            if (r.Type != NsLockType.Unlock && await ScalarAsync(s, "SELECT 1 " + LiveConflict + " LIMIT 1", ct,
-                    r.Inode, (long)r.Kind, r.Session, r.Owner, r.End, r.Start, r.Type == NsLockType.Write ? 1L : 0L, now) is not null)
-            {
                 if (!waits)
                 {
-                    return (FdfsErrno.EAGAIN, Array.Empty<NsLockRange>());
+                    if (await ScalarAsync(s, "SELECT 1 " + LiveConflict + " LIMIT 1", ct, LiveConflictArgs(r, now)) is not null)
+                    {
+                        return (FdfsErrno.EAGAIN, Array.Empty<NsLockRange>());
+                    }
                 }
-
-                if (await WouldDeadlockAsync(s, r, now, ct))
+                else
                 {
-                    return (NamespaceErrno.EDEADLK, Array.Empty<NsLockRange>());
-                }
+                    // This attempt replaces the previous one's row: granted, deadlocked or waiting again.
+                    await ExecAsync(s, ForgetWait, ct, r.Session, r.Owner, r.Inode, (long)r.Type, r.Start, r.End);
+                    var holders = await ConflictingOwnersAsync(s, r, now, ct);
+                    if (holders.Count > 0)
+                    {
+                        if (await WouldDeadlockAsync(s, (r.Session, r.Owner), holders, now, ct))
+                        {
+                            return (NamespaceErrno.EDEADLK, Array.Empty<NsLockRange>());
+                        }
 
-                await ExecAsync(s,
-                    "INSERT INTO ns_lock_waits (session, owner, inode, type, first_byte, last_byte, expires) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6)",
-                    ct, r.Session, r.Owner, r.Inode, (long)r.Type, r.Start, r.End, Convert.ToInt64(expires, System.Globalization.CultureInfo.InvariantCulture));
-                return (FdfsErrno.EAGAIN, Array.Empty<NsLockRange>());
+                        await ExecAsync(s,
+                            "INSERT INTO ns_lock_waits (session, owner, inode, type, first_byte, last_byte, expires) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6)",
+                            ct, r.Session, r.Owner, r.Inode, (long)r.Type, r.Start, r.End, Convert.ToInt64(expires, System.Globalization.CultureInfo.InvariantCulture));
+                        return (FdfsErrno.EAGAIN, Array.Empty<NsLockRange>());
+                    }
+                }
             }
 
             var held = new List<NsLockRange>();
@@ -179,25 +188,27 @@ public abstract partial class SqlNamespaceStore
         return replaced;
     }
 
-    /// <summary>
-    /// True when the owners <paramref name="r"/> conflicts with wait, through a chain of at most
-    /// <see cref="MaxDeadlockDepth"/> waits, for the requester itself. Breadth first over every conflicting owner (not
-    /// just the first, as Linux follows), with each owner visited once, so a cycle that does not include the requester
-    /// ends the search instead of looping.
-    /// </summary>
-    private static async Task<bool> WouldDeadlockAsync(Session s, NsLockRequest r, long now, CancellationToken ct)
+    /// <summary>The (session, owner) pairs whose live locks conflict with <paramref name="r"/>.</summary>
+    private static async Task<List<(long Session, long Owner)>> ConflictingOwnersAsync(Session s, NsLockRequest r, long now, CancellationToken ct)
     {
-        var requester = (r.Session, r.Owner);
-        var frontier = new List<(long Session, long Owner)>();
-        await using (var reader = await ReaderAsync(s, "SELECT DISTINCT l.session, l.owner " + LiveConflict, ct,
-            r.Inode, (long)NsLockKind.Posix, r.Session, r.Owner, r.End, r.Start, r.Type == NsLockType.Write ? 1L : 0L, now))
+        var owners = new List<(long Session, long Owner)>();
+        await using var reader = await ReaderAsync(s, "SELECT DISTINCT l.session, l.owner " + LiveConflict, ct, LiveConflictArgs(r, now));
+        while (await reader.ReadAsync(ct))
         {
-            while (await reader.ReadAsync(ct))
-            {
-                frontier.Add((reader.GetInt64(0), reader.GetInt64(1)));
-            }
+            owners.Add((reader.GetInt64(0), reader.GetInt64(1)));
         }
 
+        return owners;
+    }
+
+    /// <summary>
+    /// True when the <paramref name="frontier"/> owners (those the request conflicts with) wait, through a chain of at
+    /// most <see cref="MaxDeadlockDepth"/> waits, for the <paramref name="requester"/> itself. Breadth first over every
+    /// conflicting owner (not just the first, as Linux follows), with each owner visited once, so a cycle that does not
+    /// include the requester ends the search instead of looping.
+    /// </summary>
+    private static async Task<bool> WouldDeadlockAsync(Session s, (long Session, long Owner) requester, List<(long Session, long Owner)> frontier, long now, CancellationToken ct)
+    {
         var visited = new HashSet<(long, long)>();
         for (int depth = 0; depth < MaxDeadlockDepth && frontier.Count > 0; depth++)
         {
@@ -240,7 +251,7 @@ public abstract partial class SqlNamespaceStore
         {
             await using var reader = await ReaderAsync(s,
                 "SELECT l.type, l.first_byte, l.last_byte, l.pid, l.session " + LiveConflict + " ORDER BY l.first_byte LIMIT 1",
-                ct, r.Inode, (long)r.Kind, r.Session, r.Owner, r.End, r.Start, r.Type == NsLockType.Write ? 1L : 0L, UnixTime.NowNanoseconds());
+                ct, LiveConflictArgs(r, UnixTime.NowNanoseconds()));
             return await reader.ReadAsync(ct)
                 ? new NsLockHolder((NsLockType)reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), (int)reader.GetInt64(3), reader.GetInt64(4))
                 : NsLockHolder.None;

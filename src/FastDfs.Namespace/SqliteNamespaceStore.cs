@@ -14,7 +14,6 @@ namespace FastDfs.Namespace;
 /// </summary>
 public sealed class SqliteNamespaceStore : SqlNamespaceStore
 {
-    private const int SchemaVersion = 4;
     private const int MaxIdleReaders = 8;
 
     /// <summary>Commits between checkpoints: a small write adds about 8 pages to the WAL, so about SQLite's own 1,000-page default.</summary>
@@ -61,6 +60,11 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
         "CREATE INDEX ns_lock_waits_owner ON ns_lock_waits (session, owner)",
     ];
 
+    /// <summary>Step i brings a database from schema i to i + 1.</summary>
+    private static readonly string[][] Migrations = [SchemaV1, SchemaV2, SchemaV3, SchemaV4];
+
+    private static int SchemaVersion => Migrations.Length;
+
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ConcurrentBag<SqliteSession> _readers = [];
@@ -97,38 +101,17 @@ public sealed class SqliteNamespaceStore : SqlNamespaceStore
             throw new InvalidOperationException($"namespace database {Path} has schema {version}, newer than this tracker's {SchemaVersion}");
         }
 
+        for (int step = version; step < SchemaVersion; step++)
+        {
+            foreach (string sql in Migrations[step])
+            {
+                Run(_writer.Connection, tx, sql);
+            }
+        }
+
         if (version < 1)
         {
-            foreach (string sql in SchemaV1)
-            {
-                Run(_writer.Connection, tx, sql);
-            }
-
             Run(_writer.Connection, tx, $"INSERT INTO ns_meta (key, value) VALUES ('namespace_id', '{Guid.NewGuid()}')");
-        }
-
-        if (version < 2)
-        {
-            foreach (string sql in SchemaV2)
-            {
-                Run(_writer.Connection, tx, sql);
-            }
-        }
-
-        if (version < 3)
-        {
-            foreach (string sql in SchemaV3)
-            {
-                Run(_writer.Connection, tx, sql);
-            }
-        }
-
-        if (version < 4)
-        {
-            foreach (string sql in SchemaV4)
-            {
-                Run(_writer.Connection, tx, sql);
-            }
         }
 
         if (version < SchemaVersion)

@@ -57,8 +57,8 @@ public static class NamespaceErrno
     public const byte EMLINK = 31;
     public const byte ERANGE = 34;
     public const byte EDEADLK = 35;
-    public const byte ENOTEMPTY = 39;
     public const byte ENOLCK = 37;
+    public const byte ENOTEMPTY = 39;
     public const byte ENODATA = 61;
 
     /// <summary>The errno's symbolic name, including those only the directory service uses.</summary>
@@ -70,9 +70,9 @@ public static class NamespaceErrno
         EMLINK => "EMLINK",
         ERANGE => "ERANGE",
         EDEADLK => "EDEADLK",
+        ENOLCK => "ENOLCK",
         ENOTEMPTY => "ENOTEMPTY",
         ENODATA => "ENODATA",
-        ENOLCK => "ENOLCK",
         _ => FdfsErrno.Name(errno),
     };
 
@@ -89,9 +89,9 @@ public static class NamespaceErrno
         EMLINK => "too many links",
         ERANGE => "attribute name out of range",
         EDEADLK => "the wait would deadlock (a cycle of owners waiting for each other's locks)",
+        ENOLCK => "no such lock session (expired or closed)",
         ENOTEMPTY => "directory not empty",
         ENODATA => "no such attribute",
-        ENOLCK => "no such lock session (expired or closed)",
         FdfsErrno.EAGAIN => "locked by another owner",
         _ => FdfsErrno.Describe(errno),
     };
