@@ -15,7 +15,7 @@ namespace FastDfs.Namespace;
 /// computed from the locks held now (a holder that unlocked is waited for no longer, even before the waiter asks
 /// again). A row lasts until the wait is granted, given up, or its expiry: the session's lease end when it was
 /// recorded, which each new attempt (every 0.5 s at most) moves on. Before recording a wait, the owners it conflicts
-/// with are followed through their own waits, like Linux's posix_locks_deadlock, up to <see cref="MaxDeadlockDepth"/>
+/// with are followed through their own waits, like Linux's posix_locks_deadlock, up to <see cref="MaxDeadlockWaits"/>
 /// steps; reaching the requester answers EDEADLK. Two waits that would close a cycle together on two trackers each
 /// read the other's row: SERIALIZABLE lets one commit and retries the other, which then sees the cycle.
 /// </para>
@@ -31,8 +31,11 @@ public abstract partial class SqlNamespaceStore
     private static object?[] LiveConflictArgs(NsLockRequest r, long now) =>
         [r.Inode, (long)r.Kind, r.Session, r.Owner, r.End, r.Start, r.Type == NsLockType.Write ? 1L : 0L, now];
 
-    /// <summary>How many waits deep the deadlock search follows owners (Linux's MAX_DEADLK_ITERATIONS).</summary>
-    public const int MaxDeadlockDepth = 10;
+    /// <summary>
+    /// How many waits the deadlock search follows: as many as Linux, whose loop (<c>if (i++ &gt; MAX_DEADLK_ITERATIONS)</c>,
+    /// 10) follows eleven, so a ring of 12 owners answers EDEADLK on ext4 and one of 13 waits.
+    /// </summary>
+    public const int MaxDeadlockWaits = 11;
 
     /// <summary>How many owners one search visits at most: keeps the transaction bounded when many owners wait.</summary>
     private const int MaxDeadlockOwners = 256;
@@ -203,14 +206,14 @@ public abstract partial class SqlNamespaceStore
 
     /// <summary>
     /// True when the <paramref name="frontier"/> owners (those the request conflicts with) wait, through a chain of at
-    /// most <see cref="MaxDeadlockDepth"/> waits, for the <paramref name="requester"/> itself. Breadth first over every
+    /// most <see cref="MaxDeadlockWaits"/> waits, for the <paramref name="requester"/> itself. Breadth first over every
     /// conflicting owner (not just the first, as Linux follows), with each owner visited once, so a cycle that does not
     /// include the requester ends the search instead of looping.
     /// </summary>
     private static async Task<bool> WouldDeadlockAsync(Session s, (long Session, long Owner) requester, List<(long Session, long Owner)> frontier, long now, CancellationToken ct)
     {
         var visited = new HashSet<(long, long)>();
-        for (int depth = 0; depth < MaxDeadlockDepth && frontier.Count > 0; depth++)
+        for (int depth = 0; depth < MaxDeadlockWaits && frontier.Count > 0; depth++)
         {
             var next = new List<(long Session, long Owner)>();
             foreach (var owner in frontier)
