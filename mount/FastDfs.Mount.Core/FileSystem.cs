@@ -554,38 +554,32 @@ public sealed partial class FileSystem : IAsyncDisposable
 
     // ------------------------------------------------------------------ helpers
 
-    private async ValueTask<FsResult<int>> ReadWithDeadlineAsync(OpenFile file, long offset, Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        try
-        {
-            // Every fetch inside carries its own deadline, so a read served from read-ahead costs no timer.
-            return await file.ReadAsync(offset, destination, cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return FsResult<int>.Fail(Errno.EINTR); // the caller gave up (a signal); read-ahead fetches go on
-        }
-        catch (OperationCanceledException)
-        {
-            MountLog.OperationTimedOut(_logger, "read", file.Node.Key, Options.OperationTimeout.TotalSeconds);
-            return FsResult<int>.Fail(Errno.EIO);
-        }
-    }
+    private ValueTask<FsResult<int>> ReadWithDeadlineAsync(OpenFile file, long offset, Memory<byte> destination, CancellationToken cancellationToken) =>
+        ReadBoundedAsync(file, (offset, destination), static (f, a, ct) => f.ReadAsync(a.offset, a.destination, ct), cancellationToken);
 
-    private async ValueTask<FsResult<ReadLease>> LeaseWithDeadlineAsync(OpenFile file, long offset, int length, CancellationToken cancellationToken)
+    private ValueTask<FsResult<ReadLease>> LeaseWithDeadlineAsync(OpenFile file, long offset, int length, CancellationToken cancellationToken) =>
+        ReadBoundedAsync(file, (offset, length), static (f, a, ct) => f.ReadLeaseAsync(a.offset, a.length, ct), cancellationToken);
+
+    /// <summary>
+    /// A read from an open file with its cancellation answered as an errno: EINTR when the caller gave up (a signal;
+    /// read-ahead fetches go on), EIO with the timeout warning when a fetch's deadline passed. Every fetch inside
+    /// carries its own deadline, so a read served from read-ahead costs no timer.
+    /// </summary>
+    private async ValueTask<FsResult<T>> ReadBoundedAsync<TArgs, T>(
+        OpenFile file, TArgs args, Func<OpenFile, TArgs, CancellationToken, ValueTask<FsResult<T>>> read, CancellationToken cancellationToken)
     {
         try
         {
-            return await file.ReadLeaseAsync(offset, length, cancellationToken);
+            return await read(file, args, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return FsResult<ReadLease>.Fail(Errno.EINTR); // the caller gave up (a signal); read-ahead fetches go on
+            return FsResult<T>.Fail(Errno.EINTR);
         }
         catch (OperationCanceledException)
         {
             MountLog.OperationTimedOut(_logger, "read", file.Node.Key, Options.OperationTimeout.TotalSeconds);
-            return FsResult<ReadLease>.Fail(Errno.EIO);
+            return FsResult<T>.Fail(Errno.EIO);
         }
     }
 

@@ -130,9 +130,7 @@ public sealed record FastDfsClientOptions
         if (options.UseStorageId && !options.LoadFdfsParametersFromTracker)
         {
             // As the C client: a storage_ids.conf that cannot be read or parsed is a config error (file and line).
-            string path = Path.IsPathRooted(options.StorageIdsFilename) || config.SourcePath is null
-                ? options.StorageIdsFilename
-                : Path.Combine(Path.GetDirectoryName(config.SourcePath)!, options.StorageIdsFilename);
+            string path = FdfsConfigFile.ResolvePath(options.StorageIdsFilename, config.ConfigDirectory);
             options = options with { StorageIds = StorageIdMap.Load(path, System.Net.Dns.GetHostAddresses) };
         }
 

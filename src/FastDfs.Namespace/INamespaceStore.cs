@@ -11,6 +11,28 @@ public sealed class NamespaceException(byte errno, string message) : Exception(m
     public static NamespaceException NotFound(string what) => new(FdfsErrno.ENOENT, what + " not found");
 }
 
+/// <summary>
+/// What a lock request came to: granted (<see cref="Replaced"/>: the owner's ranges it replaced), or refused because of
+/// other owners' locks, <see cref="Conflict"/> EAGAIN (would block; a waiting request is recorded) or EDEADLK (waiting
+/// would deadlock). A result rather than an exception: a waiting F_SETLKW asks again every half second, and "still
+/// blocked" is its usual answer, not an error worth a stack trace.
+/// </summary>
+public readonly record struct NsLockOutcome(byte Conflict, NsLockRange[] Replaced)
+{
+    public static NsLockOutcome WouldBlock { get; } = new(FdfsErrno.EAGAIN, []);
+
+    public static NsLockOutcome Deadlock { get; } = new(NamespaceErrno.EDEADLK, []);
+
+    public bool Granted => Conflict == 0;
+
+    public static NsLockOutcome Grant(NsLockRange[] replaced) => new(0, replaced);
+
+    /// <summary>Why the lock was refused, for logs and exceptions.</summary>
+    public string Reason => Conflict == NamespaceErrno.EDEADLK
+        ? "waiting would deadlock: the owners holding the range wait, directly or not, for this owner"
+        : "locked by another owner";
+}
+
 /// <summary>One directory entry as the store lists it; <see cref="Attributes"/> is complete only for READ_DIR_PLUS.</summary>
 public readonly record struct NsDirRow(long Cookie, byte[] Name, NsAttributes Attributes);
 
@@ -120,15 +142,29 @@ public interface INamespaceStore : IAsyncDisposable
 
     /// <summary>
     /// Sets (or with <see cref="NsLockType.Unlock"/> clears) the owner's lock on a range, splitting and merging the
-    /// owner's ranges as POSIX does (upgrade and downgrade included), in one transaction. EAGAIN when another owner's
-    /// live lock of the same kind conflicts; ENOLCK when the session has expired or is unknown (unlocking then succeeds).
-    /// A POSIX request with <see cref="NsLockWait.Wait"/> that conflicts is recorded as waiting, or answered EDEADLK
-    /// (and not recorded) when the conflicting owners wait, directly or through others, for the requester;
-    /// <see cref="NsLockWait.GiveUp"/> forgets such a wait and changes no lock.
-    /// Returns the owner's ranges the change replaced, clipped to the request's range (see <see cref="NsLockRange"/>).
+    /// owner's ranges as POSIX does (upgrade and downgrade included), in one transaction. Refused with
+    /// <see cref="NsLockOutcome.WouldBlock"/> when another owner's live lock of the same kind conflicts; throws ENOLCK
+    /// when the session has expired or is unknown (unlocking then succeeds).
+    /// A POSIX request with <see cref="NsLockWait.Wait"/> that conflicts is recorded as waiting, or refused with
+    /// <see cref="NsLockOutcome.Deadlock"/> (and not recorded) when the conflicting owners wait, directly or through
+    /// others, for the requester; <see cref="NsLockWait.GiveUp"/> forgets such a wait and changes no lock.
+    /// A grant carries the owner's ranges the change replaced, clipped to the request's range (see <see cref="NsLockRange"/>).
     /// </summary>
-    ValueTask<NsLockRange[]> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken);
+    ValueTask<NsLockOutcome> TrySetLockAsync(NsLockRequest request, CancellationToken cancellationToken);
 
     /// <summary>The first live lock of another owner that would conflict with the request, or <see cref="NsLockHolder.None"/>.</summary>
     ValueTask<NsLockHolder> GetLockAsync(NsLockRequest request, CancellationToken cancellationToken);
+}
+
+public static class NamespaceStoreExtensions
+{
+    /// <summary>
+    /// <see cref="INamespaceStore.TrySetLockAsync"/> for callers to whom a refusal is an error: EAGAIN or EDEADLK as a
+    /// <see cref="NamespaceException"/>; returns the ranges the grant replaced.
+    /// </summary>
+    public static async ValueTask<NsLockRange[]> SetLockAsync(this INamespaceStore store, NsLockRequest request, CancellationToken cancellationToken)
+    {
+        var outcome = await store.TrySetLockAsync(request, cancellationToken);
+        return outcome.Granted ? outcome.Replaced : throw new NamespaceException(outcome.Conflict, outcome.Reason);
+    }
 }

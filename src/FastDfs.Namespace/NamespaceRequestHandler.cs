@@ -85,6 +85,11 @@ public sealed class NamespaceRequestHandler : IFdfsRequestHandler
                 return await RefuseAsync(connection, command, FdfsErrno.EIO, e.Message, cancellationToken);
             }
 
+            if (response.Refusal != 0)
+            {
+                return await RefuseAsync(connection, command, response.Refusal, response.Reason!, cancellationToken);
+            }
+
             try
             {
                 await connection.SendAsync(response.Packet.AsMemory(0, FdfsConstants.HeaderSize + response.BodyLength), cancellationToken);
@@ -113,9 +118,14 @@ public sealed class NamespaceRequestHandler : IFdfsRequestHandler
         return true;
     }
 
-    /// <summary>A response packet (header included) in a rented buffer.</summary>
-    private readonly record struct Response(byte[] Packet, int BodyLength)
+    /// <summary>
+    /// A response packet (header included) in a rented buffer, or a refusal answered with an errno alone: the store's
+    /// refusals that are answers rather than errors (a lock held by another owner) come back this way, not thrown.
+    /// </summary>
+    private readonly record struct Response(byte[] Packet, int BodyLength, byte Refusal = 0, string? Reason = null)
     {
+        public static Response Refused(byte errno, string reason) => new([], 0, errno, reason);
+
         public static Response Rent(int maxBody) => new(ArrayPool<byte>.Shared.Rent(FdfsConstants.HeaderSize + maxBody), 0);
 
         public Span<byte> Body => Packet.AsSpan(FdfsConstants.HeaderSize);
@@ -312,9 +322,14 @@ public sealed class NamespaceRequestHandler : IFdfsRequestHandler
                 return Response.Empty();
             case NamespaceCommand.SetLock:
                 {
-                    var replaced = await s.SetLockAsync(NsLockRequest.Read(body.Span), ct);
-                    var r = Response.Rent(replaced.Length * NsLockRange.Size);
-                    return r.Complete(NsLockRange.WriteAll(r.Body, replaced));
+                    var outcome = await s.TrySetLockAsync(NsLockRequest.Read(body.Span), ct);
+                    if (!outcome.Granted)
+                    {
+                        return Response.Refused(outcome.Conflict, outcome.Reason);
+                    }
+
+                    var r = Response.Rent(outcome.Replaced.Length * NsLockRange.Size);
+                    return r.Complete(NsLockRange.WriteAll(r.Body, outcome.Replaced));
                 }
 
             case NamespaceCommand.GetLock:

@@ -98,19 +98,19 @@ public abstract partial class SqlNamespaceStore
         await ExecAsync(s, "DELETE FROM ns_lock_sessions WHERE id = @p0", ct, session);
     }
 
-    public async ValueTask<NsLockRange[]> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken)
+    public async ValueTask<NsLockOutcome> TrySetLockAsync(NsLockRequest request, CancellationToken cancellationToken)
     {
         var r = request;
 
         // Deadlock detection is POSIX's (F_SETLKW): flock waits are never recorded, so flock never answers EDEADLK.
         bool waits = r.Wait == NsLockWait.Wait && r.Kind == NsLockKind.Posix && r.Type != NsLockType.Unlock;
-        var (errno, replaced) = await WriteAsync(async (s, ct) =>
+        var outcome = await WriteAsync<NsLockOutcome?>(async (s, ct) =>
         {
             if (r.Wait == NsLockWait.GiveUp)
             {
                 // Whatever the session's state: a lapsed session's waits must go too.
                 await ExecAsync(s, ForgetWait, ct, r.Session, r.Owner, r.Inode, (long)r.Type, r.Start, r.End);
-                return ((byte)0, Array.Empty<NsLockRange>());
+                return NsLockOutcome.Grant([]);
             }
 
             if (r.Type != NsLockType.Unlock)
@@ -120,14 +120,14 @@ public abstract partial class SqlNamespaceStore
                 object? expires = await ScalarAsync(s, "SELECT expires FROM ns_lock_sessions WHERE id = @p0 AND expires >= @p1", ct, r.Session, now);
                 if (expires is null)
                 {
-                    return (NamespaceErrno.ENOLCK, Array.Empty<NsLockRange>());
+                    return null; // a real error, thrown below: the mount's session is gone, and with it its locks
                 }
 
                 if (!waits)
                 {
                     if (await ScalarAsync(s, "SELECT 1 " + LiveConflict + " LIMIT 1", ct, LiveConflictArgs(r, now)) is not null)
                     {
-                        return (FdfsErrno.EAGAIN, Array.Empty<NsLockRange>());
+                        return NsLockOutcome.WouldBlock;
                     }
                 }
                 else
@@ -139,13 +139,13 @@ public abstract partial class SqlNamespaceStore
                     {
                         if (await WouldDeadlockAsync(s, (r.Session, r.Owner), holders, now, ct))
                         {
-                            return (NamespaceErrno.EDEADLK, Array.Empty<NsLockRange>());
+                            return NsLockOutcome.Deadlock;
                         }
 
                         await ExecAsync(s,
                             "INSERT INTO ns_lock_waits (session, owner, inode, type, first_byte, last_byte, expires) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6)",
                             ct, r.Session, r.Owner, r.Inode, (long)r.Type, r.Start, r.End, Convert.ToInt64(expires, System.Globalization.CultureInfo.InvariantCulture));
-                        return (FdfsErrno.EAGAIN, Array.Empty<NsLockRange>());
+                        return NsLockOutcome.WouldBlock;
                     }
                 }
             }
@@ -163,7 +163,7 @@ public abstract partial class SqlNamespaceStore
 
             if (held.Count == 0 && r.Type == NsLockType.Unlock)
             {
-                return ((byte)0, Array.Empty<NsLockRange>()); // the common close of a file that was never locked: no write at all
+                return NsLockOutcome.Grant([]); // the common close of a file that was never locked: no write at all
             }
 
             var after = LockRanges.Apply(held, r.Type, r.Start, r.End, r.Pid);
@@ -176,19 +176,9 @@ public abstract partial class SqlNamespaceStore
                     ct, r.Inode, r.Session, r.Owner, (long)r.Kind, (long)range.Type, range.Start, range.End, (long)range.Pid);
             }
 
-            return ((byte)0, LockRanges.Clip(held, r.Start, r.End));
+            return NsLockOutcome.Grant(LockRanges.Clip(held, r.Start, r.End));
         }, cancellationToken);
-        if (errno != 0)
-        {
-            throw new NamespaceException(errno, errno switch
-            {
-                FdfsErrno.EAGAIN => "locked by another owner",
-                NamespaceErrno.EDEADLK => "waiting would deadlock: the owners holding the range wait, directly or not, for this owner",
-                _ => $"lock session {r.Session} expired or unknown",
-            });
-        }
-
-        return replaced;
+        return outcome ?? throw new NamespaceException(NamespaceErrno.ENOLCK, $"lock session {r.Session} expired or unknown");
     }
 
     /// <summary>The (session, owner) pairs whose live locks conflict with <paramref name="r"/>.</summary>

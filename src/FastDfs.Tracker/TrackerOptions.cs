@@ -251,10 +251,7 @@ public sealed record TrackerOptions
     public bool IsAllowed(IPAddress address) => HostAccess.IsAllowed(address);
 
     /// <summary><see cref="StorageIdsFilename"/> resolved against <see cref="ConfigDirectory"/>.</summary>
-    public string ResolveStorageIdsPath() =>
-        Path.IsPathRooted(StorageIdsFilename) || ConfigDirectory is null
-            ? StorageIdsFilename
-            : Path.Combine(ConfigDirectory, StorageIdsFilename);
+    public string ResolveStorageIdsPath() => FdfsConfigFile.ResolvePath(StorageIdsFilename, ConfigDirectory);
 
     /// <summary>
     /// Reads tracker.conf settings. Absent keys keep the shipped defaults. Throws <see cref="FdfsConfigException"/>
@@ -332,7 +329,7 @@ public sealed record TrackerOptions
             LogLevel = config.GetLogLevel("log_level", d.LogLevel),
             RunByGroup = config.GetString("run_by_group", d.RunByGroup),
             RunByUser = config.GetString("run_by_user", d.RunByUser),
-            ConfigDirectory = config.SourcePath is null ? null : Path.GetDirectoryName(config.SourcePath),
+            ConfigDirectory = config.ConfigDirectory,
             NamespaceEnabled = config.GetBool("namespace_enabled", d.NamespaceEnabled),
             NamespaceStore = config.GetString("namespace_store", d.NamespaceStore),
             NamespaceOrphanDelay = config.GetSeconds("namespace_orphan_delay", d.NamespaceOrphanDelay, 0),

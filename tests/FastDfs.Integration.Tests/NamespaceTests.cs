@@ -156,6 +156,28 @@ public sealed class NamespaceTests(NamespaceCluster fixture, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task NAME_MAX_is_255_UTF8_bytes_over_the_wire_for_clients_other_than_the_mount()
+    {
+        await using var names = CreateNamespaceClient();
+        var root = await names.GetRootAsync("group1");
+        var dir = await names.MkDirAsync(root.Inode, "nm-" + Guid.NewGuid().ToString("N")[..6], Dir, 0, 0);
+        string atLimit = new('€', 85); // 255 bytes: the listings' one-byte name length still carries it
+        string overLimit = new('€', 86); // 86 characters but 258 bytes
+        var file = await names.CreateAsync(dir.Inode, atLimit, File, 0, 0);
+        Assert.Equal(file.Inode, (await names.LookupAsync(dir.Inode, atLimit)).Inode);
+        Assert.Equal(atLimit, Assert.Single((await names.ReadDirAsync(dir.Inode)).Entries).Name);
+        Assert.Equal(atLimit, Assert.Single((await names.ReadDirPlusAsync(dir.Inode)).Entries).Name);
+
+        Assert.Equal(FdfsErrno.ENAMETOOLONG, await ErrnoOf(() => names.CreateAsync(dir.Inode, overLimit, File, 0, 0)));
+        Assert.Equal(FdfsErrno.ENAMETOOLONG, await ErrnoOf(() => names.MkDirAsync(dir.Inode, overLimit, Dir, 0, 0)));
+        Assert.Equal(FdfsErrno.ENAMETOOLONG, await ErrnoOf(() => names.SymlinkAsync(dir.Inode, overLimit, "target", 0, 0)));
+        Assert.Equal(FdfsErrno.ENAMETOOLONG, await ErrnoOf(() => names.LinkAsync(file.Inode, dir.Inode, overLimit)));
+        Assert.Equal(FdfsErrno.ENAMETOOLONG, await ErrnoOf(() => names.RenameAsync(dir.Inode, atLimit, dir.Inode, overLimit)));
+        Assert.Equal(FdfsErrno.ENAMETOOLONG, await ErrnoOf(() => names.LookupAsync(dir.Inode, overLimit)));
+        Assert.Equal(atLimit, Assert.Single((await names.ReadDirAsync(dir.Inode)).Entries).Name); // nothing changed
+    }
+
+    [Fact]
     public async Task Readdir_pages_a_large_directory_over_the_wire()
     {
         await using var names = CreateNamespaceClient();

@@ -415,6 +415,67 @@ public sealed class OperationCancellationTests(ITestOutputHelper output)
         Assert.Equal(Core.Errno.ENOENT, again.Errno);
     }
 
+    [Fact]
+    public async Task File_system_reads_and_read_leases_of_a_frozen_storage_answer_EINTR_when_cancelled_and_EIO_when_the_deadline_passes()
+    {
+        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
+        await using var client = cluster.CreateClient();
+        await using var namespaceClient = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
+        var log = new RecordingLogger();
+        var names = new Core.TrackerNameService(namespaceClient, log);
+        var backend = new Core.FastDfsBackend(client, log);
+        var id = await client.UploadAsync(RandomNumberGenerator.GetBytes(4096), "bin");
+        var root = await names.RootAsync("group1", Core.OperationDeadline.None);
+        Assert.True(root.IsOk, $"errno {root.Errno}");
+        Assert.True((await names.CreateAsync(root.Value.Inode, "frozen.bin", 0x81A4, 0, 0, id.ToString(), 4096, Core.OperationDeadline.None)).IsOk);
+        var options = new Core.MountOptions { OperationTimeout = Timeout };
+        await using var fs = new Core.FileSystem(backend, names, options, log);
+        var group = await fs.LookupAsync(Core.InodeTable.RootIno, "group1");
+        var file = await fs.LookupAsync(group.Value.Ino, "frozen.bin");
+        Assert.True(file.IsOk, $"errno {file.Errno}");
+
+        // Two handles, each reading at offset 0 for the first time, so neither finds the bytes in read-ahead.
+        var reading = await fs.OpenAsync(file.Value.Ino, 0);
+        var leasing = await fs.OpenAsync(file.Value.Ino, 0);
+        Assert.True(reading.IsOk && leasing.IsOk);
+        byte[] buffer = new byte[4096];
+        var storage = cluster.Storages[0].Process!;
+        storage.Freeze(true);
+        try
+        {
+            using (var caller = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+            {
+                var watch = Stopwatch.StartNew();
+                var read = await fs.ReadAsync(reading.Value.Handle, 0, buffer, caller.Token);
+                var lease = await fs.ReadLeaseAsync(leasing.Value.Handle, 0, 4096, caller.Token);
+                output.WriteLine($"cancelled read: errno {read.Errno}, lease: errno {lease.Errno} after {watch.ElapsedMilliseconds} ms\n{log}");
+                Assert.Equal((Core.Errno.EINTR, Core.Errno.EINTR), (read.Errno, lease.Errno));
+                Assert.InRange(watch.Elapsed, TimeSpan.Zero, Timeout / 2);
+                Assert.DoesNotContain(log.Events, e => e.Id == 6003);
+            }
+
+            // Nobody cancels: the fetches' own deadline runs out, EIO with the timeout warning.
+            var alone = Stopwatch.StartNew();
+            var timedOut = await fs.ReadLeaseAsync(leasing.Value.Handle, 0, 4096);
+            output.WriteLine($"unanswered lease: errno {timedOut.Errno} after {alone.ElapsedMilliseconds} ms\n{log}");
+            Assert.Equal(Core.Errno.EIO, timedOut.Errno);
+            Assert.InRange(alone.Elapsed, Timeout - TimeSpan.FromMilliseconds(500), Timeout + TimeSpan.FromSeconds(5));
+            Assert.Contains(log.Events, e => e.Id == 6003 && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+        }
+        finally
+        {
+            storage.Freeze(false);
+        }
+
+        // The storage answers again: a new handle reads the bytes.
+        fs.Release(reading.Value.Handle);
+        fs.Release(leasing.Value.Handle);
+        var fresh = await fs.OpenAsync(file.Value.Ino, 0);
+        var again = await fs.ReadAsync(fresh.Value.Handle, 0, buffer);
+        Assert.Equal(4096, again.Value);
+        fs.Release(fresh.Value.Handle);
+    }
+
     /// <summary>The operation with a deadline of <see cref="Timeout"/> whose caller gives up after 300 ms: it must end at once.</summary>
     private async Task<int> CancelledAsync<T>(Func<Core.OperationDeadline, ValueTask<Core.FsResult<T>>> operation)
     {

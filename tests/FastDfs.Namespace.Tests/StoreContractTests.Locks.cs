@@ -473,4 +473,59 @@ public abstract partial class StoreContractTests
             LockRanges.Apply([new NsLockRange(r, 0, 4, 1), new NsLockRange(w, 5, ToEnd, 2)], r, 5, ToEnd, 3));
         Assert.Empty(LockRanges.Apply([new NsLockRange(r, 5, 9, 1)], NsLockType.Unlock, 0, ToEnd, 0));
     }
+
+    /// <summary>Marks the calls whose thrown store exceptions <see cref="Blocked_polls_answer_with_a_result_and_throw_nothing"/> counts.</summary>
+    private static readonly AsyncLocal<bool> CountingExceptions = new();
+
+    [Fact]
+    public async Task Blocked_polls_answer_with_a_result_and_throw_nothing()
+    {
+        long file = (await Create(Root, "polled")).Inode;
+        long a = await Session(), b = await Session();
+        await Set(Lock(a, file, 1, NsLockType.Write, 0, 9));
+        await Set(Lock(b, file, 1, NsLockType.Write, 10, 19));
+        int thrown = 0;
+        void Count(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e)
+        {
+            if (CountingExceptions.Value && e.Exception is NamespaceException)
+            {
+                Interlocked.Increment(ref thrown);
+            }
+        }
+
+        AppDomain.CurrentDomain.FirstChanceException += Count;
+        try
+        {
+            CountingExceptions.Value = true;
+
+            // A waiting F_SETLKW asks again and again while the holder keeps its lock: each answer is a result.
+            for (int poll = 0; poll < 20; poll++)
+            {
+                var blocked = await Store.TrySetLockAsync(Waiting(Lock(b, file, 1, NsLockType.Write, 0, 9)), default);
+                Assert.Equal((false, FdfsErrno.EAGAIN), (blocked.Granted, blocked.Conflict));
+                Assert.Equal(NsLockOutcome.WouldBlock, await Store.TrySetLockAsync(Lock(b, file, 2, NsLockType.Read, 5, 5), default));
+            }
+
+            // The wait that would close the cycle: a refusal too, not an error.
+            var deadlock = await Store.TrySetLockAsync(Waiting(Lock(a, file, 1, NsLockType.Write, 10, 19)), default);
+            Assert.Equal((false, NamespaceErrno.EDEADLK), (deadlock.Granted, deadlock.Conflict));
+
+            // Granted once the holder lets go, with what the grant replaced.
+            await Store.TrySetLockAsync(Lock(a, file, 1, NsLockType.Unlock, 0, ToEnd), default);
+            var granted = await Store.TrySetLockAsync(Waiting(Lock(b, file, 1, NsLockType.Write, 0, 19)), default);
+            Assert.True(granted.Granted);
+            Assert.Equal([new NsLockRange(NsLockType.Write, 10, 19, 42)], granted.Replaced);
+            Assert.Equal(0, Volatile.Read(ref thrown));
+
+            // A real error stays an exception (and is counted: the counting works): the session is gone.
+            await Store.CloseLockSessionAsync(a, default);
+            await Errno(NamespaceErrno.ENOLCK, () => Store.TrySetLockAsync(Lock(a, file, 1, NsLockType.Read, 0, 1), default).AsTask());
+            Assert.True(Volatile.Read(ref thrown) > 0); // once per throw and per rethrow at each await
+        }
+        finally
+        {
+            CountingExceptions.Value = false;
+            AppDomain.CurrentDomain.FirstChanceException -= Count;
+        }
+    }
 }

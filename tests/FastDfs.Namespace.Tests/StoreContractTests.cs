@@ -111,6 +111,47 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NAME_MAX_counts_UTF8_bytes_in_every_operation_that_takes_a_name()
+    {
+        string euro255 = new('€', 85); // 3 bytes each: 255 bytes
+        string euro258 = new('€', 86); // 86 characters, 258 bytes
+        string ascii255 = new('a', 255);
+        string ascii256 = new('a', 256);
+        Assert.Equal((255, 258), (N(euro255).Length, N(euro258).Length));
+
+        // At the limit: every operation takes the name, and a listing gives it back whole.
+        var dir = await MkDir(Root, euro255);
+        var file = await Create(dir.Inode, euro255);
+        await Create(dir.Inode, ascii255);
+        await Store.SymlinkAsync(dir.Inode, N("€" + new string('s', 252)), N("target"), Uid, Gid, default);
+        await Store.LinkAsync(file.Inode, Root, N(ascii255), default);
+        await Rename(Root, ascii255, Root, new string('€', 84) + "xyz");
+        Assert.Equal(file.Inode, (await Lookup(Root, new string('€', 84) + "xyz")).Inode);
+        var listed = (await Store.ReadDirAsync(dir.Inode, 0, 100, withAttributes: false, default)).Entries.Select(e => e.Name).ToList();
+        Assert.Contains(listed, name => name.AsSpan().SequenceEqual(N(euro255)));
+
+        // One byte, or three, over: ENAMETOOLONG whatever the character count, before anything changes.
+        foreach (string tooLong in new[] { euro258, ascii256 })
+        {
+            await Errno(FdfsErrno.ENAMETOOLONG, () => MkDir(Root, tooLong));
+            await Errno(FdfsErrno.ENAMETOOLONG, () => Create(Root, tooLong));
+            await Errno(FdfsErrno.ENAMETOOLONG, () => Store.CreateAsync(Root, N(tooLong), NamespaceMode.Fifo | 0x1A4, Uid, Gid, null, 0, 0, default).AsTask());
+            await Errno(FdfsErrno.ENAMETOOLONG, () => Store.SymlinkAsync(Root, N(tooLong), N("target"), Uid, Gid, default).AsTask());
+            await Errno(FdfsErrno.ENAMETOOLONG, () => Store.LinkAsync(file.Inode, Root, N(tooLong), default).AsTask());
+            await Errno(FdfsErrno.ENAMETOOLONG, () => Rename(dir.Inode, euro255, Root, tooLong));
+            await Errno(FdfsErrno.ENAMETOOLONG, () => Rename(Root, tooLong, Root, "x"));
+            await Errno(FdfsErrno.ENAMETOOLONG, () => Lookup(Root, tooLong));
+            await Errno(FdfsErrno.ENAMETOOLONG, () => Store.UnlinkAsync(Root, N(tooLong), default).AsTask());
+            await Errno(FdfsErrno.ENAMETOOLONG, () => Store.RmDirAsync(Root, N(tooLong), default).AsTask());
+        }
+
+        Assert.Equal(file.Inode, (await Lookup(dir.Inode, euro255)).Inode);
+        Assert.Equal(2u, (await Store.GetAttrAsync(file.Inode, default)).Nlink);
+        Assert.Equal(2, (await Store.ReadDirAsync(Root, 0, 100, withAttributes: false, default)).Entries.Count);
+        Assert.Equal(3, (await Store.ReadDirAsync(dir.Inode, 0, 100, withAttributes: false, default)).Entries.Count);
+    }
+
+    [Fact]
     public async Task Unlink_and_rmdir_errnos()
     {
         var dir = await MkDir(Root, "d");

@@ -44,6 +44,9 @@ public sealed class FdfsConfigFile
     /// <summary>The path given to <see cref="Parse"/> / <see cref="Load"/>, used in messages.</summary>
     public string? SourcePath { get; }
 
+    /// <summary>The directory of <see cref="SourcePath"/>, against which the file's relative paths resolve; null when parsed from text alone.</summary>
+    public string? ConfigDirectory => SourcePath is null ? null : Path.GetDirectoryName(SourcePath);
+
     /// <summary>All items in file order (included files spliced in at the <c>#include</c> line).</summary>
     public IReadOnlyList<FdfsConfigEntry> Entries => _entries;
 
@@ -65,8 +68,7 @@ public sealed class FdfsConfigFile
     {
         ArgumentNullException.ThrowIfNull(text);
         var file = new FdfsConfigFile(sourcePath);
-        string? baseDir = sourcePath is null ? null : Path.GetDirectoryName(sourcePath);
-        var state = new ParseState(baseDir, includeLoader);
+        var state = new ParseState(file.ConfigDirectory, includeLoader);
         if (sourcePath is not null)
         {
             state.IncludeStack.Add(sourcePath);
@@ -93,6 +95,13 @@ public sealed class FdfsConfigFile
 
         return Parse(text, fullPath, File.ReadAllText);
     }
+
+    /// <summary>
+    /// A file a config file names (<c>#include</c>, <c>storage_ids_filename</c>): an absolute path as written, a relative
+    /// one under <paramref name="configDirectory"/>, as libfastcommon resolves them; as written when there is no directory.
+    /// </summary>
+    public static string ResolvePath(string path, string? configDirectory) =>
+        Path.IsPathRooted(path) || configDirectory is null ? path : Path.Combine(configDirectory, path);
 
     /// <summary>True when the key occurs at least once. Does not mark it as used.</summary>
     public bool Contains(string key) => _byKey.ContainsKey(key);
@@ -604,9 +613,7 @@ public sealed class FdfsConfigFile
             throw new FdfsConfigException($"#include {target}: includes nested deeper than {MaxIncludeDepth}", filePath, lineNo, null);
         }
 
-        string resolved = Path.IsPathRooted(target) || state.BaseDir is null
-            ? target
-            : Path.Combine(state.BaseDir, target);
+        string resolved = ResolvePath(target, state.BaseDir);
         if (state.IncludeStack.Contains(resolved))
         {
             throw new FdfsConfigException($"#include {target}: include cycle", filePath, lineNo, null);

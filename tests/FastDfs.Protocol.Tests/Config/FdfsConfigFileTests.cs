@@ -28,6 +28,19 @@ public class FdfsConfigFileTests
     }
 
     [Fact]
+    public void Paths_a_config_names_resolve_against_its_directory_unless_absolute()
+    {
+        Assert.Equal(Path.Combine("/etc/fdfs", "storage_ids.conf"), FdfsConfigFile.ResolvePath("storage_ids.conf", "/etc/fdfs"));
+        Assert.Equal(Path.Combine("/etc/fdfs", "conf.d/ids.conf"), FdfsConfigFile.ResolvePath("conf.d/ids.conf", "/etc/fdfs"));
+        Assert.Equal("/srv/ids.conf", FdfsConfigFile.ResolvePath("/srv/ids.conf", "/etc/fdfs"));
+        Assert.Equal("ids.conf", FdfsConfigFile.ResolvePath("ids.conf", null)); // parsed from text: as written
+        Assert.Equal("ids.conf", FdfsConfigFile.ResolvePath("ids.conf", "")); // a bare file name: the working directory
+
+        Assert.Equal("/etc/fdfs", FdfsConfigFile.Parse("", "/etc/fdfs/client.conf").ConfigDirectory);
+        Assert.Null(FdfsConfigFile.Parse("").ConfigDirectory);
+    }
+
+    [Fact]
     public void Keys_are_case_sensitive_like_libfastcommon()
     {
         var cfg = FdfsConfigFile.Parse("Port = 1\n");

@@ -150,7 +150,7 @@ public class StorageIdMapTests
     }
 
     [Fact]
-    public void Tracker_options_load_the_file_relative_to_tracker_conf()
+    public void Tracker_and_client_options_load_the_file_relative_to_their_conf()
     {
         string dir = Path.Combine(Path.GetTempPath(), "fdfs-ids-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
@@ -166,6 +166,15 @@ public class StorageIdMapTests
             var e = Assert.Throws<FdfsConfigException>(() => FastDfs.Tracker.TrackerOptions.FromConfig(FdfsConfigFile.Load(conf)));
             Assert.Equal(Path.Combine(dir, "ids.conf"), e.FilePath);
             Assert.Equal(2, e.Line);
+
+            // The client resolves the same name by the same rule: the file beside client.conf, not in the working directory.
+            string client = Path.Combine(dir, "client.conf");
+            File.WriteAllText(client,
+                "tracker_server = 127.0.0.1:22122\nuse_storage_id = true\nload_fdfs_parameters_from_tracker = false\nstorage_ids_filename = ids.conf\n");
+            var fromClient = Assert.Throws<FdfsConfigException>(() => FastDfs.Client.FastDfsClientOptions.FromConfig(FdfsConfigFile.Load(client)));
+            Assert.Equal((Path.Combine(dir, "ids.conf"), 2), (fromClient.FilePath, fromClient.Line));
+            File.WriteAllText(Path.Combine(dir, "ids.conf"), "100002 group1 10.0.0.2\n");
+            Assert.Equal("100002", Assert.Single(FastDfs.Client.FastDfsClientOptions.FromConfig(FdfsConfigFile.Load(client)).StorageIds!.Entries).Id);
         }
         finally
         {
