@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using FastDfs.Client;
 using FastDfs.Protocol;
 using FastDfs.Protocol.Messages;
 
@@ -46,6 +47,13 @@ public sealed partial class FileSystem
         private int _error;
         private Task? _registration;
         private long _registeredAt;
+
+        // While the file grows by large writes: appends sent from the writing thread (spliced writes). Every other
+        // operation first completes it, so the stream and the chain never change the content at the same time.
+        private IAppenderStream? _stream;
+
+        // The backend has no append stream, or opening one failed: this writer queues its appends.
+        private bool _noStream;
 
         public ContentWriter(FileSystem fs, Node node, NsAttributes attributes)
         {
@@ -221,6 +229,150 @@ public sealed partial class FileSystem
             {
                 _lock.Release();
             }
+        }
+
+        /// <summary>
+        /// A large write at the end of a file whose content exists, or over bytes already stored, sent on the caller's
+        /// thread straight from <paramref name="body"/> through the writer's appender stream: no copy in the mount, no
+        /// chunk buffered. False
+        /// when the write needs <see cref="TryWriteInline"/> or <see cref="WriteAsync"/>. Blocks the caller while
+        /// queued operations finish (once, when the stream starts) and while the storage takes the bytes.
+        /// </summary>
+        public bool TryWriteStreamed(long offset, int length, IRequestBody body, bool append, out int errno)
+        {
+            errno = 0;
+            if (_noStream || !_lock.Wait(0))
+            {
+                return false;
+            }
+
+            try
+            {
+                if (_error != 0)
+                {
+                    errno = _error;
+                    return true;
+                }
+
+                if (append)
+                {
+                    offset = _size;
+                }
+
+                // Growing the file at its end, or overwriting bytes the storage already has (fio preallocates).
+                bool extends = offset == _size && _stored + _tailLength == _size;
+                bool overwrites = offset + length <= _stored;
+                if (!_hasContent || !(extends || overwrites))
+                {
+                    return false;
+                }
+
+                if (_stream is null && !TryStartStream())
+                {
+                    errno = _error;
+                    return errno != 0;
+                }
+
+                if (overwrites)
+                {
+                    int modified = _stream!.Modify(offset, length, body);
+                    if (modified != 0)
+                    {
+                        MountLog.WriteFailed(_fs._logger, _node.Key, "errno " + modified);
+                        Volatile.Write(ref _error, modified);
+                        errno = modified;
+                        return true;
+                    }
+
+                    Touch();
+                    Interlocked.Increment(ref _node.ContentVersion);
+                    RenewRegistration();
+                    return true;
+                }
+
+                int sent = 0;
+                if (_tailLength > 0)
+                {
+                    // Small writes since the last large one: they come first.
+                    sent = _stream!.Append(_tail.AsSpan(0, _tailLength));
+                    if (sent == 0)
+                    {
+                        _stored += _tailLength;
+                        _tailLength = 0;
+                    }
+                }
+
+                if (sent == 0)
+                {
+                    sent = _stream!.Append(length, body);
+                }
+
+                if (sent != 0)
+                {
+                    MountLog.WriteFailed(_fs._logger, _node.Key, "errno " + sent);
+                    Volatile.Write(ref _error, sent);
+                    errno = sent;
+                    return true;
+                }
+
+                _stored += length;
+                Volatile.Write(ref _size, _size + length);
+                Touch();
+                Interlocked.Increment(ref _node.ContentVersion);
+                RenewRegistration();
+                return true;
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
+        /// <summary>
+        /// Opens the append stream once everything queued before is stored (the upload that creates the content
+        /// among it). Synchronous: the caller's bytes must go out before it returns. False leaves the write to the
+        /// ordinary path, or, with <see cref="_error"/> set, answers the queued operation's failure.
+        /// </summary>
+        private bool TryStartStream()
+        {
+            // Each queued operation has its own deadline, so the chain ends; this bound is a safety net.
+            if (!_chain.Wait(Options.OperationTimeout * 2) || _error != 0)
+            {
+                return false;
+            }
+
+            using var deadline = new OperationDeadline(Options.OperationTimeout);
+            var opened = _fs._backend.OpenAppenderStreamAsync(_content!.Value, deadline).AsTask().GetAwaiter().GetResult();
+            if (!opened.IsOk || opened.Value is null)
+            {
+                _noStream = true;
+                return false;
+            }
+
+            _stream = opened.Value;
+            return true;
+        }
+
+        /// <summary>Ends the append stream, if any: every append answered. A failure sticks as a queued operation's does.</summary>
+        private async ValueTask<int> CompleteStreamAsync()
+        {
+            if (_stream is not { } stream)
+            {
+                return 0;
+            }
+
+            _stream = null;
+
+            // Not the caller's token: an interrupt must not cut appends that close() and fsync() wait for.
+            using var deadline = new OperationDeadline(Options.OperationTimeout);
+            int errno = await stream.CompleteAsync(deadline.Token);
+            if (errno != 0)
+            {
+                MountLog.WriteFailed(_fs._logger, _node.Key, "errno " + errno);
+                Volatile.Write(ref _error, errno);
+            }
+
+            return errno;
         }
 
         /// <summary>O_TRUNC: the file is empty from now on; its old content is replaced at commit.</summary>
@@ -425,6 +577,13 @@ public sealed partial class FileSystem
         /// <summary>The writer is done (no handles): its pooled tail goes back.</summary>
         public void Discard()
         {
+            if (_stream is { } stream)
+            {
+                // Normally completed by the commit before; here only the connection is left to give back.
+                _stream = null;
+                _ = stream.CompleteAsync(CancellationToken.None).AsTask();
+            }
+
             if (_tail is { } tail)
             {
                 _tail = null;
@@ -603,6 +762,12 @@ public sealed partial class FileSystem
 
         private async ValueTask<int> AwaitChainAsync(CancellationToken cancellationToken)
         {
+            int streamed = await CompleteStreamAsync();
+            if (streamed != 0)
+            {
+                return streamed;
+            }
+
             try
             {
                 // Every operation carries its own deadline, so the chain always ends; the caller's token is a safety net.
@@ -685,6 +850,11 @@ public sealed partial class FileSystem
         /// </summary>
         private async ValueTask<bool> MakeRoomAsync(int budgeted, CancellationToken cancellationToken)
         {
+            if (await CompleteStreamAsync() != 0)
+            {
+                return false; // the stream's failure sticks: the next write, flush or fsync answers it
+            }
+
             try
             {
                 await _slots.WaitAsync(cancellationToken);

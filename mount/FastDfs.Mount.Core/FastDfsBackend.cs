@@ -193,6 +193,36 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
     public ValueTask<int> TruncateAsync(FileId fileId, long size, OperationDeadline deadline) =>
         UpdateAsync("truncate", fileId, (fileId, size), static (c, s, a, t) => c.TruncateAsync(a.fileId, a.size, s, t), deadline);
 
+    public async ValueTask<FsResult<IAppenderStream?>> OpenAppenderStreamAsync(FileId fileId, OperationDeadline deadline)
+    {
+        try
+        {
+            if (!_updateChoices.TryGetValue(fileId, out var choice) || Stopwatch.GetTimestamp() >= choice.Expires)
+            {
+                choice = (await client.QueryUpdateAsync(fileId, deadline.Token), 0);
+                RememberUpdateChoice(fileId, choice.Storage);
+            }
+
+            return new ClientAppenderStream(await client.OpenAppenderStreamAsync(fileId, choice.Storage, deadline.Token));
+        }
+        catch (Exception e) when (IsClusterFailure(e))
+        {
+            _updateChoices.TryRemove(fileId, out _);
+            return FsResult<IAppenderStream?>.Fail(ToErrno("append stream", fileId.ToString(), e, deadline));
+        }
+    }
+
+    private sealed class ClientAppenderStream(AppenderStream stream) : IAppenderStream
+    {
+        public int Append(int length, IRequestBody body) => stream.Append(length, body);
+
+        public int Append(ReadOnlySpan<byte> data) => stream.Append(data);
+
+        public int Modify(long offset, int length, IRequestBody body) => stream.Modify(offset, length, body);
+
+        public ValueTask<int> CompleteAsync(CancellationToken cancellationToken) => stream.CompleteAsync(cancellationToken);
+    }
+
     /// <summary>One change of an appender file on its update choice (remembered, or asked of the tracker).</summary>
     private async ValueTask<int> UpdateAsync<TArgs>(
         string operation, FileId fileId, TArgs args, Func<FastDfsClient, ServerAddress, TArgs, CancellationToken, Task> change,

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using FastDfs.Client;
 using FastDfs.Protocol;
 using FastDfs.Protocol.Messages;
 
@@ -234,6 +235,31 @@ public sealed partial class FileSystem
         }
 
         result = errno == 0 ? data.Length : FsResult<int>.Fail(errno);
+        return true;
+    }
+
+    /// <summary>
+    /// A write whose bytes the adapter can put straight on a connection (<paramref name="body"/>: the FUSE adapter
+    /// splices them from the pipe the kernel filled). Taken for a write of at least
+    /// <see cref="MountOptions.SplicedWriteMin"/> bytes that extends a named file whose content exists or overwrites
+    /// bytes already stored: sent on the caller's thread through the file's appender stream. False when the write
+    /// needs the ordinary path; the caller then reads the bytes into memory.
+    /// </summary>
+    public bool TryWriteSpliced(ulong handle, long offset, int length, IRequestBody body, out FsResult<int> result)
+    {
+        result = default;
+        if (length < Options.SplicedWriteMin || !_namedHandles.TryGetValue(handle, out var open) || open.Writer is null
+            || offset < 0 || offset + length > MaxFileSize)
+        {
+            return false;
+        }
+
+        if (!open.Writer.TryWriteStreamed(offset, length, body, open.Append, out int errno))
+        {
+            return false;
+        }
+
+        result = errno == 0 ? length : FsResult<int>.Fail(errno);
         return true;
     }
 

@@ -1,3 +1,4 @@
+using FastDfs.Client;
 using FastDfs.Protocol;
 using FastDfs.Protocol.Messages;
 
@@ -55,6 +56,32 @@ public interface IClusterBackend
 
     /// <summary>Cuts an appender file to <paramref name="size"/>, or extends it with zeros.</summary>
     ValueTask<int> TruncateAsync(FileId fileId, long size, OperationDeadline deadline);
+
+    /// <summary>
+    /// Opens a stream of appends to an appender file on its update storage, sent from the writer's own thread without
+    /// waiting for each answer; null when the backend has none (the writer then queues <see cref="AppendAsync"/>s).
+    /// </summary>
+    ValueTask<FsResult<IAppenderStream?>> OpenAppenderStreamAsync(FileId fileId, OperationDeadline deadline) =>
+        ValueTask.FromResult(FsResult<IAppenderStream?>.Ok(null));
+}
+
+/// <summary>
+/// Appends to and overwrites one appender file, request after request, the answers checked in the background
+/// (<see cref="IClusterBackend.OpenAppenderStreamAsync"/>). The first failure sticks. One sender at a time.
+/// </summary>
+public interface IAppenderStream
+{
+    /// <summary>Sends <paramref name="length"/> bytes that <paramref name="body"/> puts on the connection; 0 or the stream's errno.</summary>
+    int Append(int length, IRequestBody body);
+
+    /// <summary>Sends <paramref name="data"/>; 0 or the stream's errno.</summary>
+    int Append(ReadOnlySpan<byte> data);
+
+    /// <summary>Overwrites from <paramref name="offset"/> (within the stored file) with what <paramref name="body"/> puts on the connection; 0 or the stream's errno.</summary>
+    int Modify(long offset, int length, IRequestBody body);
+
+    /// <summary>Every append answered, the connection given back: 0 or the first failure. EINTR if the caller gave up first.</summary>
+    ValueTask<int> CompleteAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>The storage a handle reads from (the tracker's download choice, remembered per open file).</summary>

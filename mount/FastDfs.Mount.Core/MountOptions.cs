@@ -86,6 +86,15 @@ public sealed record MountOptions
     public bool DirectWrites { get; init; } = true;
 
     /// <summary>
+    /// Large writes at the end of a file go from the kernel's pipe straight to the storage's socket (<c>splice_writes</c>,
+    /// Linux): no copy of the data in the mount, appends sent without waiting for each answer.
+    /// </summary>
+    public bool SplicedWrites { get; init; } = true;
+
+    /// <summary>The smallest write sent through the append stream; smaller ones gather into write_chunk pieces.</summary>
+    public int SplicedWriteMin { get; init; } = 256 * 1024;
+
+    /// <summary>
     /// flock and fcntl locks are held in the directory service, so processes on other mounts see them (<c>locks=cluster</c>,
     /// the default when the trackers serve names); <c>locks=local</c> leaves them to the kernel, within this mount only.
     /// </summary>

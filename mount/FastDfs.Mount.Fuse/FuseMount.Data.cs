@@ -132,21 +132,27 @@ public sealed unsafe partial class FuseMount
             // Otherwise the data points into the receive buffer, reused by the next request: copy it now.
             byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
             new ReadOnlySpan<byte>(data, length).CopyTo(buffer);
-            var pending = Fs.WriteAsync(fi->Fh, offset, buffer.AsMemory(0, length));
-            if (pending.IsCompletedSuccessfully)
-            {
-                ReplyWritten(req, buffer, pending.Result);
-                return;
-            }
-
-            var mount = Current;
-            Interlocked.Increment(ref mount._inFlight);
-            _ = WriteLaterAsync(mount, RegisterInterruptible(req, "write", null), buffer, pending);
+            WriteBuffered(req, fi->Fh, offset, buffer, length);
         }
         catch (Exception e)
         {
             Failed(req, "write", e);
         }
+    }
+
+    /// <summary>A write from a pooled <paramref name="buffer"/> of ours, returned once the write is answered.</summary>
+    private static void WriteBuffered(nint req, ulong handle, long offset, byte[] buffer, int length)
+    {
+        var pending = Fs.WriteAsync(handle, offset, buffer.AsMemory(0, length));
+        if (pending.IsCompletedSuccessfully)
+        {
+            ReplyWritten(req, buffer, pending.Result);
+            return;
+        }
+
+        var mount = Current;
+        Interlocked.Increment(ref mount._inFlight);
+        _ = WriteLaterAsync(mount, RegisterInterruptible(req, "write", null), buffer, pending);
     }
 
     private static void ReplyWritten(nint req, byte[] buffer, in FsResult<int> result)

@@ -18,7 +18,12 @@ public sealed unsafe partial class FuseMount
     [NativeConstant("FUSE_CAP_ASYNC_DIO")]
     private const uint CapAsyncDio = 1u << 15;
 
-    private static nint BuildOps()
+    [NativeConstant("FUSE_CAP_SPLICE_READ")]
+    private const uint CapSpliceRead = 1u << 9;
+
+    private const uint SplicedMaxWrite = 512 * 1024;
+
+    private static nint BuildOps(bool splicedWrites)
     {
         var ops = (nint*)NativeMemory.AllocZeroed((nuint)((int)OpSlot.Count * sizeof(nint)));
         ops[(int)OpSlot.Init] = (nint)(delegate* unmanaged<nint, ConnInfo*, void>)&OnInit;
@@ -49,6 +54,13 @@ public sealed unsafe partial class FuseMount
         ops[(int)OpSlot.RemoveXattr] = (nint)(delegate* unmanaged<nint, ulong, byte*, void>)&OnRemoveXattr;
         ops[(int)OpSlot.Create] = (nint)(delegate* unmanaged<nint, ulong, byte*, uint, FuseFileInfo*, void>)&OnCreateFile;
         ops[(int)OpSlot.Write] = (nint)(delegate* unmanaged<nint, ulong, byte*, nuint, long, FuseFileInfo*, void>)&OnWrite;
+        if (splicedWrites)
+        {
+            // With write_buf set, libfuse asks the kernel for requests through a pipe (FUSE_CAP_SPLICE_READ) and calls
+            // it instead of write for every WRITE.
+            ops[(int)OpSlot.WriteBuf] = (nint)(delegate* unmanaged<nint, ulong, FuseBufvec*, long, FuseFileInfo*, void>)&OnWriteBuf;
+        }
+
         ops[(int)OpSlot.Flush] = (nint)(delegate* unmanaged<nint, ulong, FuseFileInfo*, void>)&OnFlush;
         ops[(int)OpSlot.FSync] = (nint)(delegate* unmanaged<nint, ulong, int, FuseFileInfo*, void>)&OnFSync;
         ops[(int)OpSlot.Fallocate] = (nint)(delegate* unmanaged<nint, ulong, int, long, long, FuseFileInfo*, void>)&OnFallocate;
@@ -346,6 +358,16 @@ public sealed unsafe partial class FuseMount
         // O_DIRECT reads and writes as plain requests the caller waits for interruptibly: with async DIO the kernel
         // sends them in the background and waits uninterruptibly, so even SIGKILL could not end a read of a dead storage.
         conn->Want &= ~CapAsyncDio;
+
+        // Requests through a pipe, so write_buf can splice large writes on without copying them (splice_writes).
+        // libfuse splices only when the whole request fits its pipe, and without CAP_SYS_RESOURCE a pipe holds at
+        // most fs.pipe-max-size (1 MiB by default): a 1 MiB write plus its header would not. 512 KiB writes do.
+        if (Current._fs.Options.SplicedWrites && (conn->Capable & CapSpliceRead) != 0)
+        {
+            conn->Want |= CapSpliceRead;
+            conn->MaxWrite = Math.Min(conn->MaxWrite, SplicedMaxWrite);
+        }
+
         NegotiateLocks(conn);
     }
 

@@ -79,7 +79,7 @@ public sealed unsafe partial class FuseMount : IDisposable
         {
             NativeLayout.EnsureSupported();
             LibFuse.Load();
-            _ops = BuildOps();
+            _ops = BuildOps(_fs.Options.SplicedWrites);
             var args = default(FuseArgs);
             AddArg(&args, "fdfs-mount");
             string options = string.Join(',', new[] { "fsname=fastdfs", "subtype=fastdfs" }.Concat(_fuseOptions));
@@ -217,7 +217,15 @@ public sealed unsafe partial class FuseMount : IDisposable
         {
             while (true)
             {
+                // A request that came through the pipe leaves fd and flags set; older libfuse also dropped mem then.
+                nint memory = buffer.Mem;
+                buffer.Flags = 0;
                 int received = LibFuse.SessionReceiveBuf(_session, &buffer);
+                if (buffer.Mem == 0)
+                {
+                    buffer.Mem = memory;
+                }
+
                 if (received == -EINTR)
                 {
                     continue;
@@ -359,5 +367,14 @@ public sealed unsafe partial class FuseMount : IDisposable
 
         [LibraryImport("libc", EntryPoint = "umount2", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         public static partial int Umount2(string target, int flags);
+
+        // SPLICE_F_MOVE (fcntl.h, Linux): move pages rather than copy where the kernel can.
+        public const uint SpliceMove = 1;
+
+        [LibraryImport("libc", EntryPoint = "splice", SetLastError = true)]
+        public static partial nint Splice(int fdIn, long* offIn, int fdOut, long* offOut, nuint length, uint flags);
+
+        [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+        public static partial nint Read(int fd, byte* buffer, nuint count);
     }
 }

@@ -391,11 +391,24 @@ internal struct ConnInfo
 [NativeType("struct fuse_buf")]
 internal struct FuseBuf
 {
+    [NativeConstant("FUSE_BUF_IS_FD")] public const int IsFd = 1 << 1;
+
     [FieldOffset(0)][NativeField("size")] public nuint Size;
     [FieldOffset(8)][NativeField("flags")] public int Flags;
     [FieldOffset(16)][NativeField("mem")] public nint Mem;
     [FieldOffset(24)][NativeField("fd")] public int Fd;
     [FieldOffset(32)][NativeField("pos")] public long Pos;
+}
+
+/// <summary>struct fuse_bufvec with its one inline buffer, 64 bytes: what libfuse hands write_buf.</summary>
+[StructLayout(LayoutKind.Explicit, Size = 64)]
+[NativeType("struct fuse_bufvec")]
+internal struct FuseBufvec
+{
+    [FieldOffset(0)][NativeField("count")] public nuint Count;
+    [FieldOffset(8)][NativeField("idx")] public nuint Index;
+    [FieldOffset(16)][NativeField("off")] public nuint Offset;
+    [FieldOffset(24)][NativeField("buf")] public FuseBuf Buffer;
 }
 
 /// <summary>struct fuse_args, 24 bytes.</summary>
@@ -474,6 +487,7 @@ internal enum OpSlot
     [NativeField("create")] Create = 30,
     [NativeField("getlk")] GetLk = 31,
     [NativeField("setlk")] SetLk = 32,
+    [NativeField("write_buf")] WriteBuf = 36,
     [NativeField("forget_multi")] ForgetMulti = 38,
     [NativeField("flock")] Flock = 39,
     [NativeField("fallocate")] Fallocate = 40,

@@ -26,6 +26,7 @@ internal sealed record MountCommandLine
                              max_buffers=MIB (queued write and read-ahead chunks of the whole mount; default a
                              quarter of memory, 64..512),
                              direct_writes=on|off (write-only opens bypass the page cache, default on),
+                             splice_writes=on|off (large appends go from the kernel to the storage uncopied, default on),
                              pending_journal=DIR|none (uploads not yet named, for the collector after a crash;
                              default /var/lib/fdfs-mount as root, else ~/.local/state/fdfs-mount),
                              choice_timeout=S (reuse of the tracker's upload/update choice, default 1),
@@ -172,6 +173,9 @@ internal sealed record MountCommandLine
                     break;
                 case "direct_writes":
                     options = options with { DirectWrites = OnOff(key, value) };
+                    break;
+                case "splice_writes":
+                    options = options with { SplicedWrites = OnOff(key, value) };
                     break;
                 case "locks":
                     options = options with

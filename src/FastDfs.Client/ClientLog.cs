@@ -31,4 +31,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "load_fdfs_parameters_from_tracker: {Reason}; going on without storage IDs")]
     public static partial void TrackerParametersUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "append stream to {Server} failed: {Reason}")]
+    public static partial void AppendStreamFailed(ILogger logger, string server, string reason);
 }

@@ -40,4 +40,28 @@ public sealed partial class FastDfsClient
             ArrayPool<byte>.Shared.Return(request.Packet);
         }
     }
+
+    /// <summary>
+    /// Opens an <see cref="AppenderStream"/> to the appender file <paramref name="fileId"/> on <paramref name="storage"/>
+    /// (its update choice, <see cref="QueryUpdateAsync"/>). The stream holds a new connection (and one of the
+    /// server's connection slots) until <see cref="AppenderStream.CompleteAsync"/>: a pooled one might have been
+    /// closed by the storage while idle, and a request whose body was already consumed cannot be sent again.
+    /// </summary>
+    public async Task<AppenderStream> OpenAppenderStreamAsync(FileId fileId, ServerAddress storage, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ValidateFileId(fileId);
+        var pool = StoragePool(storage);
+        ClientConnection connection;
+        try
+        {
+            connection = await pool.RentAsync(allowPooled: false, cancellationToken);
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or FdfsException))
+        {
+            throw new FdfsConnectionException($"cannot connect to storage {pool.Name}: {e.Message}", [pool.Name], e);
+        }
+
+        return new AppenderStream(connection, fileId, _logger, Options.NetworkTimeout);
+    }
 }

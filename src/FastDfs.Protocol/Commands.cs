@@ -103,6 +103,7 @@ public static class FdfsErrno
     public const byte Success = 0;
     public const byte EPERM = 1;
     public const byte ENOENT = 2;
+    public const byte EINTR = 4;
     public const byte EIO = 5;
     public const byte EAGAIN = 11;
     public const byte ENOMEM = 12;
