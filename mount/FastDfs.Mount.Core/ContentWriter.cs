@@ -350,6 +350,7 @@ public sealed partial class FileSystem
             }
 
             _stream = opened.Value;
+            MountLog.StreamOpened(_fs._logger, _node.Key, _content.Value.ToString());
             return true;
         }
 

@@ -212,15 +212,18 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
         }
     }
 
+    /// <summary>The client's stream with the mount's errno rule: a storage that took nothing in time is EIO, as for every other operation.</summary>
     private sealed class ClientAppenderStream(AppenderStream stream) : IAppenderStream
     {
-        public int Append(int length, IRequestBody body) => stream.Append(length, body);
+        public int Append(int length, IRequestBody body) => Mount(stream.Append(length, body));
 
-        public int Append(ReadOnlySpan<byte> data) => stream.Append(data);
+        public int Append(ReadOnlySpan<byte> data) => Mount(stream.Append(data));
 
-        public int Modify(long offset, int length, IRequestBody body) => stream.Modify(offset, length, body);
+        public int Modify(long offset, int length, IRequestBody body) => Mount(stream.Modify(offset, length, body));
 
-        public ValueTask<int> CompleteAsync(CancellationToken cancellationToken) => stream.CompleteAsync(cancellationToken);
+        public async ValueTask<int> CompleteAsync(CancellationToken cancellationToken) => Mount(await stream.CompleteAsync(cancellationToken));
+
+        private static int Mount(int errno) => errno == FdfsErrno.ETIMEDOUT ? Errno.EIO : errno;
     }
 
     /// <summary>One change of an appender file on its update choice (remembered, or asked of the tracker).</summary>

@@ -20,6 +20,9 @@ internal static partial class MountLog
     [LoggerMessage(EventId = 6054, Level = LogLevel.Error, Message = "changes to {Node} were not saved when its last handle closed: errno {Errno}")]
     public static partial void ChangesLost(ILogger logger, string node, int errno);
 
+    [LoggerMessage(EventId = 6056, Level = LogLevel.Debug, Message = "{Node}: large writes now go to {FileId} through an appender stream")]
+    public static partial void StreamOpened(ILogger logger, string node, string fileId);
+
     [LoggerMessage(EventId = 6055, Level = LogLevel.Debug, Message = "upload to {Storage} for {Group} failed: the next upload asks the tracker again")]
     public static partial void ChoiceDropped(ILogger logger, string storage, string group);
 }

@@ -43,10 +43,11 @@ internal sealed partial class MountProcess : IAsyncDisposable
         }
     }
 
-    public static Task<MountProcess> StartAsync(string tracker, string options = "") => StartAsync([tracker], options);
+    public static Task<MountProcess> StartAsync(string tracker, string options = "", bool verbose = false) => StartAsync([tracker], options, verbose);
 
     /// <summary>A mount knowing several trackers (one <c>--tracker</c> each), for failover tests.</summary>
-    public static async Task<MountProcess> StartAsync(IReadOnlyList<string> trackers, string options = "")
+    /// <param name="verbose">Debug logging (-v) into <see cref="Log"/>.</param>
+    public static async Task<MountProcess> StartAsync(IReadOnlyList<string> trackers, string options = "", bool verbose = false)
     {
         string mountPoint = Path.Combine(Path.GetTempPath(), "fdfs-mnt-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(mountPoint);
@@ -77,6 +78,11 @@ internal sealed partial class MountProcess : IAsyncDisposable
         {
             info.ArgumentList.Add("-o");
             info.ArgumentList.Add(options);
+        }
+
+        if (verbose)
+        {
+            info.ArgumentList.Add("-v");
         }
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };

@@ -1,0 +1,237 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using FastDfs.Client;
+using FastDfs.Integration.Tests.TestKit;
+using FastDfs.Protocol;
+using Xunit;
+
+namespace FastDfs.Mount.Tests;
+
+/// <summary>
+/// splice_writes: large writes that extend a file or overwrite stored bytes go from libfuse's pipe onto the storage's
+/// socket through an appender stream. Each test writes through a debug-logging mount with it on and one with it off,
+/// and both must store exactly what a local file holds; the log shows which path the writes took.
+/// </summary>
+public class SplicedWriteTests(DataMountFixture fixture) : IClassFixture<DataMountFixture>
+{
+    private const int MiB = 1024 * 1024;
+    private const string StreamOpened = "through an appender stream";
+
+    public static TheoryData<string> Modes => new() { "on", "off" };
+
+    private async Task<(MountProcess Mount, string Dir, long Inode)> MountAsync(string mode, string purpose)
+    {
+        var (dir, inode) = await fixture.NewDirectoryAsync(purpose);
+        var mount = await MountProcess.StartAsync(fixture.Cluster.TrackerEndpoint, DataMountFixture.MountOptions + ",splice_writes=" + mode, verbose: true);
+        return (mount, mount.PathOf(Path.Combine("group1", Path.GetFileName(dir))), inode);
+    }
+
+    private async Task<byte[]> StoredAsync(long dir, string name)
+    {
+        var attributes = await fixture.Names.LookupAsync(dir, name);
+        Assert.NotNull(attributes.FileId);
+        byte[] content = await fixture.Client.DownloadBytesAsync(FileId.Parse(attributes.FileId));
+        Assert.Equal(content.Length, attributes.Size);
+        return content;
+    }
+
+    private static async Task AssertPathAsync(MountProcess mount, string mode)
+    {
+        if (mode == "on")
+        {
+            // The console logger writes in the background.
+            await MountProcess.WaitUntilAsync(() => mount.Log.Contains(StreamOpened, StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the stream-opened event");
+        }
+        else
+        {
+            Assert.DoesNotContain(StreamOpened, mount.Log, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task A_large_sequential_write_only_file_is_stored_identical(string mode)
+    {
+        var (mount, dir, inode) = await MountAsync(mode, "splice-seq");
+        await using (mount)
+        {
+            byte[] data = RandomNumberGenerator.GetBytes((9 * MiB) + 777);
+            await using (var stream = new FileStream(Path.Combine(dir, "seq.bin"), FileMode.CreateNew, FileAccess.Write, FileShare.None, 0))
+            {
+                for (int at = 0; at < data.Length; at += MiB)
+                {
+                    await stream.WriteAsync(data.AsMemory(at, Math.Min(MiB, data.Length - at)));
+                }
+            }
+
+            Assert.Equal(data, await StoredAsync(inode, "seq.bin"));
+            Assert.Equal(data, await File.ReadAllBytesAsync(Path.Combine(dir, "seq.bin")));
+            await AssertPathAsync(mount, mode);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task Overwrites_of_a_preallocated_file_land_in_place(string mode)
+    {
+        var (mount, dir, inode) = await MountAsync(mode, "splice-prealloc");
+        await using (mount)
+        {
+            // As fio does: the size first, then 1 MiB writes over it from a read-write descriptor.
+            byte[] data = RandomNumberGenerator.GetBytes(8 * MiB);
+            using (var handle = File.OpenHandle(Path.Combine(dir, "pre.bin"), FileMode.CreateNew, FileAccess.ReadWrite))
+            {
+                RandomAccess.SetLength(handle, data.Length);
+                for (int at = 0; at < data.Length; at += MiB)
+                {
+                    RandomAccess.Write(handle, data.AsSpan(at, MiB), at);
+                }
+
+                // Read before close through the same descriptor's file: the stream's writes are complete first.
+                byte[] middle = new byte[300_000];
+                Assert.Equal(middle.Length, RandomAccess.Read(handle, middle, 3 * MiB + 5));
+                Assert.Equal(data.AsSpan(3 * MiB + 5, middle.Length).ToArray(), middle);
+            }
+
+            Assert.Equal(data, await StoredAsync(inode, "pre.bin"));
+            await AssertPathAsync(mount, mode);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task Mixed_small_large_appending_and_overwriting_writes_keep_their_order(string mode)
+    {
+        var (mount, dir, inode) = await MountAsync(mode, "splice-mixed");
+        await using (mount)
+        {
+            var reference = new MemoryStream();
+            string path = Path.Combine(dir, "mixed.bin");
+            using (var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite))
+            {
+                void Write(long offset, int length)
+                {
+                    byte[] piece = RandomNumberGenerator.GetBytes(length);
+                    RandomAccess.Write(handle, piece, offset);
+                    reference.Position = offset;
+                    reference.Write(piece);
+                }
+
+                long End() => reference.Length;
+                Write(0, 4096);
+                Write(End(), 2 * MiB);
+                Write(End(), 100);
+                Write(End(), 700_000);
+                Write(End(), 3000);
+                Write(End(), 3 * MiB);
+                Write(1000, 600_000); // over stored bytes
+                Write(End() - 5000, 900_000); // across the end: part overwrite, part append
+                Write(End(), MiB);
+                Write(2 * MiB + 17, 512 * 1024);
+                Write(End() + 70_000, 300_000); // past the end: a hole, then data
+                Write(End(), 2 * MiB);
+            }
+
+            byte[] expected = reference.ToArray();
+            Assert.Equal(expected, await StoredAsync(inode, "mixed.bin"));
+            Assert.Equal(expected, await File.ReadAllBytesAsync(path));
+            await AssertPathAsync(mount, mode);
+        }
+    }
+
+    [Fact]
+    public async Task Large_O_APPEND_writes_go_to_the_end()
+    {
+        var (mount, dir, inode) = await MountAsync("on", "splice-append");
+        await using (mount)
+        {
+            string path = Path.Combine(dir, "log.bin");
+            byte[] first = RandomNumberGenerator.GetBytes(3 * MiB);
+            await File.WriteAllBytesAsync(path, first);
+            byte[] more = RandomNumberGenerator.GetBytes(5 * MiB);
+            await using (var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.None, 0))
+            {
+                for (int at = 0; at < more.Length; at += MiB)
+                {
+                    await stream.WriteAsync(more.AsMemory(at, MiB));
+                }
+            }
+
+            byte[] stored = await StoredAsync(inode, "log.bin");
+            Assert.Equal(first.Concat(more).ToArray(), stored);
+            await AssertPathAsync(mount, "on");
+        }
+    }
+}
+
+/// <summary>A storage that stops answering while a spliced write streams to it: EIO within the timeout, never a hang.</summary>
+public sealed class SplicedWriteFaultTests : IAsyncLifetime
+{
+    private Cluster _cluster = null!;
+    private NamespaceClient _names = null!;
+    private MountProcess _mount = null!;
+
+    public async Task InitializeAsync()
+    {
+        _cluster = await Cluster.StartAsync(new StorageSpec());
+        _names = new NamespaceClient(FastDfsClientOptions.FromTrackers([_cluster.TrackerEndpoint]) with { NetworkTimeout = TimeSpan.FromSeconds(10) });
+        _mount = await MountProcess.StartAsync(_cluster.TrackerEndpoint, "names=on,auto_unmount,attr_timeout=0.2,negative_timeout=0,timeout=3,write_chunk=1048576", verbose: true);
+    }
+
+    [Fact]
+    public async Task A_storage_frozen_mid_stream_gives_EIO_within_the_timeout_and_the_mount_answers()
+    {
+        var root = await _names.GetRootAsync("group1");
+        await _names.MkDirAsync(root.Inode, "frozen", 0x1FF, 0, 0);
+        string path = _mount.PathOf("group1/frozen/stuck.bin");
+        byte[] chunk = RandomNumberGenerator.GetBytes(MiB());
+        var storage = _cluster.Storages[0].Process!;
+        var watch = new Stopwatch();
+        var failure = await Record.ExceptionAsync(async () =>
+        {
+            await using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0);
+            for (int i = 0; i < 4; i++)
+            {
+                await stream.WriteAsync(chunk);
+            }
+
+            // The console logger writes in the background.
+            await MountProcess.WaitUntilAsync(() => _mount.Log.Contains("through an appender stream", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the stream to open");
+            storage.Freeze(true);
+            watch.Start();
+
+            // Socket buffers take some megabytes before a write blocks; the timeout then ends it.
+            for (int i = 0; i < 256; i++)
+            {
+                await stream.WriteAsync(chunk);
+            }
+
+            stream.Flush(flushToDisk: true);
+        });
+
+        storage.Freeze(false);
+        Assert.IsAssignableFrom<IOException>(failure);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}");
+        Assert.Contains("frozen", Directory.GetDirectories(_mount.PathOf("group1")).Select(Path.GetFileName));
+    }
+
+    private static int MiB() => 1024 * 1024;
+
+    public async Task DisposeAsync()
+    {
+        if (_mount is not null)
+        {
+            await _mount.DisposeAsync();
+        }
+
+        if (_names is not null)
+        {
+            await _names.DisposeAsync();
+        }
+
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+    }
+}
