@@ -268,7 +268,8 @@ catch_up() {
 for case in "${cases[@]}"; do
   read -r n size c <<<"$case"
   for r in $(seq 1 "$reps"); do
-    "$bin/fdfs" bench --op all -n "$n" -s "$size" -c "$c" --json | grep '^{' >>"$results"
+    # --pause 2: the C baseline's method waited 2 s between uploading and downloading.
+    "$bin/fdfs" bench --op all -n "$n" -s "$size" -c "$c" --pause 2 --json | grep '^{' >>"$results"
     if [ "$mode" = replicated ]; then echo "$size $c $(catch_up)" >>"$lags"; fi
     sync; sleep 2 # start every run without the previous one's dirty pages still being written back
   done

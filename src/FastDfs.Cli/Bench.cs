@@ -28,12 +28,18 @@ internal static class Bench
         var concurrency = new Option<int>("-c", "--concurrency") { Description = "concurrent workers (and connections)", DefaultValueFactory = _ => 4 };
         var group = new Option<string?>("--group", "-g") { Description = "group to upload to" };
         var json = new Option<bool>("--json") { Description = "also print one JSON line per phase" };
-        var cmd = new Command("bench", "measure upload/download/delete throughput and latency") { op, count, size, concurrency, group, json };
+        var pause = new Option<double>("--pause")
+        {
+            Description = "seconds to wait between uploading and downloading (the FastDFS C baseline waited 2 s)",
+            DefaultValueFactory = _ => 0,
+        };
+        var cmd = new Command("bench", "measure upload/download/delete throughput and latency") { op, count, size, concurrency, group, json, pause };
         cmd.SetAction((pr, ct) =>
         {
             int c = pr.GetValue(concurrency);
+            var wait = TimeSpan.FromSeconds(Math.Max(0, pr.GetValue(pause)));
             return Program.RunAsync(pr, "bench", ct, client => RunAsync(
-                client, pr.GetValue(op)!, pr.GetValue(count), Program.ParseSize(pr.GetValue(size)!), c, pr.GetValue(group), pr.GetValue(json), ct), c);
+                client, pr.GetValue(op)!, pr.GetValue(count), Program.ParseSize(pr.GetValue(size)!), c, pr.GetValue(group), pr.GetValue(json), wait, ct), c);
         });
         return cmd;
     }
@@ -41,7 +47,7 @@ internal static class Bench
     private sealed record PhaseResult(string Op, int Count, int Concurrency, long Size, double Seconds, long[] Latencies, int Errors, string? FirstError);
 
     private static async Task<int> RunAsync(
-        FastDfsClient client, string op, int n, long size, int concurrency, string? group, bool json, CancellationToken ct)
+        FastDfsClient client, string op, int n, long size, int concurrency, string? group, bool json, TimeSpan pause, CancellationToken ct)
     {
         if (n <= 0 || concurrency <= 0)
         {
@@ -79,6 +85,7 @@ internal static class Bench
 
         if (op is "download" or "all")
         {
+            await Task.Delay(pause, ct);
             await PhaseAsync("warm-up download", warmup, concurrency, size, ct, async (i, sink) =>
             {
                 if (spare[i].Group is not null)
