@@ -20,6 +20,8 @@ public sealed partial class FileSystem
     /// </summary>
     private sealed class ContentWriter
     {
+        private static readonly TimeSpan StreamStartWait = TimeSpan.FromSeconds(1);
+
         private readonly FileSystem _fs;
         private readonly Node _node;
         private readonly SemaphoreSlim _lock = new(1, 1);
@@ -52,7 +54,11 @@ public sealed partial class FileSystem
         // operation first completes it, so the stream and the chain never change the content at the same time.
         private IAppenderStream? _stream;
 
-        // The backend has no append stream, or opening one failed: this writer queues its appends.
+        // The appender stream being opened in the background for _openingFor, until a write takes it.
+        private Task<FsResult<IAppenderStream?>>? _opening;
+        private FileId? _openingFor;
+
+        // The backend has no appender stream, or opening one failed: this writer queues its appends.
         private bool _noStream;
 
         public ContentWriter(FileSystem fs, Node node, NsAttributes attributes)
@@ -235,8 +241,8 @@ public sealed partial class FileSystem
         /// A large write at the end of a file whose content exists, or over bytes already stored, sent on the caller's
         /// thread straight from <paramref name="body"/> through the writer's appender stream: no copy in the mount, no
         /// chunk buffered. False
-        /// when the write needs <see cref="TryWriteInline"/> or <see cref="WriteAsync"/>. Blocks the caller while
-        /// queued operations finish (once, when the stream starts) and while the storage takes the bytes.
+        /// when the write needs <see cref="TryWriteInline"/> or <see cref="WriteAsync"/>. Blocks the caller only while
+        /// the storage takes the bytes (at most the network timeout when it takes none).
         /// </summary>
         public bool TryWriteStreamed(long offset, int length, IRequestBody body, bool append, out int errno)
         {
@@ -269,8 +275,21 @@ public sealed partial class FileSystem
 
                 if (_stream is null && !TryStartStream())
                 {
+                    return false;
+                }
+
+                // Operations queued before must be stored first: they go on another connection. Waiting here happens
+                // once per stream (afterwards the writes go to the stream and the chain stays idle) and is short:
+                // a storage that does not answer leaves the write to the ordinary path instead.
+                if (!_chain.IsCompleted && !_chain.Wait(StreamStartWait))
+                {
+                    return false;
+                }
+
+                if (_error != 0)
+                {
                     errno = _error;
-                    return errno != 0;
+                    return true;
                 }
 
                 if (overwrites)
@@ -329,29 +348,69 @@ public sealed partial class FileSystem
         }
 
         /// <summary>
-        /// Opens the append stream once everything queued before is stored (the upload that creates the content
-        /// among it). Synchronous: the caller's bytes must go out before it returns. False leaves the write to the
-        /// ordinary path, or, with <see cref="_error"/> set, answers the queued operation's failure.
+        /// The appender stream, once it is open. Opening runs in the background (a connection, and maybe a tracker
+        /// query) as soon as the content exists, so the receive thread never waits for it; until then writes take the
+        /// ordinary path. False leaves the write to that path.
         /// </summary>
         private bool TryStartStream()
         {
-            // Each queued operation has its own deadline, so the chain ends; this bound is a safety net.
-            if (!_chain.Wait(Options.OperationTimeout * 2) || _error != 0)
+            if (_error != 0 || _content is not { } content)
+            {
+                return false; // a failure to answer, or the upload that creates the content is still queued
+            }
+
+            if (_opening is null)
+            {
+                _opening = OpenStreamAsync(content);
+                _openingFor = content;
+                return false;
+            }
+
+            if (!_opening.IsCompleted)
             {
                 return false;
             }
 
-            using var deadline = new OperationDeadline(Options.OperationTimeout);
-            var opened = _fs._backend.OpenAppenderStreamAsync(_content!.Value, deadline).AsTask().GetAwaiter().GetResult();
+            var opened = _opening.Result;
+            _opening = null;
             if (!opened.IsOk || opened.Value is null)
             {
                 _noStream = true;
                 return false;
             }
 
+            if (_openingFor != content)
+            {
+                _ = opened.Value.CompleteAsync(CancellationToken.None).AsTask(); // the content was replaced meanwhile
+                return false;
+            }
+
             _stream = opened.Value;
-            MountLog.StreamOpened(_fs._logger, _node.Key, _content.Value.ToString());
+            MountLog.StreamOpened(_fs._logger, _node.Key, content.ToString());
             return true;
+        }
+
+        private async Task<FsResult<IAppenderStream?>> OpenStreamAsync(FileId content)
+        {
+            using var deadline = new OperationDeadline(Options.OperationTimeout);
+            try
+            {
+                return await _fs._backend.OpenAppenderStreamAsync(content, deadline);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException)
+            {
+                return FsResult<IAppenderStream?>.Fail(Errno.EIO);
+            }
+        }
+
+        /// <summary>A stream that finished opening after the writer stopped wanting it: its connection goes back.</summary>
+        private static async Task CloseUnusedAsync(Task<FsResult<IAppenderStream?>> opening)
+        {
+            var opened = await opening;
+            if (opened.IsOk && opened.Value is { } stream)
+            {
+                await stream.CompleteAsync(CancellationToken.None);
+            }
         }
 
         /// <summary>Ends the append stream, if any: every append answered. A failure sticks as a queued operation's does.</summary>
@@ -578,6 +637,12 @@ public sealed partial class FileSystem
         /// <summary>The writer is done (no handles): its pooled tail goes back.</summary>
         public void Discard()
         {
+            if (_opening is { } opening)
+            {
+                _opening = null;
+                _ = CloseUnusedAsync(opening);
+            }
+
             if (_stream is { } stream)
             {
                 // Normally completed by the commit before; here only the connection is left to give back.
