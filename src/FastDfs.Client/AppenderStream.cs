@@ -84,6 +84,8 @@ public sealed class AppenderStream
 
     private int Send(StorageCommand command, long offset, int length, IRequestBody? body, ReadOnlySpan<byte> data)
     {
+        // After CompleteAsync the connection may be another request's (pooled): writing to it would corrupt that one.
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _completing) != 0, this);
         if (Errno is var failed and not 0)
         {
             return failed;
@@ -110,6 +112,11 @@ public sealed class AppenderStream
         catch (Exception e) when (e is SocketException or IOException or TimeoutException or ObjectDisposedException)
         {
             ClientLog.AppendStreamFailed(_logger, Server, e.Message);
+            if (e is not TimeoutException)
+            {
+                TakeLastAnswers();
+            }
+
             Fail(e is TimeoutException ? FdfsErrno.ETIMEDOUT : FdfsErrno.EIO);
 
             // The storage holds part of a request and waits for the rest: closing ends the background reader now.
@@ -120,6 +127,33 @@ public sealed class AppenderStream
         Interlocked.Increment(ref _unanswered);
         _sent.Release();
         return 0;
+    }
+
+    /// <summary>
+    /// After a send that failed other than by a timeout: the storage may have refused an earlier request and closed the
+    /// connection (its errno, not EIO, is the answer), or holds part of this request. Ending our side lets it finish
+    /// what it has and close; the reader takes every answer sent before that, within the network timeout.
+    /// </summary>
+    private void TakeLastAnswers()
+    {
+        if (Errno != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _connection.Connection.Socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already reset by the storage: the reader sees that too.
+        }
+
+        // The broken request counts as unanswered: the reader waits for its answer, which is the end of the connection.
+        Interlocked.Increment(ref _unanswered);
+        _sent.Release();
+        Task.WaitAny([_answers], _timeout);
     }
 
     /// <summary>Writes all of <paramref name="data"/> to a non-blocking socket, waiting for room at most <paramref name="timeout"/> at a time.</summary>
@@ -149,15 +183,14 @@ public sealed class AppenderStream
 
     /// <summary>
     /// Waits for every answer and gives the connection back; returns 0 or the first failure. The stream is unusable
-    /// afterwards. If <paramref name="cancellationToken"/> fires first, the connection is closed and EINTR answered.
+    /// afterwards (appending or completing again throws <see cref="ObjectDisposedException"/>). If
+    /// <paramref name="cancellationToken"/> fires first, the connection is closed and EINTR answered.
     /// </summary>
     public async ValueTask<int> CompleteAsync(CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _completing, 1) == 0)
-        {
-            _sent.Release(); // wakes the reader once more: with nothing unanswered, it ends
-        }
-
+        // A second completion would give the connection back twice.
+        ObjectDisposedException.ThrowIf(Interlocked.Exchange(ref _completing, 1) != 0, this);
+        _sent.Release(); // wakes the reader once more: with nothing unanswered, it ends
         try
         {
             await _answers.WaitAsync(cancellationToken);
@@ -165,6 +198,10 @@ public sealed class AppenderStream
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             Fail(FdfsErrno.EINTR);
+
+            // Ends the reader's wait for an answer: it must be done with the connection before the pool disposes it.
+            _connection.Connection.Dispose();
+            await _answers.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
         if (Errno == 0 && Volatile.Read(ref _unanswered) == 0)

@@ -81,7 +81,17 @@ internal sealed partial class StorageRequestHandler
                     return await Invalid(connection, header, state, $"modify offset {offset} is beyond the size {size} of {remote}", cancellationToken);
                 }
 
-                await ReceiveIntoAsync(connection, state, handle, offset, contentStart, have, hash: false, cancellationToken);
+                try
+                {
+                    await ReceiveIntoAsync(connection, state, handle, offset, contentStart, have, hash: false, cancellationToken);
+                }
+                catch when (!modify)
+                {
+                    // A client gone mid-body (or a failed write) leaves no part of the append behind, as FastDFS's
+                    // dio_append_finish_clean_up; overwritten bytes of a MODIFY cannot be restored (FastDFS logs them).
+                    RandomAccess.SetLength(handle, size);
+                    throw;
+                }
             }
 
             await _binlog.AppendAsync(Now(), modify ? BinlogOp.Modify : BinlogOp.Append, remote,

@@ -444,6 +444,60 @@ public sealed class ClientTests
     }
 
     [Fact]
+    public async Task Append_stream_sends_golden_requests_back_to_back_on_one_connection()
+    {
+        await using var storage = Storage(r => r.Header.Command is (byte)StorageCommand.AppendFile or (byte)StorageCommand.ModifyFile ? Reply.Ok() : null);
+        await using var client = Client($"127.0.0.1:{FakeServer.ClosedPort()}");
+        var chosen = new ServerAddress("127.0.0.1", storage.Port);
+
+        var stream = await client.OpenAppenderStreamAsync(Id, chosen, Ct);
+        Assert.Equal(0, stream.Append("ab"u8));
+        Assert.Equal(0, stream.Modify(0x1_0000_0007, 3, new BytesBody("xyz"u8.ToArray())));
+        Assert.Equal(0, stream.Append(2, new BytesBody("cd"u8.ToArray()))); // after a MODIFY: the shorter APPEND prefix
+        Assert.Equal(0, await stream.CompleteAsync(Ct));
+
+        // Header (body length, cmd 24 or 34, status 0), name_len, [offset,] size, name, content: no group name.
+        string name = Convert.ToHexString(System.Text.Encoding.ASCII.GetBytes(Remote));
+        var r = storage.Requests.ToArray();
+        Assert.Equal(3, r.Length);
+        Assert.Equal("000000000000003E" + "1800" + "000000000000002C" + "0000000000000002" + name + "6162", Convert.ToHexString(r[0].Wire));
+        Assert.Equal(
+            "0000000000000047" + "2200" + "000000000000002C" + "0000000100000007" + "0000000000000003" + name + "78797A",
+            Convert.ToHexString(r[1].Wire));
+        Assert.Equal("000000000000003E" + "1800" + "000000000000002C" + "0000000000000002" + name + "6364", Convert.ToHexString(r[2].Wire));
+
+        // Every answer read, the connection went back to the pool: a later request on the same storage reuses it.
+        await client.AppendAsync(Id, "e"u8.ToArray(), chosen, Ct);
+        Assert.Equal(1, storage.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task Append_stream_refusal_that_keeps_the_connection_still_sticks_and_closes_it()
+    {
+        // ENOSPC (unlike EINVAL) leaves a storage's connection open for the next request: the client must not reuse it.
+        int seen = 0;
+        await using var storage = Storage(r => r.Header.Command == (byte)StorageCommand.AppendFile
+            ? (Interlocked.Increment(ref seen) == 2 ? Reply.Error(FdfsErrno.ENOSPC) : Reply.Ok())
+            : null);
+        await using var client = Client($"127.0.0.1:{FakeServer.ClosedPort()}");
+        var chosen = new ServerAddress("127.0.0.1", storage.Port);
+
+        var stream = await client.OpenAppenderStreamAsync(Id, chosen, Ct);
+        int errno = 0;
+        var deadline = Stopwatch.StartNew();
+        while (errno == 0 && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            errno = stream.Append("ab"u8);
+            await Task.Delay(5);
+        }
+
+        Assert.Equal(FdfsErrno.ENOSPC, errno);
+        Assert.Equal(FdfsErrno.ENOSPC, await stream.CompleteAsync(Ct));
+        await client.AppendAsync(Id, "e"u8.ToArray(), chosen, Ct);
+        Assert.Equal(2, storage.ConnectionCount);
+    }
+
+    [Fact]
     public async Task Appender_upload_to_a_chosen_target_skips_the_tracker_and_uses_its_path_index()
     {
         await using var storage = Storage();
@@ -491,6 +545,12 @@ public sealed class ClientTests
         Assert.Equal(64, storage.Requests.Count);
         Assert.InRange(storage.ConnectionCount, 1, 4);
         Assert.InRange(tracker.ConnectionCount, 1, 4);
+    }
+
+    /// <summary>An append stream body written as the mount's spliced one is: straight onto the non-blocking socket.</summary>
+    private sealed class BytesBody(byte[] data) : IRequestBody
+    {
+        public void WriteTo(System.Net.Sockets.Socket socket, int length, TimeSpan timeout) => AppenderStream.SendAll(socket, data.AsSpan(0, length), timeout);
     }
 
     private sealed class SyncProgress(Action<long> action) : IProgress<long>
