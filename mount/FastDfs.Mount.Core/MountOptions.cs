@@ -86,10 +86,13 @@ public sealed record MountOptions
     public bool DirectWrites { get; init; } = true;
 
     /// <summary>
-    /// Large writes at the end of a file go from the kernel's pipe straight to the storage's socket (<c>splice_writes</c>,
-    /// Linux): no copy of the data in the mount, appends sent without waiting for each answer.
+    /// Large writes that extend a file or overwrite stored bytes go from the kernel's pipe straight to the storage's
+    /// socket (<c>splice_writes</c>, Linux): no copy of the data in the mount, requests sent without waiting for each
+    /// answer. Off by default: it halves the mount's CPU for read-write opens and speeds them up by 6 to 10%, but
+    /// write-only opens (cp, dd) lost 10 to 20% because the storage then handles 512 KiB requests instead of
+    /// write_chunk ones (docs/benchmarks.md, "spliced writes").
     /// </summary>
-    public bool SplicedWrites { get; init; } = true;
+    public bool SplicedWrites { get; init; }
 
     /// <summary>The smallest write sent through the append stream; smaller ones gather into write_chunk pieces.</summary>
     public int SplicedWriteMin { get; init; } = 256 * 1024;

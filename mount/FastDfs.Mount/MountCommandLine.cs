@@ -26,7 +26,7 @@ internal sealed record MountCommandLine
                              max_buffers=MIB (queued write and read-ahead chunks of the whole mount; default a
                              quarter of memory, 64..512),
                              direct_writes=on|off (write-only opens bypass the page cache, default on),
-                             splice_writes=on|off (large appends go from the kernel to the storage uncopied, default on),
+                             splice_writes=on|off (large writes go from the kernel to the storage uncopied, default off),
                              pending_journal=DIR|none (uploads not yet named, for the collector after a crash;
                              default /var/lib/fdfs-mount as root, else ~/.local/state/fdfs-mount),
                              choice_timeout=S (reuse of the tracker's upload/update choice, default 1),

@@ -175,7 +175,7 @@ public sealed class SplicedWriteFaultTests : IAsyncLifetime
     {
         _cluster = await Cluster.StartAsync(new StorageSpec());
         _names = new NamespaceClient(FastDfsClientOptions.FromTrackers([_cluster.TrackerEndpoint]) with { NetworkTimeout = TimeSpan.FromSeconds(10) });
-        _mount = await MountProcess.StartAsync(_cluster.TrackerEndpoint, "names=on,auto_unmount,attr_timeout=0.2,negative_timeout=0,timeout=3,write_chunk=1048576", verbose: true);
+        _mount = await MountProcess.StartAsync(_cluster.TrackerEndpoint, "names=on,auto_unmount,attr_timeout=0.2,negative_timeout=0,timeout=3,write_chunk=1048576,splice_writes=on", verbose: true);
     }
 
     [Fact]
