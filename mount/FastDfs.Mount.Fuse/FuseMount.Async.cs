@@ -118,7 +118,7 @@ public sealed partial class FuseMount
 
     /// <summary>The end of a waiting lock (FuseMount.Locks): answered unless an interrupt answered EINTR first.</summary>
     private static async Task WaitForLockAsync(
-        FuseMount mount, PendingRequest request, ValueTask<LockGrant> pending, ulong ino, ulong owner, NsLockKind kind, long start, long end)
+        FuseMount mount, PendingRequest request, ValueTask<LockGrant> pending, ulong ino, ulong owner, NsLockKind kind, long start, long end, WaitingLock waiting)
     {
         LockGrant grant;
         try
@@ -146,8 +146,34 @@ public sealed partial class FuseMount
         }
         finally
         {
+            mount.Settle(ino, owner, kind, waiting);
             request.Unregister();
             Interlocked.Decrement(ref mount._inFlight);
         }
+    }
+
+    private static async Task SetLockAfterAsync(
+        FuseMount mount, Task earlier, nint req, ulong ino, ulong handle, ulong owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, string operation)
+    {
+        try
+        {
+            await earlier;
+            SetLockNow(req, ino, handle, owner, kind, type, start, end, pid, wait, operation);
+        }
+        catch (Exception e)
+        {
+            Failed(req, operation, e);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref mount._inFlight);
+        }
+    }
+
+    /// <summary><paramref name="operation"/> once <paramref name="earlier"/> (an interrupted lock call) settled.</summary>
+    private static async ValueTask<int> AfterAsync(Task earlier, Func<ValueTask<int>> operation)
+    {
+        await earlier;
+        return await operation();
     }
 }

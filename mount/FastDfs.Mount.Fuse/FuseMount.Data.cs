@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using FastDfs.Mount.Core;
+using FastDfs.Protocol.Messages;
 
 namespace FastDfs.Mount.Fuse;
 
@@ -179,7 +180,11 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            CompleteErrno(req, Fs.FlushAsync(fi->Fh, ino, fi->LockOwner));
+            // The close drops the owner's record locks: after any late grant of an interrupted F_SETLKW is given back.
+            ulong handle = fi->Fh, owner = fi->LockOwner;
+            CompleteErrno(req, Current.UnsettledLock(ino, owner, NsLockKind.Posix) is { } earlier
+                ? AfterAsync(earlier, () => Fs.FlushAsync(handle, ino, owner))
+                : Fs.FlushAsync(handle, ino, owner));
         }
         catch (Exception e)
         {
@@ -222,7 +227,10 @@ public sealed unsafe partial class FuseMount
             if ((fi->Bits & FuseFileInfo.FlockRelease) != 0)
             {
                 // The last close of an open file description that flocked: its lock goes before release is answered.
-                CompleteErrno(req, Released(Fs.ReleaseFlockAsync(ino, fi->LockOwner)));
+                ulong owner = fi->LockOwner;
+                CompleteErrno(req, Current.UnsettledLock(ino, owner, NsLockKind.Flock) is { } earlier
+                    ? AfterAsync(earlier, () => Released(Fs.ReleaseFlockAsync(ino, owner)))
+                    : Released(Fs.ReleaseFlockAsync(ino, owner)));
                 return;
             }
         }

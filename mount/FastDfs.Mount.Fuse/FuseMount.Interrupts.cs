@@ -84,6 +84,9 @@ public sealed unsafe partial class FuseMount
 
         public nint Id => id;
 
+        /// <summary>The kernel asked to interrupt it; set on the receive thread before EINTR is answered.</summary>
+        public bool WasInterrupted => (Volatile.Read(ref _state) & InterruptedBit) != 0;
+
         /// <summary>True for exactly one caller: the completion or the interrupt, whichever comes first.</summary>
         public bool TryAnswer() => (Interlocked.Or(ref _state, AnsweredBit) & AnsweredBit) == 0;
 

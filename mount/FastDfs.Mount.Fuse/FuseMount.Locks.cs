@@ -109,6 +109,44 @@ public sealed unsafe partial class FuseMount
     /// </summary>
     private static void SetLock(nint req, ulong ino, ulong handle, ulong owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, string operation)
     {
+        if (Current.UnsettledLock(ino, owner, kind) is { } earlier)
+        {
+            // An interrupted wait of this owner on this file may still be granted and given back: this call goes
+            // after it, or the give-back could undo what this call sets (a retry straight after EINTR).
+            var mount = Current;
+            Interlocked.Increment(ref mount._inFlight);
+            _ = SetLockAfterAsync(mount, earlier, req, ino, handle, owner, kind, type, start, end, pid, wait, operation);
+            return;
+        }
+
+        SetLockNow(req, ino, handle, owner, kind, type, start, end, pid, wait, operation);
+    }
+
+    /// <summary>
+    /// An interrupted waiting lock of <paramref name="owner"/> on <paramref name="ino"/> that has not settled yet (its
+    /// late grant not yet given back); null when there is none, which is nearly always.
+    /// </summary>
+    private Task? UnsettledLock(ulong ino, ulong owner, NsLockKind kind) =>
+        _waitingLocks.TryGetValue((ino, owner, kind), out var waiting) && waiting.Request.WasInterrupted && !waiting.Settled.Task.IsCompleted
+            ? waiting.Settled.Task
+            : null;
+
+    private void Settle(ulong ino, ulong owner, NsLockKind kind, WaitingLock waiting)
+    {
+        _waitingLocks.TryRemove(KeyValuePair.Create((ino, owner, kind), waiting));
+        waiting.Settled.TrySetResult();
+    }
+
+    /// <summary>A waiting lock call in flight; <see cref="Settled"/> completes once its outcome stands (a late grant given back).</summary>
+    private sealed class WaitingLock(PendingRequest request)
+    {
+        public PendingRequest Request => request;
+
+        public TaskCompletionSource Settled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private static void SetLockNow(nint req, ulong ino, ulong handle, ulong owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, string operation)
+    {
         if (!wait || type == NsLockType.Unlock)
         {
             CompleteErrno(req, Fs.SetLockAsync(ino, owner, kind, type, start, end, pid, wait: false, handle: handle), operation);
@@ -119,7 +157,9 @@ public sealed unsafe partial class FuseMount
         var mount = Current;
         Interlocked.Increment(ref mount._inFlight);
         var request = RegisterInterruptible(req, operation, cancellation);
-        _ = WaitForLockAsync(mount, request, Fs.LockAsync(ino, owner, kind, type, start, end, pid, wait: true, interrupt: cancellation.Token), ino, owner, kind, start, end);
+        var waiting = new WaitingLock(request);
+        mount._waitingLocks[(ino, owner, kind)] = waiting;
+        _ = WaitForLockAsync(mount, request, Fs.LockAsync(ino, owner, kind, type, start, end, pid, wait: true, interrupt: cancellation.Token), ino, owner, kind, start, end, waiting);
     }
 
     private readonly struct LockSender : IReply<NsLockHolder>

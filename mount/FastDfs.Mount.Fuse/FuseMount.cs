@@ -1,8 +1,10 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using FastDfs.Mount.Core;
+using FastDfs.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 
 namespace FastDfs.Mount.Fuse;
@@ -30,6 +32,9 @@ public sealed unsafe partial class FuseMount : IDisposable
     private nint _ops;
     private int _running;
     private int _inFlight;
+
+    // Waiting lock calls by (inode, lock owner, kind), so a call after an interrupted one waits until it settled.
+    private readonly ConcurrentDictionary<(ulong Ino, ulong Owner, NsLockKind Kind), WaitingLock> _waitingLocks = new();
     private int _unmountRequested;
     private int _disposed;
 
