@@ -54,9 +54,8 @@ public sealed partial class FileSystem
         // operation first completes it, so the stream and the chain never change the content at the same time.
         private IAppenderStream? _stream;
 
-        // The appender stream being opened in the background for _openingFor, until a write takes it.
+        // The appender stream being opened in the background, until a write takes it.
         private Task<FsResult<IAppenderStream?>>? _opening;
-        private FileId? _openingFor;
 
         // The backend has no appender stream, or opening one failed: this writer queues its appends.
         private bool _noStream;
@@ -197,25 +196,13 @@ public sealed partial class FileSystem
         /// </summary>
         public bool TryWriteInline(long offset, ReadOnlySpan<byte> data, bool append, out int errno)
         {
-            errno = 0;
-            if (!_lock.Wait(0))
+            if (TryEnterNow(ref offset, append, out errno) is { } answered)
             {
-                return false;
+                return answered;
             }
 
             try
             {
-                if (_error != 0)
-                {
-                    errno = _error;
-                    return true;
-                }
-
-                if (append)
-                {
-                    offset = _size;
-                }
-
                 // Only at the end, and only while the tail stays short of a full chunk (a full one ships).
                 if (offset != _size || _stored + _tailLength != _size || _tailLength + data.Length >= ChunkSize)
                 {
@@ -240,31 +227,24 @@ public sealed partial class FileSystem
         /// <summary>
         /// A large write at the end of a file whose content exists, or over bytes already stored, sent on the caller's
         /// thread straight from <paramref name="body"/> through the writer's appender stream: no copy in the mount, no
-        /// chunk buffered. False
-        /// when the write needs <see cref="TryWriteInline"/> or <see cref="WriteAsync"/>. Blocks the caller only while
+        /// chunk buffered. False when the write needs <see cref="TryWriteInline"/> or <see cref="WriteAsync"/>. Blocks the caller only while
         /// the storage takes the bytes (at most the network timeout when it takes none).
         /// </summary>
         public bool TryWriteStreamed(long offset, int length, IRequestBody body, bool append, out int errno)
         {
             errno = 0;
-            if (_noStream || !_lock.Wait(0))
+            if (_noStream)
             {
                 return false;
             }
 
+            if (TryEnterNow(ref offset, append, out errno) is { } answered)
+            {
+                return answered;
+            }
+
             try
             {
-                if (_error != 0)
-                {
-                    errno = _error;
-                    return true;
-                }
-
-                if (append)
-                {
-                    offset = _size;
-                }
-
                 // Growing the file at its end, or overwriting bytes the storage already has (fio preallocates).
                 bool extends = offset == _size && _stored + _tailLength == _size;
                 bool overwrites = offset + length <= _stored;
@@ -292,50 +272,19 @@ public sealed partial class FileSystem
                     return true;
                 }
 
-                if (overwrites)
-                {
-                    int modified = _stream!.Modify(offset, length, body);
-                    if (modified != 0)
-                    {
-                        MountLog.WriteFailed(_fs._logger, _node.Key, "errno " + modified);
-                        Volatile.Write(ref _error, modified);
-                        errno = modified;
-                        return true;
-                    }
-
-                    Touch();
-                    Interlocked.Increment(ref _node.ContentVersion);
-                    RenewRegistration();
-                    return true;
-                }
-
-                int sent = 0;
-                if (_tailLength > 0)
-                {
-                    // Small writes since the last large one: they come first.
-                    sent = _stream!.Append(_tail.AsSpan(0, _tailLength));
-                    if (sent == 0)
-                    {
-                        _stored += _tailLength;
-                        _tailLength = 0;
-                    }
-                }
-
-                if (sent == 0)
-                {
-                    sent = _stream!.Append(length, body);
-                }
-
+                int sent = overwrites ? _stream!.Modify(offset, length, body) : AppendStreamed(length, body);
                 if (sent != 0)
                 {
-                    MountLog.WriteFailed(_fs._logger, _node.Key, "errno " + sent);
-                    Volatile.Write(ref _error, sent);
-                    errno = sent;
+                    errno = Stick(sent);
                     return true;
                 }
 
-                _stored += length;
-                Volatile.Write(ref _size, _size + length);
+                if (!overwrites)
+                {
+                    _stored += length;
+                    Volatile.Write(ref _size, _size + length);
+                }
+
                 Touch();
                 Interlocked.Increment(ref _node.ContentVersion);
                 RenewRegistration();
@@ -345,6 +294,60 @@ public sealed partial class FileSystem
             {
                 _lock.Release();
             }
+        }
+
+        /// <summary>The tail (small writes since the last large one: they come first), then the write, at the end.</summary>
+        private int AppendStreamed(int length, IRequestBody body)
+        {
+            if (_tailLength > 0)
+            {
+                int sent = _stream!.Append(_tail.AsSpan(0, _tailLength));
+                if (sent != 0)
+                {
+                    return sent;
+                }
+
+                _stored += _tailLength;
+                _tailLength = 0;
+            }
+
+            return _stream!.Append(length, body);
+        }
+
+        /// <summary>
+        /// The writer's lock without waiting, the sticky error and O_APPEND's offset, for the paths that run on the
+        /// caller's thread. Null: entered (the caller releases the lock). Otherwise the answer to return: false when
+        /// the lock is busy, true with <paramref name="errno"/> set when an earlier failure sticks.
+        /// </summary>
+        private bool? TryEnterNow(ref long offset, bool append, out int errno)
+        {
+            errno = 0;
+            if (!_lock.Wait(0))
+            {
+                return false;
+            }
+
+            if (_error != 0)
+            {
+                errno = _error;
+                _lock.Release();
+                return true;
+            }
+
+            if (append)
+            {
+                offset = _size;
+            }
+
+            return null;
+        }
+
+        /// <summary>A failure of a storage operation: logged, and every later write, flush and fsync answers it.</summary>
+        private int Stick(int errno)
+        {
+            MountLog.WriteFailed(_fs._logger, _node.Key, "errno " + errno);
+            Volatile.Write(ref _error, errno);
+            return errno;
         }
 
         /// <summary>
@@ -362,7 +365,6 @@ public sealed partial class FileSystem
             if (_opening is null)
             {
                 _opening = OpenStreamAsync(content);
-                _openingFor = content;
                 return false;
             }
 
@@ -379,7 +381,7 @@ public sealed partial class FileSystem
                 return false;
             }
 
-            if (_openingFor != content)
+            if (opened.Value.FileId != content)
             {
                 _ = opened.Value.CompleteAsync(CancellationToken.None).AsTask(); // the content was replaced meanwhile
                 return false;
@@ -426,13 +428,7 @@ public sealed partial class FileSystem
             // Not the caller's token: an interrupt must not cut appends that close() and fsync() wait for.
             using var deadline = new OperationDeadline(Options.OperationTimeout);
             int errno = await stream.CompleteAsync(deadline.Token);
-            if (errno != 0)
-            {
-                MountLog.WriteFailed(_fs._logger, _node.Key, "errno " + errno);
-                Volatile.Write(ref _error, errno);
-            }
-
-            return errno;
+            return errno == 0 ? 0 : Stick(errno);
         }
 
         /// <summary>O_TRUNC: the file is empty from now on; its old content is replaced at commit.</summary>
@@ -974,8 +970,7 @@ public sealed partial class FileSystem
 
                     if (errno != 0)
                     {
-                        MountLog.WriteFailed(_fs._logger, _node.Key, "errno " + errno);
-                        Volatile.Write(ref _error, errno);
+                        Stick(errno);
                     }
                 }
             }

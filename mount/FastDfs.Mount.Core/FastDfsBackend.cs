@@ -197,13 +197,8 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
     {
         try
         {
-            if (!_updateChoices.TryGetValue(fileId, out var choice) || Stopwatch.GetTimestamp() >= choice.Expires)
-            {
-                choice = (await client.QueryUpdateAsync(fileId, deadline.Token), 0);
-                RememberUpdateChoice(fileId, choice.Storage);
-            }
-
-            return new ClientAppenderStream(await client.OpenAppenderStreamAsync(fileId, choice.Storage, deadline.Token));
+            var storage = await UpdateChoiceAsync(fileId, deadline);
+            return new ClientAppenderStream(await client.OpenAppenderStreamAsync(fileId, storage, deadline.Token));
         }
         catch (Exception e) when (IsClusterFailure(e))
         {
@@ -215,6 +210,8 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
     /// <summary>The client's stream with the mount's errno rule: a storage that took nothing in time is EIO, as for every other operation.</summary>
     private sealed class ClientAppenderStream(AppenderStream stream) : IAppenderStream
     {
+        public FileId FileId => stream.FileId;
+
         public int Append(int length, IRequestBody body) => Mount(stream.Append(length, body));
 
         public int Append(ReadOnlySpan<byte> data) => Mount(stream.Append(data));
@@ -233,17 +230,10 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
     {
         try
         {
-            long now = Stopwatch.GetTimestamp();
-            if (!_updateChoices.TryGetValue(fileId, out var choice) || now >= choice.Expires)
-            {
-                var storage = await client.QueryUpdateAsync(fileId, deadline.Token);
-                RememberUpdateChoice(fileId, storage);
-                choice = (storage, 0);
-            }
-
+            var storage = await UpdateChoiceAsync(fileId, deadline);
             try
             {
-                await change(client, choice.Storage, args, deadline.Token);
+                await change(client, storage, args, deadline.Token);
                 return 0;
             }
             catch (Exception e) when (IsClusterFailure(e) && !deadline.Interrupted(e))
@@ -257,6 +247,19 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
         {
             return ToErrno(operation, fileId.ToString(), e, deadline);
         }
+    }
+
+    /// <summary>The storage that takes changes of <paramref name="fileId"/>: remembered, or asked of the tracker (103).</summary>
+    private async ValueTask<ServerAddress> UpdateChoiceAsync(FileId fileId, OperationDeadline deadline)
+    {
+        if (_updateChoices.TryGetValue(fileId, out var choice) && Stopwatch.GetTimestamp() < choice.Expires)
+        {
+            return choice.Storage;
+        }
+
+        var storage = await client.QueryUpdateAsync(fileId, deadline.Token);
+        RememberUpdateChoice(fileId, storage);
+        return storage;
     }
 
     private void RememberUpdateChoice(FileId fileId, ServerAddress storage)

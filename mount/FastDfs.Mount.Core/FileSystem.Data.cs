@@ -224,12 +224,7 @@ public sealed partial class FileSystem
     public bool TryWriteInline(ulong handle, long offset, ReadOnlySpan<byte> data, out FsResult<int> result)
     {
         result = default;
-        if (!_namedHandles.TryGetValue(handle, out var open) || open.Writer is null || offset < 0 || offset + data.Length > MaxFileSize)
-        {
-            return false; // the asynchronous path answers the errors
-        }
-
-        if (!open.Writer.TryWriteInline(offset, data, open.Append, out int errno))
+        if (InlineWriter(handle, offset, data.Length) is not { } open || !open.Writer!.TryWriteInline(offset, data, open.Append, out int errno))
         {
             return false;
         }
@@ -237,6 +232,10 @@ public sealed partial class FileSystem
         result = errno == 0 ? data.Length : FsResult<int>.Fail(errno);
         return true;
     }
+
+    /// <summary>The handle of a write the caller's thread may do at once; null leaves it (and its errors) to the asynchronous path.</summary>
+    private NamedHandle? InlineWriter(ulong handle, long offset, int length) =>
+        _namedHandles.TryGetValue(handle, out var open) && open.Writer is not null && offset >= 0 && offset + length <= MaxFileSize ? open : null;
 
     /// <summary>
     /// A write whose bytes the adapter can put straight on a connection (<paramref name="body"/>: the FUSE adapter
@@ -248,13 +247,8 @@ public sealed partial class FileSystem
     public bool TryWriteSpliced(ulong handle, long offset, int length, IRequestBody body, out FsResult<int> result)
     {
         result = default;
-        if (length < Options.SplicedWriteMin || !_namedHandles.TryGetValue(handle, out var open) || open.Writer is null
-            || offset < 0 || offset + length > MaxFileSize)
-        {
-            return false;
-        }
-
-        if (!open.Writer.TryWriteStreamed(offset, length, body, open.Append, out int errno))
+        if (length < Options.SplicedWriteMin || InlineWriter(handle, offset, length) is not { } open
+            || !open.Writer!.TryWriteStreamed(offset, length, body, open.Append, out int errno))
         {
             return false;
         }

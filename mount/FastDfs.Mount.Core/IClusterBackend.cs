@@ -71,6 +71,9 @@ public interface IClusterBackend
 /// </summary>
 public interface IAppenderStream
 {
+    /// <summary>The appender file it changes.</summary>
+    FileId FileId { get; }
+
     /// <summary>Sends <paramref name="length"/> bytes that <paramref name="body"/> puts on the connection; 0 or the stream's errno.</summary>
     int Append(int length, IRequestBody body);
 

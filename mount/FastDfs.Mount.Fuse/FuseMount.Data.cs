@@ -122,23 +122,28 @@ public sealed unsafe partial class FuseMount
     {
         try
         {
-            // Most writes only extend the file's buffered chunk: taken straight from the receive buffer.
-            int length = (int)size;
-            if (Fs.TryWriteInline(fi->Fh, offset, new ReadOnlySpan<byte>(data, length), out var inline))
-            {
-                ReplyWrittenInline(req, inline);
-                return;
-            }
-
-            // Otherwise the data points into the receive buffer, reused by the next request: copy it now.
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
-            new ReadOnlySpan<byte>(data, length).CopyTo(buffer);
-            WriteBuffered(req, fi->Fh, offset, buffer, length);
+            WriteFromReceiveBuffer(req, fi->Fh, offset, new ReadOnlySpan<byte>(data, (int)size));
         }
         catch (Exception e)
         {
             Failed(req, "write", e);
         }
+    }
+
+    /// <summary>A write whose bytes lie in libfuse's receive buffer, which the next request reuses.</summary>
+    private static void WriteFromReceiveBuffer(nint req, ulong handle, long offset, ReadOnlySpan<byte> data)
+    {
+        // Most writes only extend the file's buffered chunk: taken straight from the receive buffer.
+        if (Fs.TryWriteInline(handle, offset, data, out var inline))
+        {
+            ReplyWrittenInline(req, inline);
+            return;
+        }
+
+        // Otherwise copy it now.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(data.Length);
+        data.CopyTo(buffer);
+        WriteBuffered(req, handle, offset, buffer, data.Length);
     }
 
     /// <summary>A write from a pooled <paramref name="buffer"/> of ours, returned once the write is answered.</summary>

@@ -23,16 +23,7 @@ public sealed unsafe partial class FuseMount
             if ((buffer.Flags & FuseBuf.IsFd) == 0)
             {
                 // Small requests come in memory, as for write.
-                var data = new ReadOnlySpan<byte>((byte*)buffer.Mem + bufv->Offset, length);
-                if (Fs.TryWriteInline(fi->Fh, offset, data, out var inline))
-                {
-                    ReplyWrittenInline(req, inline);
-                    return;
-                }
-
-                byte[] copy = ArrayPool<byte>.Shared.Rent(length);
-                data.CopyTo(copy);
-                WriteBuffered(req, fi->Fh, offset, copy, length);
+                WriteFromReceiveBuffer(req, fi->Fh, offset, new ReadOnlySpan<byte>((byte*)buffer.Mem + bufv->Offset, length));
                 return;
             }
 
@@ -137,10 +128,7 @@ public sealed unsafe partial class FuseMount
                         throw new IOException($"splice to the storage failed: errno {errno}");
                     }
 
-                    if (!socket.Poll(timeout, SelectMode.SelectWrite))
-                    {
-                        throw new TimeoutException($"the storage took no data for {timeout.TotalSeconds:0.###} s");
-                    }
+                    AppenderStream.WaitForRoom(socket, timeout);
                 }
             }
             finally

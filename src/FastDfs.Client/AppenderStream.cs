@@ -124,9 +124,15 @@ public sealed class AppenderStream
             return Errno;
         }
 
+        Sent();
+        return 0;
+    }
+
+    /// <summary>One more request for the background reader to expect an answer to.</summary>
+    private void Sent()
+    {
         Interlocked.Increment(ref _unanswered);
         _sent.Release();
-        return 0;
     }
 
     /// <summary>
@@ -151,9 +157,17 @@ public sealed class AppenderStream
         }
 
         // The broken request counts as unanswered: the reader waits for its answer, which is the end of the connection.
-        Interlocked.Increment(ref _unanswered);
-        _sent.Release();
+        Sent();
         Task.WaitAny([_answers], _timeout);
+    }
+
+    /// <summary>Waits until a non-blocking socket takes bytes again; <see cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
+    public static void WaitForRoom(Socket socket, TimeSpan timeout)
+    {
+        if (!socket.Poll(timeout, SelectMode.SelectWrite))
+        {
+            throw new TimeoutException($"the storage took no data for {timeout.TotalSeconds:0.###} s");
+        }
     }
 
     /// <summary>Writes all of <paramref name="data"/> to a non-blocking socket, waiting for room at most <paramref name="timeout"/> at a time.</summary>
@@ -164,11 +178,7 @@ public sealed class AppenderStream
             int n = socket.Send(data, SocketFlags.None, out var error);
             if (error == SocketError.WouldBlock)
             {
-                if (!socket.Poll(timeout, SelectMode.SelectWrite))
-                {
-                    throw new TimeoutException($"the storage took no data for {timeout.TotalSeconds:0.###} s");
-                }
-
+                WaitForRoom(socket, timeout);
                 continue;
             }
 

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using FastDfs.Client;
 using FastDfs.Integration.Tests.TestKit;
 using FastDfs.Protocol;
+using FastDfs.Protocol.Messages;
 using Xunit;
 
 namespace FastDfs.Integration.Tests;
@@ -115,9 +116,7 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
         Assert.Equal(head.Concat(first).ToArray(), await setup.DownloadBytesAsync(id));
 
         // The connection was closed, not pooled: the next request opens another and is answered in step.
-        int opened = client.ConnectionsOpened;
-        await client.AppendAsync(id, "tail"u8.ToArray(), storage);
-        Assert.Equal(opened + 1, client.ConnectionsOpened);
+        await AssertAppendOpensNewConnectionAsync(client, id, "tail"u8.ToArray(), storage);
         Assert.Equal(head.Length + Chunk + 4, (await setup.GetFileInfoAsync(id)).Size);
     }
 
@@ -198,9 +197,7 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
         }
 
         // The storage is back; the client talks to it on a new connection.
-        int opened = client.ConnectionsOpened;
-        await client.AppendAsync(id, "x"u8.ToArray(), storage);
-        Assert.Equal(opened + 1, client.ConnectionsOpened);
+        await AssertAppendOpensNewConnectionAsync(client, id, "x"u8.ToArray(), storage);
     }
 
     [Fact]
@@ -241,9 +238,7 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
             daemon.Freeze(false);
         }
 
-        int opened = client.ConnectionsOpened;
-        await client.AppendAsync(id, "x"u8.ToArray(), storage);
-        Assert.Equal(opened + 1, client.ConnectionsOpened);
+        await AssertAppendOpensNewConnectionAsync(client, id, "x"u8.ToArray(), storage);
     }
 
     [Fact]
@@ -267,10 +262,8 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
 
         // The half-sent request is never completed by the next request's bytes: that goes on a new connection. The
         // storage dropped the part it had (as FastDFS truncates a broken append back).
-        int opened = client.ConnectionsOpened;
         byte[] tail = RandomNumberGenerator.GetBytes(300);
-        await client.AppendAsync(id, tail, storage);
-        Assert.Equal(opened + 1, client.ConnectionsOpened);
+        await AssertAppendOpensNewConnectionAsync(client, id, tail, storage);
         byte[] stored = await setup.DownloadBytesAsync(id);
         Assert.Equal(head.Length + Chunk + tail.Length, stored.Length);
         Assert.Equal(head.Concat(good).ToArray(), stored.AsSpan(0, head.Length + Chunk).ToArray());
@@ -303,6 +296,14 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
         Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(4));
         Assert.Equal(FdfsErrno.EIO, errno);
         Assert.Equal(FdfsErrno.EIO, completed);
+    }
+
+    /// <summary>The next append goes on a new connection: the stream's was closed, not given back to the pool.</summary>
+    private static async Task AssertAppendOpensNewConnectionAsync(FastDfsClient client, FileId id, byte[] data, ServerAddress storage)
+    {
+        int opened = client.ConnectionsOpened;
+        await client.AppendAsync(id, data, storage);
+        Assert.Equal(opened + 1, client.ConnectionsOpened);
     }
 
     /// <summary>A body written as the mount's spliced one is: straight onto the non-blocking socket.</summary>

@@ -462,6 +462,47 @@ public sealed class DataFaultTests : IAsyncLifetime
         Assert.Contains("fault", Directory.GetDirectories(_mount.PathOf("group1")).Select(Path.GetFileName));
     }
 
+    /// <summary>A storage that stops answering while a spliced write streams to it: EIO within the timeout, never a hang.</summary>
+    [Fact]
+    public async Task A_storage_frozen_mid_stream_gives_EIO_within_the_timeout_and_the_mount_answers()
+    {
+        var root = await _names.GetRootAsync("group1");
+        await _names.MkDirAsync(root.Inode, "frozen", 0x1FF, 0, 0);
+        await using var spliced = await MountProcess.StartAsync(
+            _cluster.TrackerEndpoint, "names=on,auto_unmount,attr_timeout=0.2,negative_timeout=0,timeout=3,write_chunk=1048576,splice_writes=on", verbose: true);
+        string path = spliced.PathOf("group1/frozen/stuck.bin");
+        byte[] chunk = RandomNumberGenerator.GetBytes(1024 * 1024);
+        var storage = _cluster.Storages[0].Process!;
+        var watch = new Stopwatch();
+        var failure = await Record.ExceptionAsync(async () =>
+        {
+            await using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0);
+            // Until the stream is open (it opens in the background once the first chunk is stored).
+            for (int i = 0; i < 64 && !spliced.Log.Contains("through an appender stream", StringComparison.Ordinal); i++)
+            {
+                await stream.WriteAsync(chunk);
+                await Task.Delay(20);
+            }
+
+            Assert.Contains("through an appender stream", spliced.Log, StringComparison.Ordinal);
+            storage.Freeze(true);
+            watch.Start();
+
+            // Socket buffers take some megabytes before a write blocks; the timeout then ends it.
+            for (int i = 0; i < 256; i++)
+            {
+                await stream.WriteAsync(chunk);
+            }
+
+            stream.Flush(flushToDisk: true);
+        });
+
+        storage.Freeze(false);
+        Assert.IsAssignableFrom<IOException>(failure);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}");
+        Assert.Contains("frozen", Directory.GetDirectories(spliced.PathOf("group1")).Select(Path.GetFileName));
+    }
+
     public async Task DisposeAsync()
     {
         if (_mount is not null)
