@@ -16,7 +16,12 @@ public sealed partial class FileSystem
     /// its bytes of the mount's <see cref="BufferBudget"/>, so with many files written at once writes wait for queued
     /// chunks to be stored instead of memory growing. New content is an appender file uploaded with the first
     /// chunk and registered as pending; it is bound to the name (SET_CONTENT) at commit (flush, fsync, last release).
-    /// The first failure of a queued operation sticks: every later write, flush and fsync answers it.
+    /// The first failure of a queued operation sticks: every later write, flush and fsync answers it. Except bytes the
+    /// storage refuses with EFBIG or ENOSPC and does not store (past its file system's size limit, a full disk): the
+    /// storage keeps every byte before them, the writer goes on from what it holds (as ext4 after a short write), and
+    /// the next flush or fsync answers the refusal once. Not a write: the kernel turns an error of one part of a large
+    /// write(2) into a short count of the parts before, and the refusal of bytes written earlier would go unheard.
+    /// EFBIG also tells the writer the limit, so later writes past it are refused (or cut short) at once, as on ext4.
     /// </summary>
     private sealed class ContentWriter
     {
@@ -60,6 +65,28 @@ public sealed partial class FileSystem
         // The backend has no appender stream, or opening one failed: this writer queues its appends.
         private bool _noStream;
 
+        // The storage's file-size limit as its refusals told it: sizes from _tooBig on are refused. _limitKnown: the
+        // limit is exactly _tooBig - 1 (a refused chunk was stored up to it), so writes across it are cut short there.
+        private long _tooBig = long.MaxValue;
+        private bool _limitKnown;
+
+        // Set with _error when the storage refused bytes and stored nothing of them: it holds this many bytes, every
+        // one as written. Queued operations within them still run; -1 while _error sticks.
+        private long _refusedSize = -1;
+
+        // The refusal came from the appender stream: requests sent behind the refused one may have grown the file, so
+        // the writer cuts it back to _refusedSize before going on.
+        private bool _refusedByStream;
+
+        // A refusal the writer went on after, for the next flush or fsync to answer.
+        private int _unanswered;
+
+        // The last write past the end grew the content from _extendedFrom to _extendedTo with zeros, and nothing was
+        // queued since: if the storage then refuses all of that write's bytes, the content shrinks back (ext4 would
+        // not have grown the file for a write that stored nothing).
+        private long _extendedFrom = -1;
+        private long _extendedTo = -1;
+
         public ContentWriter(FileSystem fs, Node node, NsAttributes attributes)
         {
             _fs = fs;
@@ -87,29 +114,52 @@ public sealed partial class FileSystem
 
         public long MtimeNs => Volatile.Read(ref _mtimeNs);
 
-        public int Error => Volatile.Read(ref _error);
+        /// <summary>A failure that sticks (a refusal the writer goes on after is not one).</summary>
+        public int Error => StickyError();
 
         private MountOptions Options => _fs.Options;
 
         private int ChunkSize => Options.WriteChunkSize;
 
-        public async ValueTask<int> WriteAsync(long offset, ReadOnlyMemory<byte> data, bool append, CancellationToken cancellationToken)
+        /// <returns>How many bytes were taken (fewer than given only up to the storage's size limit), or the errno.</returns>
+        public async ValueTask<FsResult<int>> WriteAsync(long offset, ReadOnlyMemory<byte> data, bool append, CancellationToken cancellationToken)
         {
             if (!await EnterAsync(cancellationToken))
             {
-                return Errno.EIO;
+                return FsResult<int>.Fail(Errno.EIO);
             }
 
             try
             {
-                if (_error != 0)
+                if (Volatile.Read(ref _error) != 0)
                 {
-                    return _error;
+                    // After a refusal the writer goes on from what the storage holds; a failure that sticks is answered.
+                    int settled = await AwaitChainAsync(cancellationToken);
+                    if (settled != 0)
+                    {
+                        return FsResult<int>.Fail(settled);
+                    }
                 }
 
                 if (append)
                 {
                     offset = _size;
+                }
+
+                if (!data.IsEmpty)
+                {
+                    // As ext4 at its maximum file size: EFBIG from the limit on, a short write up to it.
+                    long tooBig = Volatile.Read(ref _tooBig);
+                    long limit = Volatile.Read(ref _limitKnown) ? tooBig - 1 : tooBig;
+                    if (offset >= limit)
+                    {
+                        return FsResult<int>.Fail(Errno.EFBIG);
+                    }
+
+                    if (offset + data.Length > limit)
+                    {
+                        data = data[..(int)(limit - offset)];
+                    }
                 }
 
                 if (offset > _size)
@@ -119,19 +169,20 @@ public sealed partial class FileSystem
                     int shipped = await ShipTailAsync(cancellationToken);
                     if (shipped != 0)
                     {
-                        return shipped;
+                        return FsResult<int>.Fail(shipped);
                     }
 
-                    long extendTo = offset;
+                    long extendFrom = _stored, extendTo = offset;
                     MarkContent();
-                    int queued = await EnqueueAsync(t => SetLengthAsync(extendTo, t), cancellationToken);
+                    int queued = await EnqueueAsync(t => ExtendAsync(extendFrom, extendTo, t), extendTo, cancellationToken);
                     if (queued != 0)
                     {
-                        return queued;
+                        return FsResult<int>.Fail(queued);
                     }
 
                     _stored = offset;
                     _size = offset;
+                    (_extendedFrom, _extendedTo) = (extendFrom, extendTo);
                 }
 
                 long end = offset + data.Length;
@@ -142,13 +193,13 @@ public sealed partial class FileSystem
                     int piece = (int)Math.Min(ChunkSize, Math.Min(end, _stored) - at);
                     if (!await MakeRoomAsync(piece, cancellationToken))
                     {
-                        return Errno.EIO;
+                        return FsResult<int>.Fail(Errno.EIO);
                     }
 
                     byte[] buffer = ArrayPool<byte>.Shared.Rent(piece);
                     data.Span.Slice((int)(at - offset), piece).CopyTo(buffer);
                     long modifyAt = at;
-                    Queue(t => ModifyAsync(modifyAt, buffer, piece, t), buffer, piece);
+                    Queue(t => ModifyAsync(modifyAt, buffer, piece, t), buffer, piece, modifyAt + piece);
                     at += piece;
                 }
 
@@ -175,14 +226,17 @@ public sealed partial class FileSystem
                         int shipped = await ShipTailAsync(cancellationToken);
                         if (shipped != 0)
                         {
-                            return shipped;
+                            return FsResult<int>.Fail(shipped);
                         }
                     }
                 }
 
                 Touch();
                 Interlocked.Increment(ref _node.ContentVersion);
-                return _error;
+
+                // A queued operation that failed meanwhile; a refusal is flush's and fsync's to answer.
+                int sticky = StickyError();
+                return sticky != 0 ? FsResult<int>.Fail(sticky) : data.Length;
             }
             finally
             {
@@ -203,8 +257,10 @@ public sealed partial class FileSystem
 
             try
             {
-                // Only at the end, and only while the tail stays short of a full chunk (a full one ships).
-                if (offset != _size || _stored + _tailLength != _size || _tailLength + data.Length >= ChunkSize)
+                // Only at the end, and only while the tail stays short of a full chunk (a full one ships) and short of
+                // the storage's size limit (past it the write is refused or cut short).
+                if (offset != _size || _stored + _tailLength != _size || _tailLength + data.Length >= ChunkSize
+                    || offset + data.Length >= Volatile.Read(ref _tooBig))
                 {
                     return false;
                 }
@@ -215,7 +271,7 @@ public sealed partial class FileSystem
                 Volatile.Write(ref _size, _size + data.Length);
                 Touch();
                 Interlocked.Increment(ref _node.ContentVersion);
-                errno = Volatile.Read(ref _error); // as WriteAsync: a queued operation that failed meanwhile
+                errno = StickyError(); // as WriteAsync: a queued operation that failed meanwhile
                 return true;
             }
             finally
@@ -248,7 +304,7 @@ public sealed partial class FileSystem
                 // Growing the file at its end, or overwriting bytes the storage already has (fio preallocates).
                 bool extends = offset == _size && _stored + _tailLength == _size;
                 bool overwrites = offset + length <= _stored;
-                if (!_hasContent || !(extends || overwrites))
+                if (!_hasContent || !(extends || overwrites) || offset + length >= Volatile.Read(ref _tooBig))
                 {
                     return false;
                 }
@@ -266,16 +322,24 @@ public sealed partial class FileSystem
                     return false;
                 }
 
-                if (_error != 0)
+                if (Volatile.Read(ref _error) != 0)
                 {
+                    if (StickyError() == 0)
+                    {
+                        return false; // a refusal: the ordinary path goes on after it
+                    }
+
                     errno = _error;
                     return true;
                 }
 
+                (_extendedFrom, _extendedTo) = (-1, -1);
                 int sent = overwrites ? _stream!.Modify(offset, length, body) : AppendStreamed(length, body);
                 if (sent != 0)
                 {
-                    errno = Stick(sent);
+                    // This write is not stored; a refusal of the stream is still flush's and fsync's to answer (the
+                    // kernel may turn this errno into a short count of the write's parts sent before, also refused).
+                    errno = StreamFailed(_stream!, sent);
                     return true;
                 }
 
@@ -301,7 +365,7 @@ public sealed partial class FileSystem
         {
             if (_tailLength > 0)
             {
-                int sent = _stream!.Append(_tail.AsSpan(0, _tailLength));
+                int sent = _stream!.Modify(_stored, _tail.AsSpan(0, _tailLength));
                 if (sent != 0)
                 {
                     return sent;
@@ -311,7 +375,7 @@ public sealed partial class FileSystem
                 _tailLength = 0;
             }
 
-            return _stream!.Append(length, body);
+            return _stream!.Modify(_stored, length, body);
         }
 
         /// <summary>
@@ -327,10 +391,16 @@ public sealed partial class FileSystem
                 return false;
             }
 
-            if (_error != 0)
+            if (Volatile.Read(ref _error) != 0)
             {
-                errno = _error;
+                int sticky = StickyError();
                 _lock.Release();
+                if (sticky == 0)
+                {
+                    return false; // a refusal: the ordinary path goes on after it
+                }
+
+                errno = sticky;
                 return true;
             }
 
@@ -346,8 +416,111 @@ public sealed partial class FileSystem
         private int Stick(int errno)
         {
             MountLog.WriteFailed(_fs._logger, _node.Key, "errno " + errno);
+            Volatile.Write(ref _refusedSize, -1);
             Volatile.Write(ref _error, errno);
             return errno;
+        }
+
+        /// <summary>
+        /// The storage refused bytes and stored none of them; it holds <paramref name="size"/> bytes, each as written.
+        /// Queued operations within them still run; the writer goes on from there once the chain is idle.
+        /// </summary>
+        private int Refuse(int errno, long size)
+        {
+            MountLog.WriteRefused(_fs._logger, _node.Key, errno, size);
+            Volatile.Write(ref _refusedSize, size); // before the errno: whoever sees the errno sees the size
+            Volatile.Write(ref _error, errno);
+            return errno;
+        }
+
+        /// <summary>The failure to answer from now on, if it sticks; 0 when there is none or it is a refusal the writer goes on after.</summary>
+        private int StickyError()
+        {
+            int error = Volatile.Read(ref _error);
+            return error != 0 && Volatile.Read(ref _refusedSize) < 0 ? error : 0;
+        }
+
+        /// <summary>A size the storage refused (EFBIG); <paramref name="exact"/>: one byte less was taken.</summary>
+        private void LearnLimit(long refused, bool exact)
+        {
+            if (refused < Volatile.Read(ref _tooBig))
+            {
+                Volatile.Write(ref _limitKnown, exact);
+                Volatile.Write(ref _tooBig, refused);
+            }
+            else if (refused == Volatile.Read(ref _tooBig) && exact)
+            {
+                Volatile.Write(ref _limitKnown, true);
+            }
+        }
+
+        /// <summary>
+        /// The appender stream failed with <paramref name="errno"/>. EFBIG of a request at a known offset is a refusal:
+        /// every request before it was stored, so the storage holds that offset's bytes as written (requests behind it
+        /// were refused too, or landed where they belong, being at offsets). Anything else sticks.
+        /// </summary>
+        private int StreamFailed(IAppenderStream stream, int errno)
+        {
+            if (errno == Errno.EFBIG && stream.Refused is { Offset: >= 0 } refused)
+            {
+                LearnLimit(refused.Offset + refused.Length, exact: false);
+                _refusedByStream = true;
+                return Refuse(errno, refused.Offset);
+            }
+
+            return Stick(errno);
+        }
+
+        /// <summary>A refusal the writer went on after and no flush or fsync answered yet: answered now, once.</summary>
+        private int TakeRefusal()
+        {
+            int refused = _unanswered;
+            _unanswered = 0;
+            return refused;
+        }
+
+        /// <summary>
+        /// With the chain idle and the stream completed: after a refusal, the writer goes on from the bytes the storage
+        /// holds (the tail and the sizes past them are dropped) and keeps the refusal for the next flush or fsync to
+        /// answer. Otherwise the failure that sticks, or 0.
+        /// </summary>
+        private async ValueTask<int> ResumeAsync()
+        {
+            int error = Volatile.Read(ref _error);
+            long size = Volatile.Read(ref _refusedSize);
+            if (error == 0 || size < 0)
+            {
+                return error;
+            }
+
+            if (_refusedByStream)
+            {
+                // Requests behind the refused one may have grown the file past the bytes known to be as written.
+                _refusedByStream = false;
+                using var deadline = new OperationDeadline(Options.OperationTimeout);
+                int cut = await _fs._backend.TruncateAsync(_content!.Value, size, deadline);
+                if (cut != 0)
+                {
+                    return Stick(cut);
+                }
+            }
+
+            if (_tail is { } tail)
+            {
+                _tail = null;
+                ArrayPool<byte>.Shared.Return(tail);
+            }
+
+            _tailLength = 0;
+            _stored = size;
+            Volatile.Write(ref _size, size);
+            (_extendedFrom, _extendedTo) = (-1, -1);
+            Touch();
+            Interlocked.Increment(ref _node.ContentVersion);
+            _unanswered = error;
+            Volatile.Write(ref _refusedSize, -1);
+            Volatile.Write(ref _error, 0);
+            return 0;
         }
 
         /// <summary>
@@ -428,7 +601,13 @@ public sealed partial class FileSystem
             // Not the caller's token: an interrupt must not cut appends that close() and fsync() wait for.
             using var deadline = new OperationDeadline(Options.OperationTimeout);
             int errno = await stream.CompleteAsync(deadline.Token);
-            return errno == 0 ? 0 : Stick(errno);
+            if (errno == 0)
+            {
+                return 0;
+            }
+
+            int failed = StreamFailed(stream, errno);
+            return StickyError() != 0 ? failed : 0; // a refusal is the chain's to go on after (ResumeAsync)
         }
 
         /// <summary>O_TRUNC: the file is empty from now on; its old content is replaced at commit.</summary>
@@ -463,6 +642,8 @@ public sealed partial class FileSystem
                 _unbound = true;
                 _registration = null;
                 _registeredAt = 0;
+                (_extendedFrom, _extendedTo) = (-1, -1);
+                (_tooBig, _limitKnown) = (long.MaxValue, false); // the new content may go to another store path
                 _stored = 0;
                 Volatile.Write(ref _size, 0);
                 Touch();
@@ -497,17 +678,27 @@ public sealed partial class FileSystem
                     return 0;
                 }
 
+                if (size >= Volatile.Read(ref _tooBig))
+                {
+                    return Errno.EFBIG; // the storage refused this size (or a smaller one) before
+                }
+
                 if (size > 0 || _hasContent)
                 {
                     bool hadContent = _hasContent, wasUnbound = _unbound;
                     MarkContent();
-                    int queued = await EnqueueAsync(t => SetLengthAsync(size, t), cancellationToken);
+                    int queued = await EnqueueAsync(t => SetLengthAsync(size, t), size, cancellationToken);
                     int resized = queued != 0 ? queued : await AwaitChainAsync(cancellationToken);
                     if (resized is Errno.EFBIG or Errno.ENOSPC)
                     {
                         // The storage refused the size and changed nothing (the chain was empty before): the caller
                         // hears it now, so the file stays usable instead of the error sticking, as on ext4.
                         Volatile.Write(ref _error, 0);
+                        if (resized == Errno.EFBIG)
+                        {
+                            LearnLimit(size, exact: false);
+                        }
+
                         if (_content is null)
                         {
                             (_hasContent, _unbound) = (hadContent, wasUnbound);
@@ -547,7 +738,7 @@ public sealed partial class FileSystem
                 {
                     MarkContent();
                     long size = _size;
-                    int queued = await EnqueueAsync(t => SetLengthAsync(size, t), cancellationToken);
+                    int queued = await EnqueueAsync(t => SetLengthAsync(size, t), size, cancellationToken);
                     if (queued != 0)
                     {
                         return FsResult<FileId>.Fail(queued);
@@ -578,7 +769,11 @@ public sealed partial class FileSystem
         }
 
         /// <summary>Every byte stored and the name bound to it (flush, fsync, last release).</summary>
-        public async ValueTask<int> CommitAsync(OperationDeadline commitDeadline)
+        /// <param name="answerRefusal">
+        /// flush, fsync and the last release: a refusal of bytes written before, not answered yet, is answered now
+        /// (after the commit of what the storage holds), once.
+        /// </param>
+        public async ValueTask<int> CommitAsync(OperationDeadline commitDeadline, bool answerRefusal = false)
         {
             if (!await EnterAsync(commitDeadline.Token))
             {
@@ -587,7 +782,8 @@ public sealed partial class FileSystem
 
             try
             {
-                return await CommitLockedAsync(commitDeadline);
+                int committed = await CommitLockedAsync(commitDeadline);
+                return committed != 0 || !answerRefusal ? committed : TakeRefusal();
             }
             finally
             {
@@ -694,7 +890,7 @@ public sealed partial class FileSystem
 
                 // O_TRUNC of content with nothing written after: an empty appender takes the old content's place.
                 MarkContent();
-                int queued = await EnqueueAsync(t => SetLengthAsync(0, t), cancellationToken);
+                int queued = await EnqueueAsync(t => SetLengthAsync(0, t), 0, cancellationToken);
                 drained = queued != 0 ? queued : await AwaitChainAsync(cancellationToken);
                 if (drained != 0)
                 {
@@ -840,7 +1036,7 @@ public sealed partial class FileSystem
                 return Errno.EIO;
             }
 
-            return _error;
+            return await ResumeAsync();
         }
 
         /// <param name="committing">
@@ -861,6 +1057,10 @@ public sealed partial class FileSystem
 
             byte[] buffer = _tail!;
             int length = _tailLength;
+            long start = _stored;
+
+            // The first bytes after a write past the end: if none of them is stored, the content shrinks back.
+            long shrinkTo = start == _extendedTo ? _extendedFrom : -1;
             _tail = null;
             _tailLength = 0;
             _stored += length;
@@ -868,11 +1068,11 @@ public sealed partial class FileSystem
             {
                 _hasContent = true;
                 _unbound = true;
-                Queue(t => UploadAsync(buffer, length, register: !committing, t), buffer, ChunkSize);
+                Queue(t => UploadAsync(buffer, length, register: !committing, t), buffer, ChunkSize, length);
             }
             else
             {
-                Queue(t => AppendAsync(buffer, length, t), buffer, ChunkSize);
+                Queue(t => AppendAsync(buffer, length, start, shrinkTo, t), buffer, ChunkSize, start + length);
             }
 
             return 0;
@@ -893,15 +1093,18 @@ public sealed partial class FileSystem
             Volatile.Write(ref _dirty, true);
         }
 
-        /// <summary>Queues one storage operation without a buffer after the previous ones; waits while write_chunks are queued.</summary>
-        private async ValueTask<int> EnqueueAsync(Func<OperationDeadline, ValueTask<int>> operation, CancellationToken cancellationToken)
+        /// <summary>
+        /// Queues one storage operation without a buffer after the previous ones (one that makes the content
+        /// <paramref name="size"/> bytes); waits while write_chunks are queued.
+        /// </summary>
+        private async ValueTask<int> EnqueueAsync(Func<OperationDeadline, ValueTask<int>> operation, long size, CancellationToken cancellationToken)
         {
             if (!await MakeRoomAsync(0, cancellationToken))
             {
                 return Errno.EIO;
             }
 
-            Queue(operation, null, 0);
+            Queue(operation, null, 0, size);
             return 0;
         }
 
@@ -942,16 +1145,25 @@ public sealed partial class FileSystem
             return true;
         }
 
-        /// <summary>After <see cref="MakeRoomAsync"/>: the operation runs after the previous ones, then frees the room and the buffer.</summary>
-        private void Queue(Func<OperationDeadline, ValueTask<int>> operation, byte[]? buffer, int budgeted) =>
-            _chain = RunAsync(_chain, operation, buffer, budgeted);
+        /// <summary>
+        /// After <see cref="MakeRoomAsync"/>: the operation runs after the previous ones, then frees the room and the
+        /// buffer. <paramref name="end"/>: the content's size the operation needs (the end of the bytes it writes).
+        /// </summary>
+        private void Queue(Func<OperationDeadline, ValueTask<int>> operation, byte[]? buffer, int budgeted, long end)
+        {
+            (_extendedFrom, _extendedTo) = (-1, -1); // something was queued after the write past the end
+            _chain = RunAsync(_chain, operation, buffer, budgeted, end);
+        }
 
-        private async Task RunAsync(Task previous, Func<OperationDeadline, ValueTask<int>> operation, byte[]? buffer, int budgeted)
+        private async Task RunAsync(Task previous, Func<OperationDeadline, ValueTask<int>> operation, byte[]? buffer, int budgeted, long end)
         {
             try
             {
                 await previous;
-                if (Volatile.Read(ref _error) == 0)
+
+                // After a failure nothing more runs; after a refusal, what lies within the bytes the storage holds
+                // (overwrites written meanwhile) still does.
+                if (Volatile.Read(ref _error) == 0 || end <= Volatile.Read(ref _refusedSize))
                 {
                     int errno;
                     // Not the caller's: an interrupt must not cut a queued change that close() and fsync() wait for.
@@ -1011,10 +1223,73 @@ public sealed partial class FileSystem
             return 0;
         }
 
-        private async ValueTask<int> AppendAsync(byte[] buffer, int length, OperationDeadline deadline)
+        /// <param name="start">Where the bytes go (the content's size when the append runs).</param>
+        /// <param name="shrinkTo">The size before the write past the end these bytes begin, or -1.</param>
+        private async ValueTask<int> AppendAsync(byte[] buffer, int length, long start, long shrinkTo, OperationDeadline deadline)
         {
             RenewRegistration();
-            return await _fs._backend.AppendAsync(_content!.Value, buffer.AsMemory(0, length), deadline);
+            int errno = await _fs._backend.AppendAsync(_content!.Value, buffer.AsMemory(0, length), deadline);
+            if (errno is not (Errno.EFBIG or Errno.ENOSPC))
+            {
+                return errno;
+            }
+
+            // Refused, and nothing of it stored. Past the size limit (EFBIG), as much as the storage takes is stored,
+            // as ext4 takes a write up to its limit: halves of what is left are appended until the limit is found.
+            int stored = 0;
+            if (errno == Errno.EFBIG)
+            {
+                for (int refused = length; refused - stored > 1;)
+                {
+                    int half = stored + ((refused - stored) / 2);
+                    int appended = await _fs._backend.AppendAsync(_content!.Value, buffer.AsMemory(stored, half - stored), deadline);
+                    if (appended == 0)
+                    {
+                        stored = half;
+                    }
+                    else if (appended == Errno.EFBIG)
+                    {
+                        refused = half;
+                    }
+                    else
+                    {
+                        return appended;
+                    }
+                }
+
+                LearnLimit(start + stored + 1, exact: true);
+            }
+
+            long size = start + stored;
+            if (stored == 0 && shrinkTo >= 0)
+            {
+                // The write past the end stored nothing: as on ext4, the file keeps the size it had before it.
+                int cut = await _fs._backend.TruncateAsync(_content!.Value, shrinkTo, deadline);
+                if (cut != 0)
+                {
+                    return cut;
+                }
+
+                size = shrinkTo;
+            }
+
+            Refuse(errno, size);
+            return 0;
+        }
+
+        /// <summary>A write past the end: the content grows from <paramref name="from"/> to <paramref name="to"/> with zeros, or the storage refuses the size.</summary>
+        private async ValueTask<int> ExtendAsync(long from, long to, OperationDeadline deadline)
+        {
+            int errno = await SetLengthAsync(to, deadline);
+            if (errno != Errno.EFBIG || _content is null)
+            {
+                return errno;
+            }
+
+            // Nothing changed: the write is refused as ext4 refuses one that starts past its limit.
+            LearnLimit(to, exact: false);
+            Refuse(errno, from);
+            return 0;
         }
 
         private ValueTask<int> ModifyAsync(long offset, byte[] buffer, int length, OperationDeadline deadline) =>

@@ -212,11 +212,11 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
     {
         public FileId FileId => stream.FileId;
 
-        public int Append(int length, IRequestBody body) => Mount(stream.Append(length, body));
-
-        public int Append(ReadOnlySpan<byte> data) => Mount(stream.Append(data));
+        public (long Offset, int Length)? Refused => stream.Refused;
 
         public int Modify(long offset, int length, IRequestBody body) => Mount(stream.Modify(offset, length, body));
+
+        public int Modify(long offset, ReadOnlySpan<byte> data) => Mount(stream.Modify(offset, data));
 
         public async ValueTask<int> CompleteAsync(CancellationToken cancellationToken) => Mount(await stream.CompleteAsync(cancellationToken));
 

@@ -206,15 +206,25 @@ public sealed partial class FileSystem
             return FsResult<int>.Fail(Errno.EBADF);
         }
 
-        if (offset < 0 || offset + data.Length > MaxFileSize)
+        if (offset < 0)
         {
-            return FsResult<int>.Fail(offset < 0 ? Errno.EINVAL : Errno.EFBIG);
+            return FsResult<int>.Fail(Errno.EINVAL);
+        }
+
+        if (offset + data.Length > MaxFileSize)
+        {
+            // As a file system at its maximum file size: EFBIG from there on, a short write up to it.
+            if (offset >= MaxFileSize)
+            {
+                return FsResult<int>.Fail(Errno.EFBIG);
+            }
+
+            data = data[..(int)(MaxFileSize - offset)];
         }
 
         // A write may wait behind queued chunks (each with its own deadline): the commit bound applies.
         using var deadline = CommitDeadline(cancellationToken);
-        int errno = await open.Writer.WriteAsync(offset, data, open.Append, deadline.Token);
-        return errno == 0 ? data.Length : FsResult<int>.Fail(errno);
+        return await open.Writer.WriteAsync(offset, data, open.Append, deadline.Token);
     }
 
     /// <summary>
@@ -548,7 +558,7 @@ public sealed partial class FileSystem
         }
 
         using var deadline = CommitDeadline(cancellationToken);
-        return await writer.CommitAsync(deadline);
+        return await writer.CommitAsync(deadline, answerRefusal: true);
     }
 
     private ulong AddNamedHandle(Node node, ContentWriter? writer, int flags, NsAttributes attributes)
@@ -645,7 +655,7 @@ public sealed partial class FileSystem
         int errno;
         using (var deadline = CommitDeadline(CancellationToken.None))
         {
-            errno = writer.Error != 0 ? writer.Error : await writer.CommitAsync(deadline);
+            errno = writer.Error != 0 ? writer.Error : await writer.CommitAsync(deadline, answerRefusal: true);
         }
 
         if (errno != 0)

@@ -74,14 +74,18 @@ public interface IAppenderStream
     /// <summary>The appender file it changes.</summary>
     FileId FileId { get; }
 
-    /// <summary>Sends <paramref name="length"/> bytes that <paramref name="body"/> puts on the connection; 0 or the stream's errno.</summary>
-    int Append(int length, IRequestBody body);
-
-    /// <summary>Sends <paramref name="data"/>; 0 or the stream's errno.</summary>
-    int Append(ReadOnlySpan<byte> data);
-
-    /// <summary>Overwrites from <paramref name="offset"/> (within the stored file) with what <paramref name="body"/> puts on the connection; 0 or the stream's errno.</summary>
+    /// <summary>
+    /// Writes from <paramref name="offset"/> (at most the stored size: at the size it appends) what <paramref name="body"/>
+    /// puts on the connection; 0 or the stream's errno. Always at an offset, never APPEND: a request behind a refused
+    /// one is then refused too instead of landing at the wrong place.
+    /// </summary>
     int Modify(long offset, int length, IRequestBody body);
+
+    /// <summary>Writes <paramref name="data"/> from <paramref name="offset"/>, as <see cref="Modify(long, int, IRequestBody)"/>.</summary>
+    int Modify(long offset, ReadOnlySpan<byte> data);
+
+    /// <summary>After a failure: the offset and length of the request the storage refused; null when the connection broke instead.</summary>
+    (long Offset, int Length)? Refused { get; }
 
     /// <summary>Every append answered, the connection given back: 0 or the first failure. EINTR if the caller gave up first.</summary>
     ValueTask<int> CompleteAsync(CancellationToken cancellationToken);

@@ -23,6 +23,9 @@ internal static partial class MountLog
     [LoggerMessage(EventId = 6056, Level = LogLevel.Debug, Message = "{Node}: large writes now go to {FileId} through an appender stream")]
     public static partial void StreamOpened(ILogger logger, string node, string fileId);
 
+    [LoggerMessage(EventId = 6057, Level = LogLevel.Warning, Message = "the storage refused bytes of {Node} (errno {Errno}); it holds {Size} bytes, the writer goes on from there and the next flush or fsync answers the error")]
+    public static partial void WriteRefused(ILogger logger, string node, int errno, long size);
+
     [LoggerMessage(EventId = 6055, Level = LogLevel.Debug, Message = "upload to {Storage} for {Group} failed: the next upload asks the tracker again")]
     public static partial void ChoiceDropped(ILogger logger, string storage, string group);
 }

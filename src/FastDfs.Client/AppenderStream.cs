@@ -35,6 +35,10 @@ public sealed class AppenderStream
     private readonly int _nameLength;
     private readonly SemaphoreSlim _sent = new(0);
     private readonly Task _answers;
+
+    // Offset (-1 for an append) and length of each request not yet answered, in the order sent.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(long Offset, int Length)> _unansweredRequests = new();
+    private (long Offset, int Length)? _refused;
     private int _errno;
     private int _unanswered;
     private int _completing;
@@ -61,6 +65,12 @@ public sealed class AppenderStream
     /// <summary>The first failure (an errno), 0 while every request so far was sent and none was refused.</summary>
     public int Errno => Volatile.Read(ref _errno);
 
+    /// <summary>
+    /// Once <see cref="Errno"/> is the storage's refusal of a request (not a broken connection): that request's offset
+    /// (-1 for an append) and length. Every request before it was stored; requests sent after it may have run too.
+    /// </summary>
+    public (long Offset, int Length)? Refused => Errno == 0 ? null : _refused;
+
     /// <summary>Appends <paramref name="length"/> bytes that <paramref name="body"/> writes; returns 0 or the stream's errno.</summary>
     public int Append(int length, IRequestBody body)
     {
@@ -82,6 +92,17 @@ public sealed class AppenderStream
         return Send(StorageCommand.ModifyFile, offset, length, body, default);
     }
 
+    /// <summary>
+    /// Writes <paramref name="data"/> at <paramref name="offset"/> (at most the file's size when the request runs: at
+    /// the size it appends). Unlike an append, a request behind a refused one cannot land at the wrong place: the
+    /// storage refuses an offset past the end (EINVAL) and closes the connection. Returns 0 or the stream's errno.
+    /// </summary>
+    public int Modify(long offset, ReadOnlySpan<byte> data)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        return data.IsEmpty ? Errno : Send(StorageCommand.ModifyFile, offset, data.Length, null, data);
+    }
+
     private int Send(StorageCommand command, long offset, int length, IRequestBody? body, ReadOnlySpan<byte> data)
     {
         // After CompleteAsync the connection may be another request's (pooled): writing to it would corrupt that one.
@@ -97,6 +118,7 @@ public sealed class AppenderStream
         new AppenderRequestHeader(_nameLength, offset, length).Write(command, _prefix.AsSpan(FdfsConstants.HeaderSize));
         Encoding.ASCII.GetBytes(FileId.RemoteFileName, _prefix.AsSpan(FdfsConstants.HeaderSize + fixedLength));
         var socket = _connection.Connection.Socket;
+        _unansweredRequests.Enqueue((command == StorageCommand.ModifyFile ? offset : -1, length));
         try
         {
             SendAll(socket, _prefix.AsSpan(0, prefixLength), _timeout);
@@ -247,9 +269,15 @@ public sealed class AppenderStream
             try
             {
                 var (status, _) = await _connection.Connection.ReadResponseAsync(AnswerLimit, token);
+                _unansweredRequests.TryDequeue(out var request);
                 if (status != 0)
                 {
                     ClientLog.ServerError(_logger, "APPEND_FILE (24) / MODIFY_FILE (34)", Server, status);
+                    if (Errno == 0)
+                    {
+                        _refused = request; // before Fail publishes the errno
+                    }
+
                     Fail(status);
                     return;
                 }

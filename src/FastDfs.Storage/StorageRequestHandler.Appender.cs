@@ -56,6 +56,7 @@ internal sealed partial class StorageRequestHandler
         SemaphoreSlim? fileLock = LockFor(remote);
         await fileLock.WaitAsync(cancellationToken);
         long offset;
+        bool tooBig = false;
         try
         {
             Count(StatCounter.TotalFileOpenCount);
@@ -81,25 +82,51 @@ internal sealed partial class StorageRequestHandler
                     return await Invalid(connection, header, state, $"modify offset {offset} is beyond the size {size} of {remote}", cancellationToken);
                 }
 
-                try
+                // A MODIFY that overwrites bytes and grows the file past the file system's limit would keep the bytes
+                // overwritten before the write reached it: the size is checked first. Growing by writing alone is not
+                // (readers of the file would see zeros until the bytes arrive); a refusal cuts those bytes off again.
+                long end = offset + request.Size;
+                if (modify && offset < size && end > size && !TrySetLength(handle, end))
                 {
-                    await ReceiveIntoAsync(connection, state, handle, offset, contentStart, have, hash: false, cancellationToken);
+                    tooBig = true;
                 }
-                catch when (!modify)
+                else
                 {
-                    // A client gone mid-body (or a failed write) leaves no part of the append behind, as FastDFS's
-                    // dio_append_finish_clean_up; overwritten bytes of a MODIFY cannot be restored (FastDFS logs them).
-                    RandomAccess.SetLength(handle, size);
-                    throw;
+                    try
+                    {
+                        await ReceiveIntoAsync(connection, state, handle, offset, contentStart, have, hash: false, cancellationToken);
+                    }
+                    catch (Exception e) when (end > size)
+                    {
+                        // A client gone mid-body (or a failed write) leaves no byte past the old end behind, as FastDFS's
+                        // dio_append_finish_clean_up; overwritten bytes of a MODIFY cannot be restored (FastDFS logs them).
+                        RandomAccess.SetLength(handle, size);
+
+                        // EFBIG, which .NET raises as ArgumentOutOfRangeException: a size the client asked for, answered
+                        // as for TRUNCATE (the rest of the body is skipped, the connection stays).
+                        tooBig = e is ArgumentOutOfRangeException;
+                        if (!tooBig)
+                        {
+                            throw;
+                        }
+                    }
                 }
             }
 
-            await _binlog.AppendAsync(Now(), modify ? BinlogOp.Modify : BinlogOp.Append, remote,
-                string.Create(CultureInfo.InvariantCulture, $"{offset} {request.Size}"));
+            if (!tooBig)
+            {
+                await _binlog.AppendAsync(Now(), modify ? BinlogOp.Modify : BinlogOp.Append, remote,
+                    string.Create(CultureInfo.InvariantCulture, $"{offset} {request.Size}"));
+            }
         }
         finally
         {
             fileLock?.Release();
+        }
+
+        if (tooBig)
+        {
+            return await RefuseAsync(connection, header, state, FdfsErrno.EFBIG, $"{(modify ? "modify" : "append")} of {request.Size} bytes at {offset} to {remote}: past the file system's limit", cancellationToken);
         }
 
         Count(modify ? StatCounter.SuccessModifyCount : StatCounter.SuccessAppendCount);

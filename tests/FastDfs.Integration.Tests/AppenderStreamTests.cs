@@ -134,6 +134,38 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
     }
 
     [Fact]
+    public async Task Writes_at_offsets_behind_a_refused_one_never_land_at_its_place()
+    {
+        // An APPEND behind a refused one would be stored where the refused bytes belonged; a MODIFY at its offset is
+        // refused (past the end) and the storage closes the connection, so nothing behind the refusal runs.
+        long limit = FileSizeLimit.Of(Cluster.Storages[0].StorePaths[0]);
+        await using var client = Cluster.CreateClient();
+        var id = await client.UploadAppenderAsync(new byte[10], "bin");
+        long size = limit - 1000;
+        await client.TruncateAsync(id, size);
+        var storage = await client.QueryUpdateAsync(id);
+        var stream = await client.OpenAppenderStreamAsync(id, storage);
+
+        byte[] first = RandomNumberGenerator.GetBytes(600);
+        byte[] crossing = RandomNumberGenerator.GetBytes(2000);
+        Assert.Equal(0, stream.Modify(size, first));
+        Assert.Equal(0, stream.Modify(size + first.Length, crossing.Length, new SentBody(crossing)));
+        int errno = 0;
+        for (int i = 0; i < 20 && errno == 0; i++)
+        {
+            // Each would fit where the refused request was.
+            errno = stream.Modify(size + first.Length + crossing.Length + (i * 100L), new byte[100]);
+            await Task.Delay(5);
+        }
+
+        Assert.Equal(FdfsErrno.EFBIG, await stream.CompleteAsync(CancellationToken.None));
+        Assert.Equal((size + first.Length, crossing.Length), stream.Refused);
+        string local = Cluster.Storages[0].DataFiles().Single(f => f.EndsWith(Path.GetFileName(id.RemoteFileName), StringComparison.Ordinal));
+        Assert.Equal(size + first.Length, new FileInfo(local).Length); // QUERY_FILE_INFO would read 16 TiB for the CRC
+        Assert.Equal(first, await client.DownloadBytesAsync(id, size, first.Length));
+    }
+
+    [Fact]
     public async Task Appending_to_a_normal_file_answers_the_storage_errno()
     {
         await using var client = Cluster.CreateClient();

@@ -161,6 +161,39 @@ public sealed class BadInputTests(SingleStorageCluster fixture) : IClassFixture<
         Assert.DoesNotContain("request handler failed", Cluster.Storages[0].Process!.Output, StringComparison.Ordinal);
     }
 
+    private long StoredSize(FastDfs.Protocol.FileId id) =>
+        new FileInfo(Cluster.Storages[0].DataFiles().Single(f => f.EndsWith(Path.GetFileName(id.RemoteFileName), StringComparison.Ordinal))).Length;
+
+    [Fact]
+    public async Task Storage_answers_EFBIG_to_an_append_or_modify_past_the_file_system_limit_and_changes_nothing()
+    {
+        long limit = FileSizeLimit.Of(Cluster.Storages[0].StorePaths[0]);
+        await using var client = Cluster.CreateClient();
+        var id = await client.UploadAppenderAsync(Encoding.ASCII.GetBytes("appender"), "log");
+        long size = limit - 100;
+        await client.TruncateAsync(id, size);
+        int connections = client.ConnectionsOpened;
+        byte[] body = System.Security.Cryptography.RandomNumberGenerator.GetBytes(256 * 1024);
+
+        // Before this, an append wrote up to the limit, was cut back, and the storage answered EIO and dropped the
+        // connection. A MODIFY that overwrites bytes and grows past the limit must not keep the bytes it overwrote.
+        var append = await Assert.ThrowsAsync<FastDfs.Client.FdfsServerException>(() => client.AppendAsync(id, body));
+        Assert.Equal(FdfsErrno.EFBIG, append.Errno);
+        var modify = await Assert.ThrowsAsync<FastDfs.Client.FdfsServerException>(() => client.ModifyAsync(id, size - 50, body));
+        Assert.Equal(FdfsErrno.EFBIG, modify.Errno);
+        Assert.Equal(size, StoredSize(id)); // QUERY_FILE_INFO would read 16 TiB for an appender's CRC
+        Assert.Equal(new byte[50], await client.DownloadBytesAsync(id, size - 50, 50));
+
+        // The connection carries on (the refused bodies were skipped), and what fits is taken.
+        await client.AppendAsync(id, body.AsMemory(0, 100));
+        await client.ModifyAsync(id, size - 50, body.AsMemory(0, 150));
+        Assert.Equal(connections, client.ConnectionsOpened);
+        Assert.Equal(limit, StoredSize(id));
+        Assert.Equal(body.AsSpan(0, 150).ToArray(), await client.DownloadBytesAsync(id, size - 50, 150));
+        Assert.Equal("appender", Encoding.ASCII.GetString(await client.DownloadBytesAsync(id, 0, 8)));
+        Assert.DoesNotContain("request handler failed", Cluster.Storages[0].Process!.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Tracker_answers_EINVAL_and_keeps_the_connection()
     {

@@ -152,7 +152,10 @@ internal sealed class MemoryBackend : IClusterBackend
             return updated;
         }, deadline.Token);
 
-    /// <summary>The largest file the storage's own file system takes: a truncate past it is refused with EFBIG.</summary>
+    /// <summary>
+    /// The largest file the storage's own file system takes: a truncate, append or modify past it is refused with
+    /// EFBIG and changes nothing (as the storage does).
+    /// </summary>
     public long MaxFileSize { get; set; } = int.MaxValue;
 
     public ValueTask<int> TruncateAsync(FileId fileId, long size, OperationDeadline deadline) =>
@@ -182,6 +185,11 @@ internal sealed class MemoryBackend : IClusterBackend
             if (updated is null)
             {
                 return Errno.EINVAL;
+            }
+
+            if (updated.Length > MaxFileSize)
+            {
+                return Errno.EFBIG;
             }
 
             Files[fileId.ToString()] = updated;

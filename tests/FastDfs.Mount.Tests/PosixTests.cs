@@ -520,6 +520,7 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
         20 => "ENOTDIR",
         21 => "EISDIR",
         22 => "EINVAL",
+        27 => "EFBIG",
         28 => "ENOSPC",
         30 => "EROFS",
         34 => "ERANGE",
@@ -968,6 +969,9 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial int ftruncate(int fd, long length);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int fsync(int fd);
 
         public static unsafe int stat(string path, out StatBuf buffer)
         {

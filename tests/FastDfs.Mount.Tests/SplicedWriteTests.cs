@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using FastDfs.Mount.Core;
 using FastDfs.Protocol;
 using Xunit;
 
@@ -132,6 +134,61 @@ public class SplicedWriteTests(DataMountFixture fixture) : IClassFixture<DataMou
             byte[] expected = reference.ToArray();
             Assert.Equal(expected, await StoredAsync(inode, "mixed.bin"));
             Assert.Equal(expected, await File.ReadAllBytesAsync(path));
+            await AssertPathAsync(mount, mode);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task A_large_write_across_the_storage_size_limit_is_answered_by_fsync_once_and_the_file_goes_on(string mode)
+    {
+        // The storage keeps its files on /tmp (ext4: 16 TiB - 4 KiB); the mount takes writes up to 16 TiB. The last
+        // MiB crosses the storage's limit and is refused after the write returned: fsync answers, once. Queued (off),
+        // the bytes below the limit are stored, as on ext4; through the appender stream (on), the refused request's
+        // bytes are gone (spliced from the kernel's pipe, the mount has no copy), so the file ends where it began.
+        long limit = FastDfs.Integration.Tests.TestKit.FileSizeLimit.Of(fixture.Cluster.Storages[0].StorePaths[0]);
+        const long MountLimit = 16L << 40;
+        const int Request = 512 * 1024; // the kernel's largest WRITE with splice_writes
+        Assert.InRange(limit, MountLimit - Request + 1, MountLimit - 1);
+        var (mount, dir, inode) = await MountAsync(mode, "splice-limit");
+        await using (mount)
+        {
+            byte[] data = RandomNumberGenerator.GetBytes(8 * MiB);
+            byte[] head = RandomNumberGenerator.GetBytes(100);
+            long start = MountLimit - data.Length;
+            string path = Path.Combine(dir, "big.bin");
+            int fd = PosixTests.Libc.open(path, 0x40 | 0x80 | 2, 0x1A4); // O_CREAT | O_EXCL | O_RDWR
+            Assert.True(fd >= 0, "create");
+            Assert.Equal(0, PosixTests.Libc.ftruncate(fd, start));
+            for (int at = 0; at < data.Length; at += MiB)
+            {
+                Assert.Equal(MiB, PosixTests.Libc.pwrite(fd, data[at..(at + MiB)], MiB, start + at));
+            }
+
+            Assert.Equal(-1, PosixTests.Libc.fsync(fd));
+            Assert.Equal(Errno.EFBIG, Marshal.GetLastPInvokeError());
+            Assert.Equal(0, PosixTests.Libc.fsync(fd));
+            Assert.Equal(head.Length, PosixTests.Libc.pwrite(fd, head, (nuint)head.Length, 0));
+            Assert.Equal(0, PosixTests.Libc.close(fd));
+
+            var attributes = await fixture.Names.LookupAsync(inode, "big.bin");
+            if (attributes.Size != limit)
+            {
+                Assert.Equal(("on", MountLimit - Request), (mode, attributes.Size));
+            }
+
+            int kept = (int)(attributes.Size - start);
+            var id = FileId.Parse(attributes.FileId!);
+            Assert.Equal(head, await fixture.Client.DownloadBytesAsync(id, 0, head.Length));
+            Assert.Equal(data[..kept], await fixture.Client.DownloadBytesAsync(id, start, kept));
+            using (var handle = File.OpenHandle(path))
+            {
+                Assert.Equal(attributes.Size, RandomAccess.GetLength(handle));
+                byte[] last = new byte[MiB];
+                Assert.Equal(MiB, RandomAccess.Read(handle, last, attributes.Size - MiB));
+                Assert.Equal(data[(kept - MiB)..kept], last);
+            }
+
             await AssertPathAsync(mount, mode);
         }
     }

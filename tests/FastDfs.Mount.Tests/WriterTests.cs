@@ -191,6 +191,126 @@ public class WriterTests
     }
 
     [Fact]
+    public async Task A_chunk_past_the_size_limit_is_stored_up_to_it_fsync_answers_once_and_later_writes_are_cut_there()
+    {
+        await using var fs = NewFs();
+        var (handle, ino) = await CreateAsync(fs, "limit");
+        long limit = (3 * Chunk) + 100;
+        _backend.MaxFileSize = limit;
+        byte[] data = RandomNumberGenerator.GetBytes(4 * Chunk);
+
+        // The fourth chunk crosses the limit: the write was answered before the storage refused it.
+        Assert.Equal(2 * Chunk, (await fs.WriteAsync(handle, 0, data.AsMemory(0, 2 * Chunk))).Value);
+        Assert.Equal(2 * Chunk, (await fs.WriteAsync(handle, 2 * Chunk, data.AsMemory(2 * Chunk))).Value);
+
+        // The writer goes on from what the storage holds: the refusal is fsync's to answer, once (a write could not:
+        // the kernel turns the errno of a later part of a large write into a short count).
+        Assert.Equal(5, (await fs.WriteAsync(handle, 0, "hello"u8.ToArray())).Value);
+        Assert.Equal(limit, (await fs.GetAttrAsync(ino)).Value.Attributes.Size);
+
+        // The limit is known now: as on ext4, a write across it is cut short and one from it on is refused at once.
+        Assert.Equal(50, (await fs.WriteAsync(handle, limit - 50, new byte[80])).Value);
+        Assert.Equal(Errno.EFBIG, (await fs.WriteAsync(handle, limit, new byte[1])).Errno);
+        int changes = _backend.Changes.Count;
+        Assert.Equal(Errno.EFBIG, await fs.ResizeNamedAsync(fs.Inodes.Find(ino)!, limit + 1, CancellationToken.None));
+        Assert.Equal(Errno.EFBIG, await fs.FSyncAsync(handle));
+        Assert.Equal(0, await fs.FSyncAsync(handle));
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        fs.Release(handle);
+
+        byte[] expected = data[..(int)limit];
+        "hello"u8.CopyTo(expected);
+        expected.AsSpan((int)limit - 50).Clear();
+        var file = Assert.Single(_names.Files.Values);
+        Assert.Equal(limit, file.Size);
+        Assert.Equal(expected, _backend.Files[file.FileId!]);
+        Assert.DoesNotContain(_backend.Changes.Skip(changes), c => c.StartsWith("truncate", StringComparison.Ordinal)); // refused at once
+    }
+
+    [Fact]
+    public async Task A_write_past_the_end_that_the_storage_refuses_leaves_the_size_as_it_was()
+    {
+        await using var fs = NewFs();
+        var (handle, ino) = await CreateAsync(fs, "sparse");
+        long limit = 4 * Chunk;
+        _backend.MaxFileSize = limit;
+        byte[] head = RandomNumberGenerator.GetBytes(1000);
+        Assert.True((await fs.WriteAsync(handle, 0, head)).IsOk);
+        Assert.Equal(0, await fs.FlushAsync(handle));
+
+        // Past the limit: the file cannot grow to the offset. At it: it can, but not one byte is written there. Both
+        // are EFBIG on ext4 with the size unchanged; here flush answers them.
+        Assert.True((await fs.WriteAsync(handle, limit + Chunk, new byte[10])).IsOk);
+        Assert.Equal(Errno.EFBIG, await fs.FlushAsync(handle));
+        Assert.Equal(1000, (await fs.GetAttrAsync(ino)).Value.Attributes.Size);
+        Assert.True((await fs.WriteAsync(handle, limit, new byte[10])).IsOk);
+        Assert.Equal(Errno.EFBIG, await fs.FlushAsync(handle));
+        Assert.Equal(0, await fs.FlushAsync(handle)); // answered once
+        Assert.Equal(1000, (await fs.GetAttrAsync(ino)).Value.Attributes.Size);
+        Assert.Equal(head, _backend.Files[Assert.Single(_names.Files.Values).FileId!]);
+
+        // Now known: across the limit a write is cut short at once, and the file grows to it.
+        Assert.Equal(5, (await fs.WriteAsync(handle, limit - 5, "12345678"u8.ToArray())).Value);
+        Assert.Equal(0, await fs.FSyncAsync(handle));
+        fs.Release(handle);
+        byte[] expected = new byte[limit];
+        head.CopyTo(expected, 0);
+        "12345"u8.CopyTo(expected.AsSpan((int)limit - 5));
+        var file = Assert.Single(_names.Files.Values);
+        Assert.Equal(limit, file.Size);
+        Assert.Equal(expected, _backend.Files[file.FileId!]);
+    }
+
+    [Fact]
+    public async Task Overwrites_queued_behind_a_refused_chunk_are_stored()
+    {
+        await using var fs = NewFs();
+        var (handle, _) = await CreateAsync(fs, "behind");
+        _backend.MaxFileSize = 2 * Chunk;
+        byte[] data = RandomNumberGenerator.GetBytes(2 * Chunk);
+        Assert.True((await fs.WriteAsync(handle, 0, data)).IsOk);
+        Assert.Equal(0, await fs.FlushAsync(handle));
+
+        // A full chunk past the limit, then an overwrite inside the stored bytes, both queued before the storage answers.
+        _backend.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Assert.True((await fs.WriteAsync(handle, 2 * Chunk, new byte[Chunk])).IsOk);
+        Assert.True((await fs.WriteAsync(handle, 10, "overwritten"u8.ToArray())).IsOk);
+        _backend.Gate.SetResult();
+
+        Assert.Equal(Errno.EFBIG, await fs.FSyncAsync(handle));
+        Assert.Equal(0, await fs.FSyncAsync(handle));
+        fs.Release(handle);
+        "overwritten"u8.CopyTo(data.AsSpan(10));
+        var file = Assert.Single(_names.Files.Values);
+        Assert.Equal(2 * Chunk, file.Size);
+        Assert.Equal(data, _backend.Files[file.FileId!]);
+    }
+
+    [Fact]
+    public async Task A_full_disk_refusing_an_append_is_answered_once_and_the_file_goes_on()
+    {
+        await using var fs = NewFs();
+        var (handle, _) = await CreateAsync(fs, "full");
+        byte[] data = RandomNumberGenerator.GetBytes(2 * Chunk);
+        Assert.True((await fs.WriteAsync(handle, 0, data)).IsOk);
+        Assert.Equal(0, await fs.FlushAsync(handle));
+
+        _backend.ChangeErrno = Errno.ENOSPC;
+        Assert.True((await fs.WriteAsync(handle, 2 * Chunk, new byte[Chunk])).IsOk);
+        Assert.Equal(Errno.ENOSPC, await fs.FlushAsync(handle));
+        _backend.ChangeErrno = 0;
+
+        // Space again: the bytes the storage refused are gone (it held the file as before), the file takes new ones.
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        Assert.True((await fs.WriteAsync(handle, 2 * Chunk, "more"u8.ToArray())).IsOk);
+        Assert.Equal(0, await fs.FSyncAsync(handle));
+        fs.Release(handle);
+        var file = Assert.Single(_names.Files.Values);
+        Assert.Equal((2 * Chunk) + 4, file.Size);
+        Assert.Equal([.. data, .. "more"u8.ToArray()], _backend.Files[file.FileId!]);
+    }
+
+    [Fact]
     public async Task Truncate_and_extend_of_a_closed_file_change_the_appender_in_place()
     {
         await using var fs = NewFs();
