@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using FastDfs.Client;
 using FastDfs.Protocol;
 using FastDfs.Protocol.Messages;
@@ -12,6 +13,12 @@ namespace FastDfs.Mount.Core;
 /// others once the lease lapses. <see cref="CloseAsync"/> (clean unmount) drops them at once. If a renewal finds the
 /// session lapsed (the trackers were unreachable for a whole lease), the locks this mount held are lost: a new
 /// session is opened and the loss is logged, as NFS does when its lock state cannot be reclaimed.
+/// <para>
+/// A request the trackers do not answer within the operation timeout is answered EIO, but a stalled tracker may still
+/// apply it later. Its answer is awaited on the same connection for <see cref="_lateAnswerWindow"/> more and what it did
+/// is undone (a grant given back, a recorded wait withdrawn), so the owner ends with what it held before, as after an
+/// interrupted wait; meanwhile the owner's next request on that file waits for this to settle.
+/// </para>
 /// </summary>
 public sealed class ClusterLocks : IAsyncDisposable
 {
@@ -21,8 +28,13 @@ public sealed class ClusterLocks : IAsyncDisposable
     private readonly NamespaceClient _client;
     private readonly TimeSpan _operationTimeout;
     private readonly ILogger _logger;
+    private readonly TimeSpan _lateAnswerWindow;
     private readonly SemaphoreSlim _opening = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
+
+    // (file, owner, kind) whose request was answered EIO while the trackers may still apply it: until its late answer is
+    // undone, the owner's next request there waits, or the undoing could take back what that request set.
+    private readonly ConcurrentDictionary<(long Key, long Owner, NsLockKind Kind), Task> _unsettled = new();
     private Task? _renewing;
     private long _session;
     private volatile bool _waitsRefused; // the trackers predate deadlock detection: ask them the old way
@@ -33,6 +45,10 @@ public sealed class ClusterLocks : IAsyncDisposable
         Lease = lease;
         _operationTimeout = operationTimeout;
         _logger = logger;
+
+        // A tracker stalled for longer than a lease has let this session lapse (nothing renewed it), so whatever it
+        // applies after that is refused (ENOLCK); only a shorter stall leaves something to undo.
+        _lateAnswerWindow = lease > operationTimeout ? lease : operationTimeout;
     }
 
     /// <summary>How long the session (and so the locks) outlives the last renewal.</summary>
@@ -60,7 +76,8 @@ public sealed class ClusterLocks : IAsyncDisposable
     /// Sets or clears a lock. Without <paramref name="wait"/> a conflict answers EAGAIN; with it the request asks again
     /// with a growing pause (10 ms to 0.5 s) until granted or until <paramref name="interrupt"/> fires (EINTR). A waiting
     /// POSIX lock is answered EDEADLK when the owners holding the range wait, directly or not, for this owner (the
-    /// trackers check it on each attempt). Each attempt is bounded by the mount's operation timeout (EIO).
+    /// trackers check it on each attempt). Each attempt is bounded by the mount's operation timeout (EIO); what a late
+    /// answer did is undone in the background (see the class remarks).
     /// </summary>
     public async ValueTask<int> SetAsync(long key, long owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, CancellationToken interrupt) =>
         (await LockAsync(key, owner, kind, type, start, end, pid, wait, interrupt)).Errno;
@@ -69,17 +86,41 @@ public sealed class ClusterLocks : IAsyncDisposable
     /// <see cref="SetAsync"/>, also answering what a grant replaced. The interrupt ends the pauses, never an attempt
     /// under way: a request the trackers may have granted must come back, or the caller would not know it holds a lock.
     /// A grant that arrives after the interrupt is still answered as a grant; the caller gives it back with
-    /// <see cref="GiveBackAsync"/> when it already told the process EINTR.
+    /// <see cref="GiveBackAsync"/> when it already told the process EINTR. While an earlier request of the owner on the
+    /// file that was answered EIO is still settling, this one waits for it (at most the operation timeout, then EIO).
     /// </summary>
     public async ValueTask<LockGrant> LockAsync(long key, long owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, CancellationToken interrupt)
     {
         // Only a waiting POSIX lock takes part in deadlock detection (as on Linux: flock waits are never checked).
         var waiting = wait && kind == NsLockKind.Posix && type != NsLockType.Unlock ? NsLockWait.Wait : NsLockWait.None;
         var request = new NsLockRequest(0, key, owner, kind, type, start, end, pid, waiting);
+        if (_unsettled.TryGetValue((key, owner, kind), out var earlier))
+        {
+            try
+            {
+                await earlier.WaitAsync(_operationTimeout, interrupt);
+            }
+            catch (OperationCanceledException)
+            {
+                return new LockGrant(Errno.EINTR, []); // nothing was asked yet
+            }
+            catch (TimeoutException)
+            {
+                // The trackers have not answered the earlier request yet, so this one would get no answer in time either.
+                // An unlock still happens once they do: a close drops the process's locks whatever it is told.
+                if (type == NsLockType.Unlock)
+                {
+                    Unsettle(request, UnlockAfterAsync(earlier, request));
+                }
+
+                return new LockGrant(Errno.EIO, []);
+            }
+        }
+
         var pause = FirstRetry;
         while (true)
         {
-            var grant = await TrySetAsync(request);
+            var grant = await AttemptAsync(request);
             if (grant.Errno != Errno.EAGAIN || !wait)
             {
                 return grant;
@@ -95,7 +136,7 @@ public sealed class ClusterLocks : IAsyncDisposable
                 {
                     // Otherwise the recorded wait would count until the lease ends: another owner could get EDEADLK for
                     // a cycle through a process that no longer waits. (Nothing is sent when the trackers refused waits.)
-                    await TrySetAsync(request with { Wait = NsLockWait.GiveUp });
+                    await TrySetAsync(request with { Wait = NsLockWait.GiveUp }, _operationTimeout);
                 }
 
                 return new LockGrant(Errno.EINTR, []);
@@ -117,7 +158,7 @@ public sealed class ClusterLocks : IAsyncDisposable
     {
         foreach (var range in replaced)
         {
-            var restored = await TrySetAsync(new NsLockRequest(0, key, owner, kind, range.Type, range.Start, range.End, range.Pid));
+            var restored = await TrySetAsync(new NsLockRequest(0, key, owner, kind, range.Type, range.Start, range.End, range.Pid), _operationTimeout);
             if (restored.Errno != 0)
             {
                 MountLog.LockRequestFailed(_logger, "give back an interrupted lock", $"the held {range.Type} lock on {range.Start}..{range.End} could not be restored (errno {restored.Errno})");
@@ -130,7 +171,7 @@ public sealed class ClusterLocks : IAsyncDisposable
         {
             if (range.Start > next)
             {
-                await TrySetAsync(new NsLockRequest(0, key, owner, kind, NsLockType.Unlock, next, range.Start - 1, 0));
+                await TrySetAsync(new NsLockRequest(0, key, owner, kind, NsLockType.Unlock, next, range.Start - 1, 0), _operationTimeout);
             }
 
             past = range.End == long.MaxValue;
@@ -139,7 +180,7 @@ public sealed class ClusterLocks : IAsyncDisposable
 
         if (!past && next <= end)
         {
-            await TrySetAsync(new NsLockRequest(0, key, owner, kind, NsLockType.Unlock, next, end, 0));
+            await TrySetAsync(new NsLockRequest(0, key, owner, kind, NsLockType.Unlock, next, end, 0), _operationTimeout);
         }
     }
 
@@ -168,6 +209,9 @@ public sealed class ClusterLocks : IAsyncDisposable
             await _renewing.ContinueWith(_ => { }, TaskScheduler.Default);
         }
 
+        // Late answers no longer matter: closing the session drops whatever they set. The stop ends their waits at once.
+        await Task.WhenAll(_unsettled.Values);
+
         long session = Interlocked.Exchange(ref _session, 0);
         if (session == 0)
         {
@@ -193,11 +237,101 @@ public sealed class ClusterLocks : IAsyncDisposable
     }
 
     /// <summary>
-    /// One attempt, bounded by the operation timeout; a lapsed session (ENOLCK) is replaced once and the request asked
-    /// again. Trackers from before deadlock detection refuse the wait byte (EINVAL): the request goes again without it,
-    /// and so do all later ones.
+    /// One attempt of a caller's request, answered within the operation timeout. An EIO (no answer in time, or a
+    /// connection lost with the request on it) leaves its outcome open: <see cref="SettleAsync"/> then awaits the late
+    /// answer and undoes it, and the owner's next request on the file waits for that.
     /// </summary>
-    private async ValueTask<LockGrant> TrySetAsync(NsLockRequest request)
+    private async ValueTask<LockGrant> AttemptAsync(NsLockRequest request)
+    {
+        var attempt = TrySetAsync(request, _operationTimeout + _lateAnswerWindow).AsTask();
+        LockGrant grant;
+        try
+        {
+            grant = await attempt.WaitAsync(_operationTimeout);
+        }
+        catch (TimeoutException)
+        {
+            MountLog.LockAnswerLate(_logger, Describe(request), _operationTimeout.TotalSeconds, _lateAnswerWindow.TotalSeconds);
+            grant = new LockGrant(Errno.EIO, []);
+        }
+
+        if (grant.Errno == Errno.EIO)
+        {
+            Unsettle(request, SettleAsync(request, attempt));
+        }
+
+        return grant;
+    }
+
+    /// <summary>Makes the owner's next requests on the file wait for <paramref name="settling"/> (and for what it follows).</summary>
+    private void Unsettle(NsLockRequest request, Task settling)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        var id = (request.Inode, request.Owner, request.Kind);
+        var entry = _unsettled.AddOrUpdate(id, settling, (_, earlier) => Task.WhenAll(earlier, settling));
+        _ = entry.ContinueWith(
+            settled => _unsettled.TryRemove(KeyValuePair.Create(id, settled)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private async Task UnlockAfterAsync(Task earlier, NsLockRequest unlock)
+    {
+        await earlier;
+        if (!_stopping.IsCancellationRequested)
+        {
+            await TrySetAsync(unlock, _operationTimeout);
+        }
+    }
+
+    /// <summary>
+    /// What became of a request answered EIO, undone: a grant is given back (the caller was told it got nothing); a wait
+    /// the trackers recorded, by this attempt or an earlier one, is withdrawn, or another owner could be refused EDEADLK
+    /// for a cycle through an owner that no longer waits, until the lease ends. Never throws.
+    /// </summary>
+    private async Task SettleAsync(NsLockRequest request, Task<LockGrant> attempt)
+    {
+        try
+        {
+            var late = await attempt; // bounded by the attempt's own deadline, and by the stop
+            if (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (late.Errno == 0 && request.Type != NsLockType.Unlock)
+            {
+                await GiveBackAsync(request.Inode, request.Owner, request.Kind, request.Start, request.End, late.Replaced);
+                MountLog.LockLateAnswerUndone(_logger, Describe(request), "granted", "given back");
+            }
+            else if (request.Wait == NsLockWait.Wait && late.Errno is Errno.EAGAIN or Errno.EIO)
+            {
+                // After no answer at all this is the best that can be done: a tracker that applies the attempt later
+                // still records it, until the lease ends.
+                await TrySetAsync(request with { Wait = NsLockWait.GiveUp }, _operationTimeout);
+                if (late.Errno == Errno.EAGAIN)
+                {
+                    MountLog.LockLateAnswerUndone(_logger, Describe(request), "still waiting", "wait withdrawn");
+                }
+            }
+        }
+        catch (Exception e) when (e is FdfsException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            MountLog.LockRequestFailed(_logger, "settle a lock request answered EIO", e.Message);
+        }
+    }
+
+    private static string Describe(NsLockRequest r) =>
+        $"{(r.Kind == NsLockKind.Flock ? "flock" : "fcntl")} {r.Type} {r.Start}..{r.End} of owner {r.Owner} on {r.Inode}";
+
+    /// <summary>
+    /// One request, bounded by <paramref name="bound"/> (and the stop); a lapsed session (ENOLCK) is replaced once and the
+    /// request asked again. Trackers from before deadlock detection refuse the wait byte (EINVAL): the request goes again
+    /// without it, and so do all later ones.
+    /// </summary>
+    private async ValueTask<LockGrant> TrySetAsync(NsLockRequest request, TimeSpan bound)
     {
         long lapsed = 0;
         bool renewed = false;
@@ -213,11 +347,15 @@ public sealed class ClusterLocks : IAsyncDisposable
                 request = request with { Wait = NsLockWait.None };
             }
 
-            using var deadline = new CancellationTokenSource(_operationTimeout);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            deadline.CancelAfter(bound);
             try
             {
                 long session = await SessionAsync(lapsed, deadline.Token);
-                var replaced = await _client.SetLockAsync(request with { Session = session }, deadline.Token);
+
+                // The deadline alone bounds the answer: the network timeout would close the connection and, with it,
+                // the one way to learn what a stalled tracker did with the request.
+                var replaced = await _client.SetLockAsync(request with { Session = session }, Timeout.InfiniteTimeSpan, deadline.Token);
                 return replaced is null ? new LockGrant(Errno.EAGAIN, []) : new LockGrant(0, replaced);
             }
             catch (FdfsNamespaceException e) when (e.Errno == NamespaceErrno.ENOLCK && !renewed)
@@ -236,7 +374,11 @@ public sealed class ClusterLocks : IAsyncDisposable
             }
             catch (Exception e) when (e is FdfsException or OperationCanceledException or IOException)
             {
-                MountLog.LockRequestFailed(_logger, request.Type == NsLockType.Unlock ? "unlock" : "lock", e.Message);
+                if (!_stopping.IsCancellationRequested)
+                {
+                    MountLog.LockRequestFailed(_logger, request.Type == NsLockType.Unlock ? "unlock" : "lock", e.Message);
+                }
+
                 return new LockGrant(e is FdfsNamespaceException refused ? refused.Errno : Errno.EIO, []);
             }
         }

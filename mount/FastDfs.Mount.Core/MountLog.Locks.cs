@@ -18,4 +18,11 @@ internal static partial class MountLog
     [LoggerMessage(EventId = 6063, Level = LogLevel.Warning,
         Message = "the trackers refuse waiting lock requests (older than deadlock detection): F_SETLKW waits without it, as before, until the mount restarts")]
     public static partial void LockWaitsUnsupported(ILogger logger);
+
+    [LoggerMessage(EventId = 6064, Level = LogLevel.Warning,
+        Message = "{Request}: no answer within {TimeoutSeconds} s, answered EIO; the trackers may still apply it, so its answer is awaited {WindowSeconds} s more and undone")]
+    public static partial void LockAnswerLate(ILogger logger, string request, double timeoutSeconds, double windowSeconds);
+
+    [LoggerMessage(EventId = 6065, Level = LogLevel.Information, Message = "{Request} (answered EIO) was {Outcome} late: {Undone}")]
+    public static partial void LockLateAnswerUndone(ILogger logger, string request, string outcome, string undone);
 }

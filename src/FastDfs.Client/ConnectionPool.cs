@@ -31,8 +31,11 @@ internal sealed class ClientConnection
 
     public long LastUsed { get; set; }
 
-    /// <summary>Starts an operation: arms the timeout and links the caller's token. Returns the token to pass to I/O.</summary>
-    public CancellationToken Begin(CancellationToken user)
+    /// <summary>
+    /// Starts an operation: arms the timeout (the connection's, or <paramref name="timeout"/> for this operation) and links
+    /// the caller's token. Returns the token to pass to I/O.
+    /// </summary>
+    public CancellationToken Begin(CancellationToken user, TimeSpan? timeout = null)
     {
         if (!_cts.TryReset())
         {
@@ -40,7 +43,7 @@ internal sealed class ClientConnection
             _cts = new CancellationTokenSource();
         }
 
-        _cts.CancelAfter(_timeout);
+        _cts.CancelAfter(timeout ?? _timeout);
         if (user.CanBeCanceled)
         {
             _userRegistration = user.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cts);

@@ -257,7 +257,8 @@ public sealed partial class FastDfsClient : IAsyncDisposable
 
     /// <summary>
     /// <see cref="OnServerAsync"/> for other clients of the same servers (<see cref="NamespaceClient"/>): one
-    /// connection-handling loop for every request this library sends.
+    /// connection-handling loop for every request this library sends. <paramref name="networkTimeout"/> bounds each
+    /// request (normally the options' network timeout; <see cref="Timeout.InfiniteTimeSpan"/> leaves it to the token).
     /// </summary>
     internal static async ValueTask<T> CallAsync<T, TState>(
         ILogger logger,
@@ -292,7 +293,7 @@ public sealed partial class FastDfsClient : IAsyncDisposable
                 throw new FdfsConnectionException($"cannot connect to {role} {pool.Name}: {e.Message}", [pool.Name], e);
             }
 
-            var token = c.Begin(cancellationToken);
+            var token = c.Begin(cancellationToken, networkTimeout);
             try
             {
                 var result = await action(c, state, token, cancellationToken);

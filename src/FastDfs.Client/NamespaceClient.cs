@@ -325,10 +325,19 @@ public sealed class NamespaceClient : IAsyncDisposable
     /// interrupted wait puts back). ENOLCK when the session is unknown or lapsed; EDEADLK when a waiting request
     /// (<see cref="NsLockWait.Wait"/>) would close a cycle of waiting owners.
     /// </summary>
-    public async Task<NsLockRange[]?> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken = default)
+    public Task<NsLockRange[]?> SetLockAsync(NsLockRequest request, CancellationToken cancellationToken = default) =>
+        SetLockAsync(request, _options.NetworkTimeout, cancellationToken);
+
+    /// <summary>
+    /// <see cref="SetLockAsync(NsLockRequest, CancellationToken)"/> waiting up to <paramref name="answerTimeout"/> for the
+    /// answer instead of the network timeout (<see cref="Timeout.InfiniteTimeSpan"/>: as long as the token allows). For a
+    /// caller that must learn what became of a request even after it stopped waiting for it (a lock it would otherwise
+    /// hold without knowing).
+    /// </summary>
+    public async Task<NsLockRange[]?> SetLockAsync(NsLockRequest request, TimeSpan answerTimeout, CancellationToken cancellationToken)
     {
         var p = Rent(NsLockRequest.MaxSize);
-        var (status, body) = await CallAsync(NamespaceCommand.SetLock, p, request.Write(Body(p)), FdfsErrno.EAGAIN, cancellationToken);
+        var (status, body) = await CallAsync(NamespaceCommand.SetLock, p, request.Write(Body(p)), FdfsErrno.EAGAIN, cancellationToken, answerTimeout);
         return status == 0 ? NsLockRange.ReadAll(body) : null;
     }
 
@@ -366,11 +375,12 @@ public sealed class NamespaceClient : IAsyncDisposable
     /// Sends a request (the header is written here) and returns the answer; returns the packet to the pool. A status
     /// other than 0 and <paramref name="acceptedStatus"/> throws <see cref="FdfsNamespaceException"/>.
     /// </summary>
-    private async Task<(byte Status, byte[] Body)> CallAsync(NamespaceCommand command, byte[] packet, int bodyLength, byte acceptedStatus, CancellationToken ct)
+    private async Task<(byte Status, byte[] Body)> CallAsync(
+        NamespaceCommand command, byte[] packet, int bodyLength, byte acceptedStatus, CancellationToken ct, TimeSpan? answerTimeout = null)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         new PacketHeader(bodyLength, (byte)command, 0).Write(packet);
-        var request = new Request(packet, FdfsConstants.HeaderSize + bodyLength, command);
+        var request = new Request(packet, FdfsConstants.HeaderSize + bodyLength, command, answerTimeout ?? _options.NetworkTimeout);
         try
         {
             var (status, body, server) = await OnTrackerAsync(request, ct);
@@ -387,7 +397,7 @@ public sealed class NamespaceClient : IAsyncDisposable
         }
     }
 
-    private readonly record struct Request(byte[] Packet, int Length, NamespaceCommand Command);
+    private readonly record struct Request(byte[] Packet, int Length, NamespaceCommand Command, TimeSpan Timeout);
 
     /// <summary>The preferred tracker first, then the others in order (live ones first); a reachable one becomes preferred.</summary>
     private async Task<(byte Status, byte[] Body, string Server)> OnTrackerAsync(Request request, CancellationToken ct)
@@ -441,7 +451,7 @@ public sealed class NamespaceClient : IAsyncDisposable
     private ValueTask<(byte Status, byte[] Body)> OnServerAsync(ServerPool pool, Request request, CancellationToken cancellationToken) =>
         FastDfsClient.CallAsync(
             _logger,
-            _options.NetworkTimeout,
+            request.Timeout,
             pool,
             (Request: request, Logger: _logger, PoolName: pool.Name),
             static async (c, s, token, _) =>

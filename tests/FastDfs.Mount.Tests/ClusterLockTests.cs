@@ -9,11 +9,21 @@ using Xunit;
 namespace FastDfs.Mount.Tests;
 
 /// <summary>One cluster with the directory service and two fdfs-mounts of it (two "hosts"), with a short lock lease.</summary>
-public sealed class TwoMountsFixture : IAsyncLifetime
+public class TwoMountsFixture : IAsyncLifetime
 {
     public const int LeaseSeconds = 3;
 
     public const string Options = NamedMountFixture.MountOptions + ",lock_lease=3";
+
+    private readonly string _options;
+
+    public TwoMountsFixture()
+        : this(Options)
+    {
+    }
+
+    /// <summary>The same cluster and mounts, mounted with other options.</summary>
+    protected TwoMountsFixture(string options) => _options = options;
 
     public Cluster Cluster { get; private set; } = null!;
 
@@ -27,8 +37,8 @@ public sealed class TwoMountsFixture : IAsyncLifetime
     {
         Cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
         Names = NamedMountFixture.CreateNamespaceClient(Cluster.TrackerEndpoint);
-        First = await MountProcess.StartAsync(Cluster.TrackerEndpoint, Options);
-        Second = await MountProcess.StartAsync(Cluster.TrackerEndpoint, Options);
+        First = await MountProcess.StartAsync(Cluster.TrackerEndpoint, _options);
+        Second = await MountProcess.StartAsync(Cluster.TrackerEndpoint, _options);
     }
 
     /// <summary>A new file, made through the directory service, as a path on each mount.</summary>
