@@ -175,9 +175,14 @@ if [ "$mode" = mount ]; then
   src=$work/small; for d in $(seq 0 9); do mkdir -p "$src/d$d"; for f in $(seq 0 999); do head -c 4096 /dev/urandom >"$src/d$d/f$f"; done; done
   # Seconds one command takes (wall clock).
   timed() { local s; s=$(date +%s.%N); "$@" >/dev/null; python3 -c "import sys,time; print(time.time() - float(sys.argv[1]))" "$s"; }
+  # Seconds one `fdfs upload FILE` takes; the file is deleted afterwards (untimed).
+  timed_upload() {
+    local s e id; s=$(date +%s.%N); id=$("$bin/fdfs" upload "$1"); e=$(date +%s.%N)
+    "$bin/fdfs" delete "$id" >/dev/null; python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$s" "$e"
+  }
   # 1 GiB that dd copies in: write-only opens (cp, dd, tar) bypass the page cache, unlike fio's read-write open.
   head -c $((1 << 30)) /dev/urandom >"$work/src1g"
-  w=(); dw=(); r=(); rc=(); dc=(); rr=(); cw=(); cr=(); c4=(); files=()
+  w=(); dw=(); du=(); r=(); rc=(); dc=(); rr=(); cw=(); cr=(); c4=(); files=()
   for rep in $(seq 1 "$reps"); do
     f=$mnt/group1/bench/seq$rep
     fio --name=w --filename="$f" --rw=write --bs=1M --size=1G --ioengine=psync --end_fsync=1 --output-format=json >"$work/w.json"
@@ -189,6 +194,12 @@ if [ "$mode" = mount ]; then
     cat "$work/src1g" >/dev/null
     dw+=("$(python3 -c "import sys; print(1024 / float(sys.argv[1]))" "$(timed dd if="$work/src1g" of="$mnt/group1/bench/dd$rep" bs=1M conv=fsync status=none)")")
     rm -f "$mnt/group1/bench/dd$rep"; sync; sleep 2
+    # The direct client from the same file: `fdfs upload` of dd's GiB (minus a 1-byte upload: process start and
+    # connections), as the cold-read row below compares with `fdfs download`.
+    cat "$work/src1g" >/dev/null; head -c 1 /dev/zero >"$work/one"
+    start_cost=$(timed_upload "$work/one"); full=$(timed_upload "$work/src1g")
+    du+=("$(python3 -c "import sys; print(1024 / (float(sys.argv[2]) - float(sys.argv[1])))" "$start_cost" "$full")")
+    sync; sleep 2
     # Warm: a new mount (its page cache is gone) while the storage still caches what it just stored, which is
     # what `fdfs bench` finds when it downloads the files it has just uploaded.
     stop_mount; start_mount
@@ -215,14 +226,15 @@ if [ "$mode" = mount ]; then
     c4+=("$(python3 -c 'import json,sys; [print(r["ops_per_sec"]) for r in map(json.loads, open(sys.argv[1])) if r["op"]=="download"]' "$work/small.jsonl")")
     start=$(date +%s.%N); cp -r "$src" "$mnt/group1/bench/tree$rep"; end=$(date +%s.%N)
     files+=("$(python3 -c "print(10000 / ($end - $start))")")
-    printf 'rep %s: fio write %.0f, dd %.0f, read warm %.0f, cold %.0f (direct %.0f), randread %.0f IOPS, cp -r %.0f files/s\n' \
-      "$rep" "${w[-1]}" "${dw[-1]}" "${r[-1]}" "${rc[-1]}" "${dc[-1]}" "${rr[-1]}" "${files[-1]}"
+    printf 'rep %s: fio write %.0f, dd %.0f (fdfs upload %.0f), read warm %.0f, cold %.0f (direct %.0f), randread %.0f IOPS, cp -r %.0f files/s\n' \
+      "$rep" "${w[-1]}" "${dw[-1]}" "${du[-1]}" "${r[-1]}" "${rc[-1]}" "${dc[-1]}" "${rr[-1]}" "${files[-1]}"
     sync; sleep 2
   done
   echo "| measure | mount, median (min..max) of $reps | direct client (fdfs bench), median |"
   echo "|---|---|---|"
   echo "| 1 MiB sequential write, MiB/s | $(median "${w[@]}") | 64 MiB uploads, 1 conn: $(median "${cw[@]}") |"
   echo "| 1 MiB sequential write, write-only open (dd conv=fsync of 1 GiB), MiB/s | $(median "${dw[@]}") | 64 MiB uploads, 1 conn: $(median "${cw[@]}") |"
+  echo "| (the same dd beside the direct client from the same file) | $(median "${dw[@]}") | fdfs upload of the same 1 GiB: $(median "${du[@]}") |"
   echo "| 1 MiB sequential read (storage cache warm), MiB/s | $(median "${r[@]}") | 64 MiB downloads, 1 conn: $(median "${cr[@]}") |"
   echo "| 1 MiB sequential read (caches dropped), MiB/s | $(median "${rc[@]}") | fdfs download of the same 1 GiB: $(median "${dc[@]}") |"
   echo "| 4 KiB random read (storage cache warm), IOPS | $(median "${rr[@]}") | 4 KiB downloads, 1 conn: $(median "${c4[@]}") ops/s |"
