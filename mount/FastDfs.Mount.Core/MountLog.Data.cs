@@ -5,7 +5,7 @@ namespace FastDfs.Mount.Core;
 /// <summary>Write path events (6050-6079).</summary>
 internal static partial class MountLog
 {
-    [LoggerMessage(EventId = 6050, Level = LogLevel.Warning, Message = "writing {Node} failed: {Reason}; later writes, flush and fsync of it answer the error")]
+    [LoggerMessage(EventId = 6050, Level = LogLevel.Warning, Message = "writing {Node} failed: {Reason}; later writes, flush and fsync of it answer the error (a size the storage refuses, or a full disk, only once)")]
     public static partial void WriteFailed(ILogger logger, string node, string reason);
 
     [LoggerMessage(EventId = 6051, Level = LogLevel.Warning, Message = "binding {Node} to its content {FileId} failed: errno {Errno}")]
