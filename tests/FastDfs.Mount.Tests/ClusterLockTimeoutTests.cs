@@ -31,18 +31,10 @@ public sealed class ClusterLockTimeoutTests(SlowTrackerMountsFixture fixture) : 
     [Fact]
     public async Task A_setlkw_answered_eio_withdraws_its_wait_so_no_other_process_is_refused_edeadlk()
     {
-        var (first, second) = await fixture.NewFileAsync("eio-wait");
+        // b waits for a's range (its wait is recorded); then the tracker stalls and b's next attempt gets no answer.
         await using var a = await LockProcess.StartAsync();
         await using var b = await LockProcess.StartAsync();
-        await a.MustAsync($"open f {first}");
-        await b.MustAsync($"open f {second}");
-        await a.MustAsync("lock f w 0 10");
-        await b.MustAsync("lock f w 10 10");
-
-        // b waits for a's range (its wait is recorded); then the tracker stalls and b's next attempt gets no answer.
-        var waiting = b.BeginAsync("lockw f w 0 10");
-        await Task.Delay(1000);
-        Assert.False(waiting.IsCompleted, "F_SETLKW returned while the other mount held the lock");
+        var waiting = await BWaitsForAAsync("eio-wait", a, b);
         await WhileFrozenAsync(async () => Assert.Equal($"err {EIO}", await waiting.WaitAsync(TimeSpan.FromSeconds(20))));
 
         // The stalled attempt is applied late (a conflict: recorded as waiting) and withdrawn; b's next call follows that.
@@ -106,16 +98,9 @@ public sealed class ClusterLockTimeoutTests(SlowTrackerMountsFixture fixture) : 
     [Fact]
     public async Task A_close_while_the_tracker_stalls_returns_in_time_and_its_unlock_follows_the_late_answer()
     {
-        var (first, second) = await fixture.NewFileAsync("eio-close");
         await using var a = await LockProcess.StartAsync();
         await using var b = await LockProcess.StartAsync();
-        await a.MustAsync($"open f {first}");
-        await b.MustAsync($"open f {second}");
-        await a.MustAsync("lock f w 0 10");
-        await b.MustAsync("lock f w 10 10");
-        var waiting = b.BeginAsync("lockw f w 0 10");
-        await Task.Delay(1000);
-        Assert.False(waiting.IsCompleted, "F_SETLKW returned while the other mount held the lock");
+        var waiting = await BWaitsForAAsync("eio-close", a, b);
 
         await WhileFrozenAsync(async () =>
         {
@@ -136,6 +121,23 @@ public sealed class ClusterLockTimeoutTests(SlowTrackerMountsFixture fixture) : 
         }
 
         Assert.Equal("ok", answer);
+    }
+
+    /// <summary>
+    /// A new file open in <paramref name="a"/> (first mount) and <paramref name="b"/> (second mount); a holds 0..9 and b
+    /// 10..19, and b's F_SETLKW of 0..9 is waiting (recorded as a wait by the tracker): the returned answer.
+    /// </summary>
+    private async Task<Task<string>> BWaitsForAAsync(string name, LockProcess a, LockProcess b)
+    {
+        var (first, second) = await fixture.NewFileAsync(name);
+        await a.MustAsync($"open f {first}");
+        await b.MustAsync($"open f {second}");
+        await a.MustAsync("lock f w 0 10");
+        await b.MustAsync("lock f w 10 10");
+        var waiting = b.BeginAsync("lockw f w 0 10");
+        await Task.Delay(1000);
+        Assert.False(waiting.IsCompleted, "F_SETLKW returned while the other mount held the lock");
+        return waiting;
     }
 
     /// <summary>Runs <paramref name="body"/> with the tracker stopped, and always lets it go on.</summary>
