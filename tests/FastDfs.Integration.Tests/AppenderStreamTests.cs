@@ -22,14 +22,11 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
     [Fact]
     public async Task Pipelined_appends_and_a_modify_among_them_land_in_order_and_the_connection_is_pooled()
     {
-        await using var setup = Cluster.CreateClient();
         byte[] head = RandomNumberGenerator.GetBytes(1000);
-        var id = await setup.UploadAppenderAsync(head, "bin");
-        var storage = await setup.QueryUpdateAsync(id);
 
         // A client of its own: every connection it opens is the stream's, or a later request's.
-        await using var client = Cluster.CreateClient();
-        var stream = await client.OpenAppenderStreamAsync(id, storage);
+        await using var opened = await OpenStreamAsync(head);
+        var (setup, id, storage, client, stream) = opened;
         Assert.Equal(1, client.ConnectionsOpened);
         var expected = new List<byte>(head);
         int bodies = 0;
@@ -84,12 +81,9 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
     [Fact]
     public async Task A_refused_modify_sticks_later_appends_are_not_applied_and_the_connection_is_closed()
     {
-        await using var setup = Cluster.CreateClient();
         byte[] head = RandomNumberGenerator.GetBytes(1000);
-        var id = await setup.UploadAppenderAsync(head, "bin");
-        var storage = await setup.QueryUpdateAsync(id);
-        await using var client = Cluster.CreateClient();
-        var stream = await client.OpenAppenderStreamAsync(id, storage);
+        await using var opened = await OpenStreamAsync(head);
+        var (setup, id, storage, client, stream) = opened;
 
         byte[] first = RandomNumberGenerator.GetBytes(Chunk);
         Assert.Equal(0, stream.Append(first));
@@ -190,11 +184,8 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
     public async Task A_frozen_storage_times_out_the_sender_and_complete_returns_at_once()
     {
         var timeout = TimeSpan.FromSeconds(2);
-        await using var setup = Cluster.CreateClient();
-        var id = await setup.UploadAppenderAsync(new byte[100], "bin");
-        var storage = await setup.QueryUpdateAsync(id);
-        await using var client = Cluster.CreateClient(timeout);
-        var stream = await client.OpenAppenderStreamAsync(id, storage);
+        await using var opened = await OpenStreamAsync(new byte[100], timeout);
+        var (_, id, storage, client, stream) = opened;
         Assert.Equal(0, stream.Append(new byte[Chunk]));
         var daemon = Cluster.Storages[0].Process!;
         daemon.Freeze(true);
@@ -235,11 +226,8 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
     [Fact]
     public async Task Complete_with_a_cancelled_token_answers_EINTR_without_waiting_for_the_storage()
     {
-        await using var setup = Cluster.CreateClient();
-        var id = await setup.UploadAppenderAsync(new byte[100], "bin");
-        var storage = await setup.QueryUpdateAsync(id);
-        await using var client = Cluster.CreateClient(TimeSpan.FromSeconds(30));
-        var stream = await client.OpenAppenderStreamAsync(id, storage);
+        await using var opened = await OpenStreamAsync(new byte[100], TimeSpan.FromSeconds(30));
+        var (_, id, storage, client, stream) = opened;
         var daemon = Cluster.Storages[0].Process!;
         daemon.Freeze(true);
         try
@@ -276,12 +264,9 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
     [Fact]
     public async Task A_body_that_fails_part_way_answers_EIO_and_its_connection_is_not_reused()
     {
-        await using var setup = Cluster.CreateClient();
         byte[] head = RandomNumberGenerator.GetBytes(1000);
-        var id = await setup.UploadAppenderAsync(head, "bin");
-        var storage = await setup.QueryUpdateAsync(id);
-        await using var client = Cluster.CreateClient();
-        var stream = await client.OpenAppenderStreamAsync(id, storage);
+        await using var opened = await OpenStreamAsync(head);
+        var (setup, id, storage, client, stream) = opened;
 
         byte[] good = RandomNumberGenerator.GetBytes(Chunk);
         Assert.Equal(0, stream.Append(good));
@@ -328,6 +313,28 @@ public sealed class AppenderStreamTests(SingleStorageCluster fixture) : IClassFi
         Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(4));
         Assert.Equal(FdfsErrno.EIO, errno);
         Assert.Equal(FdfsErrno.EIO, completed);
+    }
+
+    /// <summary>
+    /// An appender file of <paramref name="head"/> uploaded by a setup client, and a stream to it from a client of its own
+    /// (its connection count starts with the stream's).
+    /// </summary>
+    private async Task<OpenedStream> OpenStreamAsync(byte[] head, TimeSpan? timeout = null)
+    {
+        var setup = Cluster.CreateClient();
+        var id = await setup.UploadAppenderAsync(head, "bin");
+        var storage = await setup.QueryUpdateAsync(id);
+        var client = Cluster.CreateClient(timeout);
+        return new OpenedStream(setup, id, storage, client, await client.OpenAppenderStreamAsync(id, storage));
+    }
+
+    private sealed record OpenedStream(FastDfsClient Setup, FileId Id, ServerAddress Storage, FastDfsClient Client, AppenderStream Stream) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Client.DisposeAsync();
+            await Setup.DisposeAsync();
+        }
     }
 
     /// <summary>The next append goes on a new connection: the stream's was closed, not given back to the pool.</summary>

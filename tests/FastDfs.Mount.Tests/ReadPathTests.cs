@@ -357,12 +357,8 @@ public sealed class OperationCancellationTests(ITestOutputHelper output)
     [Fact]
     public async Task Names_and_groups_of_a_frozen_tracker_answer_EINTR_when_cancelled_and_EIO_when_the_deadline_passes()
     {
-        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
-        await using var client = cluster.CreateClient();
-        await using var namespaceClient = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
-        var log = new RecordingLogger();
-        var names = new Core.TrackerNameService(namespaceClient, log);
-        var backend = new Core.FastDfsBackend(client, log);
+        await using var core = await NamedCore.StartAsync();
+        var (cluster, client, log, names, backend) = core;
         var root = await names.RootAsync("group1", Core.OperationDeadline.None);
         Assert.True(root.IsOk, $"errno {root.Errno}");
         var options = new Core.MountOptions { OperationTimeout = Timeout };
@@ -418,12 +414,8 @@ public sealed class OperationCancellationTests(ITestOutputHelper output)
     [Fact]
     public async Task File_system_reads_and_read_leases_of_a_frozen_storage_answer_EINTR_when_cancelled_and_EIO_when_the_deadline_passes()
     {
-        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
-        await using var client = cluster.CreateClient();
-        await using var namespaceClient = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
-        var log = new RecordingLogger();
-        var names = new Core.TrackerNameService(namespaceClient, log);
-        var backend = new Core.FastDfsBackend(client, log);
+        await using var core = await NamedCore.StartAsync();
+        var (cluster, client, log, names, backend) = core;
         var id = await client.UploadAsync(RandomNumberGenerator.GetBytes(4096), "bin");
         var root = await names.RootAsync("group1", Core.OperationDeadline.None);
         Assert.True(root.IsOk, $"errno {root.Errno}");
@@ -474,6 +466,30 @@ public sealed class OperationCancellationTests(ITestOutputHelper output)
         var again = await fs.ReadAsync(fresh.Value.Handle, 0, buffer);
         Assert.Equal(4096, again.Value);
         fs.Release(fresh.Value.Handle);
+    }
+
+    /// <summary>A cluster with the directory service, and the mount core's name service and backend on it.</summary>
+    private sealed record NamedCore(Cluster Cluster, FastDfsClient Client, NamespaceClient Namespace, RecordingLogger Log, Core.TrackerNameService Names, Core.FastDfsBackend Backend)
+        : IAsyncDisposable
+    {
+        public static async Task<NamedCore> StartAsync()
+        {
+            var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
+            var client = cluster.CreateClient();
+            var namespaceClient = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
+            var log = new RecordingLogger();
+            return new NamedCore(cluster, client, namespaceClient, log, new Core.TrackerNameService(namespaceClient, log), new Core.FastDfsBackend(client, log));
+        }
+
+        public void Deconstruct(out Cluster cluster, out FastDfsClient client, out RecordingLogger log, out Core.TrackerNameService names, out Core.FastDfsBackend backend) =>
+            (cluster, client, log, names, backend) = (Cluster, Client, Log, Names, Backend);
+
+        public async ValueTask DisposeAsync()
+        {
+            await Namespace.DisposeAsync();
+            await Client.DisposeAsync();
+            await Cluster.DisposeAsync();
+        }
     }
 
     /// <summary>The operation with a deadline of <see cref="Timeout"/> whose caller gives up after 300 ms: it must end at once.</summary>
