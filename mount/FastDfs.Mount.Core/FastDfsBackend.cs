@@ -180,7 +180,15 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
                 MountLog.ChoiceDropped(logger, failed.Storage.ToString(), group);
             }
 
-            return FsResult<FileId>.Fail(ToErrno("upload appender", group, e, deadline));
+            int errno = ToErrno("upload appender", group, e, deadline);
+            if (errno == Errno.ENOENT)
+            {
+                // The tracker has no active storage in the group: for the writer an I/O error, not a missing file.
+                MountLog.NoStorageToUpload(logger, group);
+                return FsResult<FileId>.Fail(Errno.EIO);
+            }
+
+            return FsResult<FileId>.Fail(errno);
         }
     }
 

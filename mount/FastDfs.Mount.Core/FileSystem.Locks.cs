@@ -34,7 +34,8 @@ public sealed partial class FileSystem
     /// F_SETLK / F_SETLKW (<see cref="NsLockKind.Posix"/>, any range) or flock (<see cref="NsLockKind.Flock"/>, the whole
     /// file). EAGAIN on a conflict unless <paramref name="wait"/>; a wait ends with EINTR when <paramref name="interrupt"/> fires.
     /// An unlock through an open <paramref name="handle"/> first stores what was written through it: whoever takes the
-    /// lock next, on any mount, reads the data written under it.
+    /// lock next, on any mount, reads the data written under it. If that fails the lock is released all the same and
+    /// the unlock answers the error.
     /// </summary>
     public async ValueTask<int> SetLockAsync(
         ulong ino, ulong owner, NsLockKind kind, NsLockType type, long start, long end, int pid, bool wait, ulong handle = 0, CancellationToken interrupt = default) =>
@@ -49,14 +50,12 @@ public sealed partial class FileSystem
             return new LockGrant(Locks is null ? Errno.ENOLCK : Errno.ENOENT, []);
         }
 
-        // Only named handles buffer writes (flushing a file-ID handle does nothing); 0 is no handle.
+        // Only named handles buffer writes (flushing a file-ID handle does nothing); 0 is no handle. Data that cannot
+        // be stored does not keep the lock: the unlock goes on, and its answer is the flush's error.
+        int flushed = 0;
         if (type == NsLockType.Unlock && _namedHandles.ContainsKey(handle))
         {
-            int flushed = await FlushAsync(handle, CancellationToken.None);
-            if (flushed != 0)
-            {
-                return new LockGrant(flushed, []);
-            }
+            flushed = await FlushAsync(handle, CancellationToken.None);
         }
 
         if (type != NsLockType.Unlock)
@@ -64,7 +63,8 @@ public sealed partial class FileSystem
             _lockOwners[(ino, owner, kind)] = key;
         }
 
-        return await Locks.LockAsync(key, (long)owner, kind, type, start, end, pid, wait, interrupt);
+        var grant = await Locks.LockAsync(key, (long)owner, kind, type, start, end, pid, wait, interrupt);
+        return flushed != 0 && grant.Errno == 0 ? grant with { Errno = flushed } : grant;
     }
 
     /// <summary>

@@ -15,6 +15,10 @@ internal static partial class MountLog
     [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "{Operation} {Target} gave no answer within {Seconds} s; answering EIO")]
     public static partial void OperationTimedOut(ILogger logger, string operation, string target, double seconds);
 
+    [LoggerMessage(EventId = 6010, Level = LogLevel.Warning,
+        Message = "no storage of group {Group} takes uploads (the tracker knows none active); new content of that group answers EIO")]
+    public static partial void NoStorageToUpload(ILogger logger, string group);
+
     [LoggerMessage(EventId = 6009, Level = LogLevel.Debug, Message = "{Operation} {Target} cancelled by the caller (interrupted); answering EINTR")]
     public static partial void OperationInterrupted(ILogger logger, string operation, string target);
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using FastDfs.Client;
 using FastDfs.Integration.Tests.TestKit;
@@ -166,6 +167,61 @@ public sealed class NamedMountFaultTests(ITestOutputHelper output)
             () => files.All(f => TryRead(PathOf(f.Name)) is { } data && data.AsSpan().SequenceEqual(f.Data)),
             TimeSpan.FromSeconds(30),
             "every file to read back from the live storage");
+        Assert.False(mount.HasExited, mount.Log);
+    }
+
+    [Fact]
+    public async Task With_no_live_storage_in_the_group_writes_answer_EIO_not_ENOENT_and_unlocks_still_unlock()
+    {
+        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
+        await using var client = cluster.CreateClient();
+        await using var mount = await MountProcess.StartAsync(cluster.TrackerEndpoint, Options(Timeout));
+        await File.WriteAllBytesAsync(mount.PathOf("group1/before"), [1, 2, 3]);
+
+        await cluster.Storages[0].KillHardAsync();
+        await MountProcess.WaitUntilAsync(
+            () => client.ListStoragesAsync("group1").GetAwaiter().GetResult().All(s => s.Status != StorageStatus.Active),
+            TimeSpan.FromSeconds(30),
+            "the tracker to see the storage gone");
+
+        // The first write may still go to the remembered (dead) storage; the next asks the tracker, which has none.
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            var watch = Stopwatch.StartNew();
+            int fd = PosixTests.Libc.open(mount.PathOf($"group1/after{attempt}"), PosixTests.OWrOnly | PosixTests.OCreat | PosixTests.OExcl, 420);
+            Assert.True(fd >= 0, $"open: errno {Marshal.GetLastPInvokeError()}");
+            Assert.Equal(3, PosixTests.Libc.write(fd, [4, 5, 6], 3));
+            int synced = PosixTests.Libc.fsync(fd);
+            int errno = Marshal.GetLastPInvokeError();
+            PosixTests.Libc.close(fd);
+            Assert.Equal((-1, FastDfs.Mount.Core.Errno.EIO), (synced, synced < 0 ? errno : 0));
+            Assert.InRange(watch.Elapsed, TimeSpan.Zero, Timeout + Slack);
+        }
+
+        // The console logger writes from a queue of its own.
+        await MountProcess.WaitUntilAsync(
+            () => mount.Log.Contains("no storage of group group1 takes uploads", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the log line");
+
+        // An unlock whose data cannot be stored answers the error, and the lock is gone all the same.
+        const int LockExclusive = 2, LockUnlock = 8, LockNonBlocking = 4;
+        string locked = mount.PathOf("group1/locked");
+        int holder = PosixTests.Libc.open(locked, PosixTests.OWrOnly | PosixTests.OCreat, 420);
+        int other = PosixTests.Libc.open(locked, PosixTests.OWrOnly, 0);
+        try
+        {
+            Assert.Equal(0, PosixTests.Libc.flock(holder, LockExclusive));
+            Assert.Equal(3, PosixTests.Libc.write(holder, [7, 8, 9], 3));
+            int unlocked = PosixTests.Libc.flock(holder, LockUnlock);
+            int errno = Marshal.GetLastPInvokeError();
+            Assert.Equal((-1, FastDfs.Mount.Core.Errno.EIO), (unlocked, unlocked < 0 ? errno : 0));
+            Assert.Equal(0, PosixTests.Libc.flock(other, LockExclusive | LockNonBlocking));
+        }
+        finally
+        {
+            PosixTests.Libc.close(holder);
+            PosixTests.Libc.close(other);
+        }
+
         Assert.False(mount.HasExited, mount.Log);
     }
 

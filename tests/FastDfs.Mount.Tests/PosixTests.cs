@@ -56,7 +56,7 @@ public sealed class PosixMountFixture : IAsyncLifetime
 /// </summary>
 public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper output) : IClassFixture<PosixMountFixture>
 {
-    private const int OCreat = 0x40, OExcl = 0x80, OWrOnly = 1, ORdWr = 2, ODirectory = 0x10000;
+    internal const int OCreat = 0x40, OExcl = 0x80, OWrOnly = 1, ORdWr = 2, ODirectory = 0x10000;
     private const uint SIfReg = 0x8000, SIfIfo = 0x1000, SIfChr = 0x2000, SIfBlk = 0x6000, SIfSock = 0xC000;
     private const uint RenameNoReplace = 1, RenameExchange = 2;
     private const long UtimeNow = (1L << 30) - 1, UtimeOmit = (1L << 30) - 2;
@@ -873,6 +873,9 @@ public partial class PosixTests(PosixMountFixture fixture, ITestOutputHelper out
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial int close(int fd);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int flock(int fd, int operation);
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial int open(byte[] path, int flags, uint mode);
