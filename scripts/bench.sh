@@ -7,7 +7,7 @@
 #   scripts/bench.sh replicated [REPS]  two storages in group1 (127.0.0.13 and .14, one port), so every upload is
 #                                       also copied to the peer: 4 KiB x 10,000 with 4 connections, 64 MiB with 1;
 #                                       also prints how long the peer took to catch up after each run
-#   scripts/bench.sh mount [REPS] [GIB] fdfs-mount (names on): fio 1 MiB sequential write/read and 4 KiB random read
+#   scripts/bench.sh mount [REPS] [GIB] fdfs-mount (names on): fio 1 MiB sequential write/read (buffered and O_DIRECT), 4 KiB random read
 #                                       beside `fdfs bench` on the same cluster (reads with the storage's cache warm, as
 #                                       `fdfs bench` has it, and a cold sequential read beside a cold `fdfs download`),
 #                                       `cp -r` of 10,000 4 KiB files (files/s),
@@ -182,7 +182,7 @@ if [ "$mode" = mount ]; then
   }
   # 1 GiB that dd copies in: write-only opens (cp, dd, tar) bypass the page cache, unlike fio's read-write open.
   head -c $((1 << 30)) /dev/urandom >"$work/src1g"
-  w=(); dw=(); du=(); r=(); rc=(); dc=(); rr=(); cw=(); cr=(); c4=(); files=()
+  w=(); wd=(); dw=(); du=(); r=(); rd=(); rc=(); dc=(); rr=(); cw=(); cr=(); c4=(); files=()
   for rep in $(seq 1 "$reps"); do
     f=$mnt/group1/bench/seq$rep
     fio --name=w --filename="$f" --rw=write --bs=1M --size=1G --ioengine=psync --end_fsync=1 --output-format=json >"$work/w.json"
@@ -194,6 +194,11 @@ if [ "$mode" = mount ]; then
     cat "$work/src1g" >/dev/null
     dw+=("$(python3 -c "import sys; print(1024 / float(sys.argv[1]))" "$(timed dd if="$work/src1g" of="$mnt/group1/bench/dd$rep" bs=1M conv=fsync status=none)")")
     rm -f "$mnt/group1/bench/dd$rep"; sync; sleep 2
+    # fio with O_DIRECT (--direct=1), as file-system throughput is usually measured (JuiceFS's and others' published
+    # fio runs): from fio's memory into the mount, no page-cache copy on either side, like `fdfs bench`'s uploads.
+    fio --name=wd --filename="$mnt/group1/bench/direct$rep" --rw=write --bs=1M --size=1G --ioengine=psync --direct=1 --end_fsync=1 --output-format=json >"$work/wd.json"
+    wd+=("$(fio_mib "$work/wd.json" write)")
+    rm -f "$mnt/group1/bench/direct$rep"; sync; sleep 2
     # The direct client from the same file: `fdfs upload` of dd's GiB (minus a 1-byte upload: process start and
     # connections), as the cold-read row below compares with `fdfs download`.
     cat "$work/src1g" >/dev/null; head -c 1 /dev/zero >"$work/one"
@@ -205,6 +210,9 @@ if [ "$mode" = mount ]; then
     stop_mount; start_mount
     fio --name=r --filename="$f" --rw=read --bs=1M --size=1G --ioengine=psync --output-format=json >"$work/r.json"
     r+=("$(fio_mib "$work/r.json" read)")
+    stop_mount; start_mount
+    fio --name=rd --filename="$f" --rw=read --bs=1M --size=1G --ioengine=psync --direct=1 --output-format=json >"$work/rd.json"
+    rd+=("$(fio_mib "$work/rd.json" read)")
     stop_mount; start_mount
     fio --name=rr --filename="$f" --rw=randread --bs=4k --size=1G --runtime=15 --time_based --ioengine=psync --output-format=json >"$work/rr.json"
     rr+=("$(fio_iops "$work/rr.json")")
@@ -226,16 +234,18 @@ if [ "$mode" = mount ]; then
     c4+=("$(python3 -c 'import json,sys; [print(r["ops_per_sec"]) for r in map(json.loads, open(sys.argv[1])) if r["op"]=="download"]' "$work/small.jsonl")")
     start=$(date +%s.%N); cp -r "$src" "$mnt/group1/bench/tree$rep"; end=$(date +%s.%N)
     files+=("$(python3 -c "print(10000 / ($end - $start))")")
-    printf 'rep %s: fio write %.0f, dd %.0f (fdfs upload %.0f), read warm %.0f, cold %.0f (direct %.0f), randread %.0f IOPS, cp -r %.0f files/s\n' \
-      "$rep" "${w[-1]}" "${dw[-1]}" "${du[-1]}" "${r[-1]}" "${rc[-1]}" "${dc[-1]}" "${rr[-1]}" "${files[-1]}"
+    printf 'rep %s: fio write %.0f (O_DIRECT %.0f), dd %.0f (fdfs upload %.0f), read warm %.0f (O_DIRECT %.0f), cold %.0f (direct %.0f), randread %.0f IOPS, cp -r %.0f files/s\n' \
+      "$rep" "${w[-1]}" "${wd[-1]}" "${dw[-1]}" "${du[-1]}" "${r[-1]}" "${rd[-1]}" "${rc[-1]}" "${dc[-1]}" "${rr[-1]}" "${files[-1]}"
     sync; sleep 2
   done
   echo "| measure | mount, median (min..max) of $reps | direct client (fdfs bench), median |"
   echo "|---|---|---|"
   echo "| 1 MiB sequential write, MiB/s | $(median "${w[@]}") | 64 MiB uploads, 1 conn: $(median "${cw[@]}") |"
+  echo "| 1 MiB sequential write, O_DIRECT (fio --direct=1), MiB/s | $(median "${wd[@]}") | 64 MiB uploads, 1 conn: $(median "${cw[@]}") |"
   echo "| 1 MiB sequential write, write-only open (dd conv=fsync of 1 GiB), MiB/s | $(median "${dw[@]}") | 64 MiB uploads, 1 conn: $(median "${cw[@]}") |"
   echo "| (the same dd beside the direct client from the same file) | $(median "${dw[@]}") | fdfs upload of the same 1 GiB: $(median "${du[@]}") |"
   echo "| 1 MiB sequential read (storage cache warm), MiB/s | $(median "${r[@]}") | 64 MiB downloads, 1 conn: $(median "${cr[@]}") |"
+  echo "| 1 MiB sequential read, O_DIRECT (fio --direct=1, storage cache warm), MiB/s | $(median "${rd[@]}") | 64 MiB downloads, 1 conn: $(median "${cr[@]}") |"
   echo "| 1 MiB sequential read (caches dropped), MiB/s | $(median "${rc[@]}") | fdfs download of the same 1 GiB: $(median "${dc[@]}") |"
   echo "| 4 KiB random read (storage cache warm), IOPS | $(median "${rr[@]}") | 4 KiB downloads, 1 conn: $(median "${c4[@]}") ops/s |"
   echo "| cp -r of 10,000 x 4 KiB, files/s | $(median "${files[@]}") | |"
