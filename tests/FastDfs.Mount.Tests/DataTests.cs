@@ -143,6 +143,41 @@ public class DataTests(DataMountFixture fixture) : IClassFixture<DataMountFixtur
         Assert.Equal(expected, (await StoredAsync(inode, "direct.bin")).Content);
     }
 
+    [Fact]
+    public async Task An_O_DIRECT_descriptor_writes_and_reads_past_the_page_cache_and_leaves_the_content_stored()
+    {
+        // fio --direct=1 (docs/benchmarks.md) opens like this: read-write, O_DIRECT, no page cache on either side.
+        int oDirect = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? 0x10000 : 0x4000;
+        var (dir, inode) = await fixture.NewDirectoryAsync("odirect");
+        string path = Path.Combine(dir, "direct.bin");
+        byte[] head = RandomNumberGenerator.GetBytes((3 * MiB) + 123);
+        byte[] tail = RandomNumberGenerator.GetBytes(MiB);
+        const long TailAt = 5L * MiB;
+
+        int fd = PosixTests.Libc.open(path, PosixTests.ORdWr | PosixTests.OCreat | oDirect, 420);
+        Assert.True(fd >= 0, $"open: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        byte[] seen = new byte[TailAt + tail.Length];
+        try
+        {
+            Assert.Equal(head.Length, PosixTests.Libc.pwrite(fd, head, (nuint)head.Length, 0));
+            Assert.Equal(tail.Length, PosixTests.Libc.pwrite(fd, tail, (nuint)tail.Length, TailAt));
+            Assert.Equal(0, PosixTests.Libc.fsync(fd));
+            Assert.Equal(seen.Length, PosixTests.Libc.pread(fd, seen, (nuint)seen.Length, 0));
+        }
+        finally
+        {
+            PosixTests.Libc.close(fd);
+        }
+
+        byte[] expected = new byte[seen.Length]; // the gap between the two writes reads as zeros
+        head.CopyTo(expected, 0);
+        tail.CopyTo(expected, TailAt);
+        Assert.Equal(expected, seen);
+        Assert.Equal(0, await ResidentPagesAsync(path));
+        Assert.Equal(expected, await File.ReadAllBytesAsync(path));
+        Assert.Equal(expected, (await StoredAsync(inode, "direct.bin")).Content);
+    }
+
     /// <summary>Pages of the file in the kernel's page cache (util-linux fincore: mmap and mincore, no read).</summary>
     private static async Task<long> ResidentPagesAsync(string path)
     {
