@@ -26,6 +26,16 @@ src/FastDfs.Storage/NativeMethods.cs	AtSymlinkFollow	AT_SYMLINK_FOLLOW	all
 src/FastDfs.Storage/NativeMethods.cs	UtimeOmit	UTIME_OMIT	all
 src/FastDfs.Storage/NativeMethods.cs	ENOENT	ENOENT	all
 src/FastDfs.Storage/NativeMethods.cs	EEXIST	EEXIST	all
+src/FastDfs.Storage/NativeMethods.cs	SeekData	SEEK_DATA	all
+src/FastDfs.Storage/NativeMethods.cs	SeekHole	SEEK_HOLE	all
+src/FastDfs.Storage/NativeMethods.cs	ENXIO	ENXIO	all
+src/FastDfs.Storage/NativeMethods.cs	AtEmptyPath	AT_EMPTY_PATH	all
+src/FastDfs.Storage/NativeMethods.cs	StatxBasicStats	STATX_BASIC_STATS	all
+src/FastDfs.Storage/NativeMethods.cs	StatxSize	sizeof(struct statx)	all
+src/FastDfs.Storage/NativeMethods.cs	StatxInoOffset	offsetof(struct statx, stx_ino)	all
+src/FastDfs.Storage/NativeMethods.cs	StatxSizeOffset	offsetof(struct statx, stx_size)	all
+src/FastDfs.Storage/NativeMethods.cs	StatxCtimeOffset	offsetof(struct statx, stx_ctime)	all
+src/FastDfs.Storage/NativeMethods.cs	StatxMtimeOffset	offsetof(struct statx, stx_mtime)	all
 src/FastDfs.Storage/DownloadFile.cs	ReadOnlyCloseOnExec	(O_RDONLY | O_CLOEXEC)	all
 src/FastDfs.Storage/DownloadFile.cs	SeekEnd	SEEK_END	all
 src/FastDfs.Storage/DownloadFile.cs	EINTR	EINTR	all

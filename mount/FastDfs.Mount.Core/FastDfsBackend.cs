@@ -39,7 +39,8 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
     {
         try
         {
-            var info = await client.GetFileInfoAsync(fileId, deadline.Token);
+            // Size and time only: without flag bit 0 the storage would CRC an appender's whole content on every stat.
+            var info = await client.GetFileInfoAsync(fileId, computeCrc: false, deadline.Token);
             return new StoredFile(info.Size, info.Response.CreateTimestamp, info.IsAppender);
         }
         catch (Exception e) when (IsClusterFailure(e))

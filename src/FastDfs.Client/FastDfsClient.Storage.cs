@@ -578,11 +578,25 @@ public sealed partial class FastDfsClient
     }
 
     /// <summary>Size, create time, CRC32 and source of a file (tracker 102, storage 22), plus the facts its name encodes.</summary>
-    public async Task<StorageFileInfo> GetFileInfoAsync(FileId fileId, CancellationToken cancellationToken = default)
+    public Task<StorageFileInfo> GetFileInfoAsync(FileId fileId, CancellationToken cancellationToken = default) =>
+        GetFileInfoAsync(fileId, computeCrc: true, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GetFileInfoAsync(FileId, CancellationToken)"/>; with <paramref name="computeCrc"/> false the request
+    /// carries flag bit 0 and the storage skips computing an appender or slave file's CRC32 over its content (answered
+    /// as 0): a stat that wants only the size and time does not make it read a multi-GiB appender.
+    /// </summary>
+    public async Task<StorageFileInfo> GetFileInfoAsync(FileId fileId, bool computeCrc, CancellationToken cancellationToken = default)
     {
         ValidateFileId(fileId);
         var storage = await QueryFetchAsync(fileId, cancellationToken);
-        byte[] body = await StorageRequestAsync(storage, FilePacket((byte)StorageCommand.QueryFileInfo, fileId, false), cancellationToken);
+        var request = FilePacket((byte)StorageCommand.QueryFileInfo, fileId, false);
+        if (!computeCrc)
+        {
+            new PacketHeader(request.Length - FdfsConstants.HeaderSize, request.Command, 1).Write(request.Packet);
+        }
+
+        byte[] body = await StorageRequestAsync(storage, request, cancellationToken);
         var response = FileInfoResponse.Read(body);
         return new StorageFileInfo(fileId, response, FileNames.TryDecode(fileId.RemoteFileName, out var info) ? info : null);
     }

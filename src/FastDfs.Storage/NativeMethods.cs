@@ -100,6 +100,92 @@ internal static class NativeMethods
         }
     }
 
+    [DllImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern long SeekNative(int fd, long offset, int whence);
+
+    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int StatxNative(int directoryFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] buffer);
+
+    private const int SeekData = 3;
+    private const int SeekHole = 4;
+    private const int ENXIO = 6;
+    private const int AtEmptyPath = 0x1000;
+    private const uint StatxBasicStats = 0x7ff;
+
+    // struct statx is the same on every architecture: offsets checked by scripts/check-layouts.sh.
+    private const int StatxSize = 256;
+    private const int StatxInoOffset = 32;
+    private const int StatxSizeOffset = 40;
+    private const int StatxCtimeOffset = 96;
+    private const int StatxMtimeOffset = 112;
+
+    /// <summary>
+    /// lseek(SEEK_DATA / SEEK_HOLE) from <paramref name="offset"/>: the start of the next data (or hole) there; -1 when
+    /// there is no data at or past it (ENXIO: the rest is a hole); null when unsupported (not Linux, or the file system
+    /// refuses), and the caller reads everything as data.
+    /// </summary>
+    public static long? SeekDataOrHole(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, bool hole)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            long at = SeekNative(handle.DangerousGetHandle().ToInt32(), offset, hole ? SeekHole : SeekData);
+            return at >= 0 ? at : Marshal.GetLastPInvokeError() == ENXIO ? -1 : null;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>What identifies one state of a file's content: inode, size, change and modification times (ns).</summary>
+    public readonly record struct FileVersion(ulong Inode, long Size, long ChangeTimeNs, long ModifyTimeNs);
+
+    /// <summary>statx of an open file; null when not Linux or the call fails.</summary>
+    public static FileVersion? TryGetVersion(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        var buffer = new byte[StatxSize];
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            if (StatxNative(handle.DangerousGetHandle().ToInt32(), string.Empty, AtEmptyPath, StatxBasicStats, buffer) != 0)
+            {
+                return null;
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+
+        static long Nanoseconds(byte[] b, int at) => (BitConverter.ToInt64(b, at) * 1_000_000_000L) + BitConverter.ToUInt32(b, at + 8);
+        return new FileVersion(
+            BitConverter.ToUInt64(buffer, StatxInoOffset),
+            BitConverter.ToInt64(buffer, StatxSizeOffset),
+            Nanoseconds(buffer, StatxCtimeOffset),
+            Nanoseconds(buffer, StatxMtimeOffset));
+    }
+
     /// <summary>Deletes with one syscall on Linux: 0 when done, else the errno; -1 when not on Linux.</summary>
     public static int TryUnlink(string path) =>
         !OperatingSystem.IsLinux() ? -1 : UnlinkNative(path) == 0 ? 0 : Marshal.GetLastPInvokeError();

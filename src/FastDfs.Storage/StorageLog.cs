@@ -37,6 +37,9 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3011, Level = LogLevel.Error, Message = "I/O error handling cmd {Command} from {Remote}")]
     public static partial void IoError(ILogger logger, byte command, IPEndPoint remote, Exception exception);
 
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Information, Message = "CRC32 of {RemoteFile} for {Remote} stopped after {Seconds:0.#} s: the client went away")]
+    public static partial void CrcAbandoned(ILogger logger, string remoteFile, IPEndPoint remote, double seconds);
+
     [LoggerMessage(EventId = 3020, Level = LogLevel.Error, Message = "binlog write failed")]
     public static partial void BinlogFailed(ILogger logger, Exception exception);
 

@@ -222,7 +222,19 @@ internal sealed partial class StorageRequestHandler
             }
 
             long size = new FileInfo(local).Length;
-            uint crc = ComputeCrc(state, local);
+            var computed = await ComputeCrcAsync(connection, remote, local, size, cancellationToken);
+            if (computed is not { } value)
+            {
+                return false; // the client is gone: it would not learn the new name
+            }
+
+            if (value.TimedOut)
+            {
+                return await RefuseAsync(connection, header, state, FdfsErrno.ETIMEDOUT,
+                    $"CRC32 of {remote} ({size} bytes) takes longer than network_timeout", cancellationToken);
+            }
+
+            uint crc = value.Crc;
             long now = Now();
 
             // Keep the old extension (whatever follows the last '.' of the name part).

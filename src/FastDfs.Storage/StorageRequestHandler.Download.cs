@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using FastDfs.Net;
@@ -152,12 +153,27 @@ internal sealed partial class StorageRequestHandler
 
         long size = file.Length;
         long timestamp;
-        uint crc;
+        uint crc = 0;
         if (info.IsAppender || info.IsSlave)
         {
             // The name does not describe the current content: mtime and (unless flag bit 0) a fresh CRC32.
             timestamp = new DateTimeOffset(file.LastWriteTimeUtc).ToUnixTimeSeconds();
-            crc = (header.Status & 1) != 0 ? 0 : ComputeCrc(state, local);
+            if ((header.Status & 1) == 0)
+            {
+                var computed = await ComputeCrcAsync(connection, remote, local, size, cancellationToken);
+                if (computed is not { } value)
+                {
+                    return false; // the client is gone
+                }
+
+                if (value.TimedOut)
+                {
+                    return await RefuseAsync(connection, header, state, FdfsErrno.ETIMEDOUT,
+                        $"CRC32 of {remote} ({size} bytes) takes longer than network_timeout", cancellationToken);
+                }
+
+                crc = value.Crc;
+            }
         }
         else
         {
@@ -181,20 +197,49 @@ internal sealed partial class StorageRequestHandler
         return true;
     }
 
-    /// <summary>CRC32 of a whole file through the connection buffer.</summary>
-    private uint ComputeCrc(StorageConnectionState state, string local)
+    /// <summary>
+    /// CRC32 of the first <paramref name="size"/> bytes of a file (<see cref="FileCrc"/>: holes are not read). A client
+    /// waits at most its network_timeout for the answer, so the work stops after this storage's network_timeout
+    /// (TimedOut: the caller answers ETIMEDOUT) or as soon as the client closes the connection (null: the caller closes
+    /// it too). Nothing else waits for it: other connections are served meanwhile.
+    /// </summary>
+    private async ValueTask<(uint Crc, bool TimedOut)?> ComputeCrcAsync(
+        FdfsConnection connection, string remote, string local, long size, CancellationToken cancellationToken)
     {
         using var handle = File.OpenHandle(local, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        state.Crc.Reset();
-        long position = 0;
-        int n;
-        while ((n = RandomAccess.Read(handle, state.Buffer, position)) > 0)
+        var before = NativeMethods.TryGetVersion(handle);
+        if (before is { } known && known.Size == size && _crcCache.TryGet(local, known, out uint cached))
         {
-            state.Crc.Append(state.Buffer.AsSpan(0, n));
-            position += n;
+            return (cached, false);
         }
 
-        return state.Crc.GetCurrentHashAsUInt32();
+        long startedNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        long started = Stopwatch.GetTimestamp();
+        var socket = connection.Socket;
+        var limit = _options.NetworkTimeout;
+        bool gone = false;
+        try
+        {
+            // Asked between reads: elapsed time rather than a timer, so the limit holds however busy the timer thread is.
+            var (crc, bytesRead) = await FileCrc.ComputeAsync(
+                handle, size, () => (gone = FileCrc.PeerGone(socket)) || Stopwatch.GetElapsedTime(started) > limit, cancellationToken);
+            if (before is { } b && b.Size == size && NativeMethods.TryGetVersion(handle) is { } after)
+            {
+                _crcCache.Add(local, b, after, startedNs, bytesRead, crc);
+            }
+
+            return (crc, false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            if (gone)
+            {
+                StorageLog.CrcAbandoned(_logger, remote, connection.RemoteEndPoint, Stopwatch.GetElapsedTime(started).TotalSeconds);
+                return null;
+            }
+
+            return (0, true);
+        }
     }
 
     /// <summary>Deletes a file; false when there is none. On Linux one unlink, instead of a stat and an unlink.</summary>

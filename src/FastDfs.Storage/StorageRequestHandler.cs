@@ -59,6 +59,7 @@ internal sealed partial class StorageRequestHandler : IFdfsRequestHandler
     private readonly byte[] _groupBytes;
     private readonly int _bufferSize;
     private readonly SemaphoreSlim[] _fileLocks;
+    private readonly FileCrcCache _crcCache = new();
     private uint _sourceAddress;
 
     public StorageRequestHandler(StorageOptions options, StorePaths paths, Binlog binlog, StorageStats stats, ILogger logger)

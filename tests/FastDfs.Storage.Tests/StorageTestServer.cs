@@ -5,6 +5,7 @@ using FastDfs.Net;
 using FastDfs.Protocol;
 using FastDfs.Protocol.Config;
 using FastDfs.Protocol.Messages;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FastDfs.Storage.Tests;
@@ -14,11 +15,14 @@ public sealed class StorageTestServer : IAsyncDisposable
 {
     public const string Group = "group1";
 
-    private StorageTestServer(string basePath, StorageOptions options)
+    private readonly ILoggerFactory _loggerFactory;
+
+    private StorageTestServer(string basePath, StorageOptions options, ILoggerFactory? loggerFactory)
     {
         BasePath = basePath;
         Options = options;
-        Server = new StorageServer(options, NullLoggerFactory.Instance);
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        Server = new StorageServer(options, _loggerFactory);
     }
 
     public string BasePath { get; }
@@ -30,7 +34,7 @@ public sealed class StorageTestServer : IAsyncDisposable
     public int Port => Server.EndPoint!.Port;
 
     public static async Task<StorageTestServer> StartAsync(
-        Func<StorageOptions, StorageOptions>? configure = null, string? basePath = null)
+        Func<StorageOptions, StorageOptions>? configure = null, string? basePath = null, ILoggerFactory? loggerFactory = null)
     {
         basePath ??= Path.Combine(Path.GetTempPath(), "fdfs-storage-test-" + Guid.NewGuid().ToString("N"));
         var options = new StorageOptions
@@ -45,7 +49,7 @@ public sealed class StorageTestServer : IAsyncDisposable
             ReservedStorageSpace = ReservedSpace.FromBytes(0),
         };
         options = configure?.Invoke(options) ?? options;
-        var server = new StorageTestServer(basePath, options);
+        var server = new StorageTestServer(basePath, options, loggerFactory);
         await server.Server.StartAsync();
         return server;
     }
@@ -54,7 +58,7 @@ public sealed class StorageTestServer : IAsyncDisposable
     public async Task RestartAsync()
     {
         await Server.StopAsync(TimeSpan.FromSeconds(1));
-        Server = new StorageServer(Options, NullLoggerFactory.Instance);
+        Server = new StorageServer(Options, _loggerFactory);
         await Server.StartAsync();
     }
 
