@@ -44,6 +44,7 @@ internal static class NativeMethods
 
     public const int ENOENT = 2;
     public const int EEXIST = 17;
+    public const int ENOSPC = 28;
 
     // x86_64 / aarch64 Linux values, compared with the headers by scripts/check-layouts.sh. O_TMPFILE is
     // __O_TMPFILE | O_DIRECTORY, and O_DIRECTORY differs: 0x10000 on x86-64, 0x4000 on aarch64.
@@ -184,6 +185,23 @@ internal static class NativeMethods
             BitConverter.ToInt64(buffer, StatxSizeOffset),
             Nanoseconds(buffer, StatxCtimeOffset),
             Nanoseconds(buffer, StatxMtimeOffset));
+    }
+
+    [DllImport("libc", EntryPoint = "signal")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern nint SignalNative(int signal, nint handler);
+
+    /// <summary>
+    /// Ignores SIGXFSZ (25 on x86-64 and aarch64), whose default action ends the process, and which .NET leaves alone:
+    /// a write or ftruncate past RLIMIT_FSIZE (ulimit -f, systemd's LimitFSIZE) then fails with EFBIG, which the
+    /// storage answers as it does for its file system's own limit.
+    /// </summary>
+    public static void IgnoreFileSizeSignal()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            _ = SignalNative(25, 1); // SIG_IGN
+        }
     }
 
     /// <summary>Deletes with one syscall on Linux: 0 when done, else the errno; -1 when not on Linux.</summary>

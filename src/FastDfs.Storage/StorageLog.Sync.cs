@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace FastDfs.Storage;
 
-/// <summary>Log messages of the sync workers' settings and checks (event ids 3060-3069).</summary>
+/// <summary>Log messages of the sync workers' settings and checks (event ids 3060-3069, and 3049).</summary>
 internal static partial class StorageLog
 {
     [LoggerMessage(EventId = 3060, Level = LogLevel.Information,
@@ -15,6 +15,25 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3062, Level = LogLevel.Warning,
         Message = "sync to {PeerIp}:{PeerPort}: {RemoteName} exists there with {PeerSize} bytes, not {Size}: sending it as an update")]
     public static partial void SyncCreateSizeDiffers(ILogger logger, string peerIp, int peerPort, string remoteName, long peerSize, long size);
+
+    [LoggerMessage(EventId = 3066, Level = LogLevel.Error,
+        Message = "sync to {PeerIp}:{PeerPort}: {RemoteName} cannot be {Size} bytes there (EFBIG: past the peer's file-size limit); record {Op} skipped: the peer's copy stays behind until a later change brings the file under its limit, then it is sent whole")]
+    public static partial void SyncFileTooBig(ILogger logger, string peerIp, int peerPort, char op, string remoteName, long size);
+
+    [LoggerMessage(EventId = 3067, Level = LogLevel.Debug,
+        Message = "sync to {PeerIp}:{PeerPort}: record {Op} {RemoteName} skipped: {Size} bytes, and the peer refused {RefusedAt} (EFBIG)")]
+    public static partial void SyncFileStillTooBig(ILogger logger, string peerIp, int peerPort, char op, string remoteName, long size, long refusedAt);
+
+    [LoggerMessage(EventId = 3068, Level = LogLevel.Information,
+        Message = "sync to {PeerIp}:{PeerPort}: {RemoteName} fits there again ({Size} bytes): sent whole, the peer's copy is in step")]
+    public static partial void SyncFileInStep(ILogger logger, string peerIp, int peerPort, string remoteName, long size);
+
+    [LoggerMessage(EventId = 3069, Level = LogLevel.Error,
+        Message = "sync to {PeerIp}:{PeerPort}: the peer has no space left (ENOSPC) for record {Op} {RemoteName}: replication to it waits, retried after pauses of up to {MaxPause} s until it has room")]
+    public static partial void SyncPeerFull(ILogger logger, string peerIp, int peerPort, char op, string remoteName, double maxPause);
+
+    [LoggerMessage(EventId = 3049, Level = LogLevel.Information, Message = "sync to {PeerIp}:{PeerPort}: the peer has room again after {Seconds:F0} s; replication resumes")]
+    public static partial void SyncPeerHasRoom(ILogger logger, string peerIp, int peerPort, double seconds);
 
     [LoggerMessage(EventId = 3063, Level = LogLevel.Information, Message = "tracker {Tracker}: storage IDs in use, this storage is {Id} (id_type_in_filename={IdType})")]
     public static partial void StorageIdLearnt(ILogger logger, string tracker, string id, string idType);

@@ -83,7 +83,7 @@ internal sealed partial class StorageRequestHandler
 
         // total_sync_in_bytes counts what arrives; success_sync_in_bytes what was applied (file content only, as FastDFS).
         Count(StatCounter.TotalSyncInBytes, request.FileSize);
-        var fileLock = LockFor(remote);
+        SemaphoreSlim? fileLock = LockFor(remote);
         await fileLock.WaitAsync(cancellationToken);
         try
         {
@@ -97,7 +97,23 @@ internal sealed partial class StorageRequestHandler
             {
                 using (unnamed)
                 {
-                    await ReceiveIntoAsync(connection, state, unnamed, 0, contentStart, have, hash: false, cancellationToken);
+                    byte refused = 0;
+                    try
+                    {
+                        await ReceiveIntoAsync(connection, state, unnamed, 0, contentStart, have, hash: false, cancellationToken);
+                    }
+                    catch (Exception e) when ((refused = SpaceErrno(e)) != 0)
+                    {
+                        // Nothing to clean: the unnamed file goes with its handle.
+                    }
+
+                    if (refused != 0)
+                    {
+                        fileLock.Release();
+                        fileLock = null;
+                        return await RefuseCopyAsync(connection, header, state, refused, update, remote, request.FileSize, cancellationToken);
+                    }
+
                     NativeMethods.SetModificationTime(unnamed, request.Timestamp);
                     int errno = TryLinkIntoPlace(unnamed, local);
                     if (errno == NativeMethods.EEXIST)
@@ -118,7 +134,20 @@ internal sealed partial class StorageRequestHandler
                     Directory.CreateDirectory(path.TempDir);
                 }
 
-                string temp = await ReceiveToTempAsync(connection, state, path, contentStart, have, cancellationToken);
+                string temp;
+                byte refused = 0;
+                try
+                {
+                    temp = await ReceiveToTempAsync(connection, state, path, contentStart, have, cancellationToken);
+                }
+                catch (Exception e) when ((refused = SpaceErrno(e)) != 0)
+                {
+                    // ReceiveToTempAsync removed the temp file.
+                    fileLock.Release();
+                    fileLock = null;
+                    return await RefuseCopyAsync(connection, header, state, refused, update, remote, request.FileSize, cancellationToken);
+                }
+
                 try
                 {
                     File.SetLastWriteTimeUtc(temp, mtime);
@@ -140,7 +169,7 @@ internal sealed partial class StorageRequestHandler
         }
         finally
         {
-            fileLock.Release();
+            fileLock?.Release();
         }
 
         path.Consumed(request.FileSize);
@@ -149,6 +178,26 @@ internal sealed partial class StorageRequestHandler
         await SendEmptyOkAsync(connection, state, cancellationToken);
         return true;
     }
+
+    /// <summary>
+    /// A replica that cannot hold a file (EFBIG: past its file system's size limit or its RLIMIT_FSIZE) or has no room
+    /// (ENOSPC) answers so and keeps the connection, the rest of the body skipped: a dropped connection would make the
+    /// sender replay the same record forever (SyncWorker skips EFBIG, logged, and retries ENOSPC after a pause).
+    /// </summary>
+    private ValueTask<bool> RefuseCopyAsync(
+        FdfsConnection connection, PacketHeader header, StorageConnectionState state, byte errno, bool update, string remote, long size, CancellationToken cancellationToken) =>
+        RefuseAsync(connection, header, state, errno, $"sync {(update ? "update" : "create")} of {remote} ({size} bytes): {FdfsErrno.Describe(errno)}", cancellationToken);
+
+    /// <summary>
+    /// EFBIG or ENOSPC from a write, else 0. .NET raises EFBIG as ArgumentOutOfRangeException and ENOSPC as an
+    /// IOException carrying the errno.
+    /// </summary>
+    private static byte SpaceErrno(Exception e) => e switch
+    {
+        ArgumentOutOfRangeException => FdfsErrno.EFBIG,
+        IOException when (e.HResult & 0xFFFF) == NativeMethods.ENOSPC => FdfsErrno.ENOSPC,
+        _ => 0,
+    };
 
     private async ValueTask<bool> SyncDeleteAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, CancellationToken cancellationToken)
     {
@@ -222,6 +271,7 @@ internal sealed partial class StorageRequestHandler
         Count(StatCounter.TotalSyncInBytes, request.Second);
         var fileLock = LockFor(remote);
         await fileLock.WaitAsync(cancellationToken);
+        byte refused = 0;
         try
         {
             SafeFileHandle handle;
@@ -236,21 +286,58 @@ internal sealed partial class StorageRequestHandler
 
             using (handle)
             {
-                if (RandomAccess.GetLength(handle) < request.First)
+                long size = RandomAccess.GetLength(handle);
+                if (size < request.First)
                 {
                     return await RefuseAsync(connection, header, state, FdfsErrno.ENOENT, $"{remote} is shorter than offset {request.First}", cancellationToken);
                 }
 
-                await ReceiveIntoAsync(connection, state, handle, request.First, contentStart, have, hash: false, cancellationToken);
-                NativeMethods.SetModificationTime(handle, request.Timestamp);
+                // As for a client's APPEND/MODIFY: a file this storage cannot hold stays as it was. An overwrite that
+                // grows the file checks the size first (overwritten bytes could not be restored); bytes written past
+                // the old end are cut off again.
+                long end = request.First + request.Second;
+                if (request.First < size && end > size && !TrySetLength(handle, end))
+                {
+                    refused = FdfsErrno.EFBIG;
+                }
+                else
+                {
+                    try
+                    {
+                        await ReceiveIntoAsync(connection, state, handle, request.First, contentStart, have, hash: false, cancellationToken);
+                    }
+                    catch (Exception e) when (end > size)
+                    {
+                        RandomAccess.SetLength(handle, size);
+                        refused = SpaceErrno(e);
+                        if (refused == 0)
+                        {
+                            throw;
+                        }
+                    }
+                }
+
+                if (refused == 0)
+                {
+                    NativeMethods.SetModificationTime(handle, request.Timestamp);
+                }
             }
 
-            await _binlog.AppendAsync(request.Timestamp, BinlogOp.ToReplica(modify ? BinlogOp.Modify : BinlogOp.Append), remote,
-                string.Create(CultureInfo.InvariantCulture, $"{request.First} {request.Second}"));
+            if (refused == 0)
+            {
+                await _binlog.AppendAsync(request.Timestamp, BinlogOp.ToReplica(modify ? BinlogOp.Modify : BinlogOp.Append), remote,
+                    string.Create(CultureInfo.InvariantCulture, $"{request.First} {request.Second}"));
+            }
         }
         finally
         {
             fileLock.Release();
+        }
+
+        if (refused != 0)
+        {
+            return await RefuseAsync(connection, header, state, refused,
+                $"sync {(modify ? "modify" : "append")} of {request.Second} bytes at {request.First} to {remote}: {FdfsErrno.Describe(refused)}", cancellationToken);
         }
 
         Count(StatCounter.SuccessSyncInBytes, request.Second);

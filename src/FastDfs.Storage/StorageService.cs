@@ -20,6 +20,7 @@ public sealed class StorageService : IHostedService, IAsyncDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        NativeMethods.IgnoreFileSizeSignal();
         var options = _server.Options;
         StorageLog.Banner(_logger, FastDfs.Protocol.FdfsConstants.ServerVersion, options.GroupName ?? "?", options.StorePathCount,
             string.Join(", ", options.StorePaths), string.Join(", ", options.TrackerServers.Select(t => new ServerAddress(t.Host, t.Port).ToString())));

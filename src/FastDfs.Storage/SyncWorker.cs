@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using FastDfs.Net;
@@ -23,6 +24,8 @@ internal sealed class SyncWorker : IAsyncDisposable
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan IdleWait = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MarkSaveInterval = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan FirstFullPause = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxFullPause = TimeSpan.FromSeconds(30);
 
     private readonly GroupPeers _peers;
     private readonly StorageOptions _options;
@@ -79,6 +82,15 @@ internal sealed class SyncWorker : IAsyncDisposable
 
     private long _syncedRows;
 
+    // Files the peer refused with EFBIG (it cannot hold them), with the smallest size refused: its copy is behind, and
+    // only the whole file, once smaller than that, brings it in step. In memory: after a restart the next append finds
+    // the peer's copy short (ENOENT), the whole file is sent, refused and logged again.
+    private readonly ConcurrentDictionary<string, long> _tooBig = new(StringComparer.Ordinal);
+
+    // The pause before the next try while the peer answers ENOSPC (zero: it has room); doubles up to MaxFullPause.
+    private TimeSpan _fullPause;
+    private long _fullSince;
+
     // FastDFS's last_file_exist: the peer answered a create with EEXIST, so it probably holds what follows too; the next
     // creates first ask it (QUERY_FILE_INFO) and skip or replace the content (protocol notes 5.3). Shared by the lanes.
     private volatile bool _peerHasFiles;
@@ -116,6 +128,21 @@ internal sealed class SyncWorker : IAsyncDisposable
             {
                 break;
             }
+            catch (PeerFullException e)
+            {
+                // Not skipped: a full disk may clear (files deleted, disk grown), and every later record waits behind
+                // this one. Logged once per episode; the pause grows so a peer full for hours costs little.
+                if (_fullPause == TimeSpan.Zero)
+                {
+                    _fullSince = Environment.TickCount64;
+                    _fullPause = FirstFullPause;
+                    StorageLog.SyncPeerFull(_logger, PeerIp, PeerPort, e.Op, e.RemoteName, MaxFullPause.TotalSeconds);
+                }
+                else
+                {
+                    _fullPause = TimeSpan.FromTicks(Math.Min(_fullPause.Ticks * 2, MaxFullPause.Ticks));
+                }
+            }
             catch (Exception e)
             {
                 StorageLog.SyncPeerFailed(_logger, PeerIp, PeerPort, e.Message, delay.TotalSeconds);
@@ -123,7 +150,7 @@ internal sealed class SyncWorker : IAsyncDisposable
 
             try
             {
-                await Task.Delay(delay, cancellationToken);
+                await Task.Delay(_fullPause > delay ? _fullPause : delay, cancellationToken);
             }
             catch (OperationCanceledException)
             {
@@ -259,6 +286,13 @@ internal sealed class SyncWorker : IAsyncDisposable
                     }
 
                     long sent = await RunSegmentAsync(entries, start, end, lanes, buckets, runs, cancellationToken);
+                    if (_fullPause != TimeSpan.Zero)
+                    {
+                        // The record the peer had no room for went through.
+                        StorageLog.SyncPeerHasRoom(_logger, PeerIp, PeerPort, (Environment.TickCount64 - _fullSince) / 1000.0);
+                        _fullPause = TimeSpan.Zero;
+                    }
+
                     var last = entries[end - 1];
                     _mark.BinlogIndex = last.EndIndex;
                     _mark.BinlogOffset = last.EndOffset;
@@ -378,6 +412,47 @@ internal sealed class SyncWorker : IAsyncDisposable
         _stopping.Dispose();
     }
 
+    /// <summary>
+    /// The peer answered EFBIG: it cannot hold <paramref name="remote"/> at <paramref name="size"/> bytes (its file system's
+    /// limit, or its RLIMIT_FSIZE, is smaller than ours). The record is skipped so later ones keep flowing; the first
+    /// refusal of a file is an error in the log (its copy there differs from ours), repeats are debug lines.
+    /// </summary>
+    private void OnTooBig(char op, string remote, long size)
+    {
+        long refusedAt = size < 0 ? long.MaxValue : size;
+        bool first = true;
+        _tooBig.AddOrUpdate(remote, refusedAt, (_, known) =>
+        {
+            first = false;
+            return Math.Min(known, refusedAt);
+        });
+        if (first)
+        {
+            StorageLog.SyncFileTooBig(_logger, PeerIp, PeerPort, op, remote, size);
+        }
+        else
+        {
+            StorageLog.SyncFileStillTooBig(_logger, PeerIp, PeerPort, op, remote, size, refusedAt);
+        }
+    }
+
+    /// <summary>The peer took the whole of a file it once refused: its copy is in step again.</summary>
+    private void OnWholeFileTaken(string remote, long size)
+    {
+        if (!_tooBig.IsEmpty && _tooBig.TryRemove(remote, out _))
+        {
+            StorageLog.SyncFileInStep(_logger, PeerIp, PeerPort, remote, size);
+        }
+    }
+
+    /// <summary>The peer answered ENOSPC: the batch stops here and is retried after a pause (RunAsync).</summary>
+    private sealed class PeerFullException(char op, string remoteName) : IOException($"the peer has no space left for {op} {remoteName}")
+    {
+        public char Op { get; } = op;
+
+        public string RemoteName { get; } = remoteName;
+    }
+
     /// <summary>One connection to the peer and the records of a batch that hash to it, sent one after the other.</summary>
     private sealed class SyncLane(SyncWorker worker, GroupPeers peers) : IAsyncDisposable
     {
@@ -386,6 +461,7 @@ internal sealed class SyncWorker : IAsyncDisposable
         // Per pipelined request: content bytes (-1 for a delete) and whether it is a create, for the answers.
         private readonly long[] _pendingBytes = new long[MaxPipelined];
         private readonly bool[] _pendingCreate = new bool[MaxPipelined];
+        private readonly int[] _pendingEntry = new int[MaxPipelined];
         private FdfsConnection? _connection;
         private CancellationTokenSource? _timeout;
 
@@ -510,6 +586,7 @@ internal sealed class SyncWorker : IAsyncDisposable
                     filled += FdfsConstants.HeaderSize + SyncDeleteHeader.Size + nameLength;
                     _pendingBytes[pending] = -1;
                     _pendingCreate[pending] = false;
+                    _pendingEntry[pending] = i;
                     pending++;
                     continue;
                 }
@@ -562,6 +639,7 @@ internal sealed class SyncWorker : IAsyncDisposable
                     filled = contentAt + (int)size;
                     _pendingBytes[pending] = size;
                     _pendingCreate[pending] = command == StorageCommand.SyncCreateFile;
+                    _pendingEntry[pending] = i;
                     pending++;
                 }
             }
@@ -572,9 +650,11 @@ internal sealed class SyncWorker : IAsyncDisposable
             }
 
             bool refused = false;
+            int full = -1;
             for (int k = 0; k < pending && !refused; k++)
             {
                 var (status, _) = await connection.ReadResponseAsync(1024, _timeout.Token);
+                var entry = entries[_pendingEntry[k]];
                 refused = status == FdfsErrno.EINVAL;
                 if (_pendingBytes[k] >= 0)
                 {
@@ -586,13 +666,35 @@ internal sealed class SyncWorker : IAsyncDisposable
                     worker._peerHasFiles = status == FdfsErrno.EEXIST;
                 }
 
-                if (status is not (0 or FdfsErrno.EEXIST or FdfsErrno.ENOENT or FdfsErrno.EINVAL))
+                switch (status)
                 {
-                    StorageLog.SyncRecordRefused(peers.Logger, worker.PeerIp, worker.PeerPort, '?', "(pipelined)", FdfsErrno.Name(status));
+                    case FdfsErrno.EFBIG:
+                        worker.OnTooBig(entry.Op, entry.RemoteName, _pendingBytes[k]);
+                        break;
+                    case FdfsErrno.ENOSPC:
+                        full = full < 0 ? k : full; // every answer is read first: the connection stays usable
+                        break;
+                    case 0 or FdfsErrno.ENOENT when _pendingBytes[k] < 0:
+                        worker._tooBig.TryRemove(entry.RemoteName, out _);
+                        break;
+                    case 0:
+                        worker.OnWholeFileTaken(entry.RemoteName, _pendingBytes[k]);
+                        break;
+                    case FdfsErrno.EEXIST or FdfsErrno.ENOENT or FdfsErrno.EINVAL:
+                        break;
+                    default:
+                        StorageLog.SyncRecordRefused(peers.Logger, worker.PeerIp, worker.PeerPort, entry.Op, entry.RemoteName, FdfsErrno.Name(status));
+                        break;
                 }
             }
 
             _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            if (full >= 0)
+            {
+                var entry = entries[_pendingEntry[full]];
+                throw new PeerFullException(entry.Op, entry.RemoteName);
+            }
+
             if (refused)
             {
                 // The peer closed the connection after an EINVAL and the answers after it are lost: redo these records
@@ -617,8 +719,64 @@ internal sealed class SyncWorker : IAsyncDisposable
 
             string local = peers.Paths.LocalPath(path, entry.RemoteName);
             int ts = (int)entry.Timestamp;
+            char op = char.ToUpperInvariant(entry.Op);
             byte status;
-            switch (char.ToUpperInvariant(entry.Op))
+            _attempted = -1;
+            _wholeFileSent = false;
+            if (op == BinlogOp.Rename && entry.Extra is { } oldName && worker._tooBig.TryRemove(oldName, out long refused))
+            {
+                worker._tooBig[entry.RemoteName] = refused; // the peer's short copy takes the new name along
+            }
+
+            if (op is BinlogOp.Append or BinlogOp.Modify or BinlogOp.Truncate or BinlogOp.Update
+                && worker._tooBig.TryGetValue(entry.RemoteName, out long refusedAt))
+            {
+                // The peer's copy is behind: no change applies to it, only the whole file, and only below the size refused.
+                status = await CopyFileAsync(StorageCommand.SyncUpdateFile, entry.RemoteName, local, ts, cancellationToken, refusedAt);
+                if (status == StillTooBigStatus)
+                {
+                    StorageLog.SyncFileStillTooBig(peers.Logger, worker.PeerIp, worker.PeerPort, entry.Op, entry.RemoteName, _attempted, refusedAt);
+                    return;
+                }
+            }
+            else
+            {
+                status = await SendRecordAsync(entry, op, local, ts, cancellationToken);
+            }
+
+            switch (status)
+            {
+                case FdfsErrno.EFBIG:
+                    worker.OnTooBig(entry.Op, entry.RemoteName, _attempted);
+                    return;
+                case FdfsErrno.ENOSPC:
+                    throw new PeerFullException(entry.Op, entry.RemoteName);
+                case 0 or FdfsErrno.ENOENT when op == BinlogOp.Delete:
+                    worker._tooBig.TryRemove(entry.RemoteName, out _);
+                    break;
+                case 0 when _wholeFileSent:
+                    worker.OnWholeFileTaken(entry.RemoteName, _attempted);
+                    break;
+            }
+
+            // EEXIST: already there (a replay); ENOENT on delete: already gone. Anything else is logged and passed
+            // over, as FastDFS does, so one bad record cannot stop replication for good.
+            if (status is not (0 or FdfsErrno.EEXIST or FdfsErrno.ENOENT or SkippedStatus))
+            {
+                StorageLog.SyncRecordRefused(peers.Logger, worker.PeerIp, worker.PeerPort, entry.Op, entry.RemoteName, FdfsErrno.Name(status));
+                if (status == FdfsErrno.EINVAL)
+                {
+                    // The peer closes the connection after EINVAL.
+                    _connection?.Dispose();
+                }
+            }
+        }
+
+        /// <summary>Sends one record as its sync command (5.3) and returns the peer's answer.</summary>
+        private async Task<byte> SendRecordAsync(BinlogEntry entry, char op, string local, int ts, CancellationToken cancellationToken)
+        {
+            byte status;
+            switch (op)
             {
                 case BinlogOp.Create:
                     status = await CopyFileAsync(StorageCommand.SyncCreateFile, entry.RemoteName, local, ts, cancellationToken);
@@ -654,24 +812,21 @@ internal sealed class SyncWorker : IAsyncDisposable
                     status = await TwoNamesAsync(StorageCommand.SyncCreateLink, entry.RemoteName, entry.Extra, ts, cancellationToken);
                     break;
                 default:
-                    return;
+                    return SkippedStatus;
             }
 
-            // EEXIST: already there (a replay); ENOENT on delete: already gone. Anything else is logged and passed
-            // over, as FastDFS does, so one bad record cannot stop replication for good.
-            if (status is not (0 or FdfsErrno.EEXIST or FdfsErrno.ENOENT or SkippedStatus))
-            {
-                StorageLog.SyncRecordRefused(peers.Logger, worker.PeerIp, worker.PeerPort, entry.Op, entry.RemoteName, FdfsErrno.Name(status));
-                if (status == FdfsErrno.EINVAL)
-                {
-                    // The peer closes the connection after EINVAL.
-                    _connection?.Dispose();
-                }
-            }
+            return status;
         }
 
         /// <summary>Status for "source file gone, nothing sent" (9.3: skipped silently).</summary>
         private const byte SkippedStatus = 255;
+
+        /// <summary>Status for "not sent: still at least the size the peer refused".</summary>
+        private const byte StillTooBigStatus = 254;
+
+        // The size the last record would give the file on the peer (-1: none), and whether it was sent whole; for EFBIG.
+        private long _attempted;
+        private bool _wholeFileSent;
 
         /// <summary>Most requests in flight on one connection; bounds what a lost connection makes us redo.</summary>
         private const int MaxPipelined = 64;
@@ -679,7 +834,11 @@ internal sealed class SyncWorker : IAsyncDisposable
         /// <summary>Room a pipelined request needs besides its content (header, fixed part, name).</summary>
         private const int RequestRoom = FdfsConstants.HeaderSize + SyncFileHeader.Size + FdfsConstants.RemoteFileNameMaxLength;
 
-        private async Task<byte> CopyFileAsync(StorageCommand command, string remote, string local, int ts, CancellationToken cancellationToken)
+        /// <summary>
+        /// SYNC_CREATE_FILE / SYNC_UPDATE_FILE of the whole file; <see cref="StillTooBigStatus"/> without sending when it
+        /// is at least <paramref name="below"/> bytes.
+        /// </summary>
+        private async Task<byte> CopyFileAsync(StorageCommand command, string remote, string local, int ts, CancellationToken cancellationToken, long below = long.MaxValue)
         {
             await EventThread.Leave(); // disk work never runs on a socket event thread
             SafeFileHandle handle;
@@ -695,6 +854,13 @@ internal sealed class SyncWorker : IAsyncDisposable
             using (handle)
             {
                 long size = RandomAccess.GetLength(handle);
+                _attempted = size;
+                _wholeFileSent = true;
+                if (size >= below)
+                {
+                    return StillTooBigStatus;
+                }
+
                 bool confirmOnly = false;
                 if (command == StorageCommand.SyncCreateFile && worker._peerHasFiles)
                 {
@@ -780,6 +946,8 @@ internal sealed class SyncWorker : IAsyncDisposable
                 }
                 else
                 {
+                    _attempted = offset + length;
+                    _wholeFileSent = false;
                     int nameLength = Encoding.UTF8.GetBytes(entry.RemoteName, _buffer.AsSpan(FdfsConstants.HeaderSize + SyncRangeHeader.Size));
                     PacketHeader.Request(command, SyncRangeHeader.Size + nameLength + length).Write(_buffer);
                     new SyncRangeHeader(nameLength, offset, length, ts, Group).Write(_buffer.AsSpan(FdfsConstants.HeaderSize));
@@ -800,6 +968,8 @@ internal sealed class SyncWorker : IAsyncDisposable
                 return SkippedStatus;
             }
 
+            _attempted = newSize;
+            _wholeFileSent = false;
             int nameLength = Encoding.UTF8.GetBytes(entry.RemoteName, _buffer.AsSpan(FdfsConstants.HeaderSize + SyncRangeHeader.Size));
             PacketHeader.Request(StorageCommand.SyncTruncateFile, SyncRangeHeader.Size + nameLength).Write(_buffer);
             new SyncRangeHeader(nameLength, oldSize, newSize, ts, Group).Write(_buffer.AsSpan(FdfsConstants.HeaderSize));

@@ -98,6 +98,38 @@ public class SyncReceiverTests
         Assert.Equal(Ts + 3, server.Server.SyncProgressFor("127.0.0.9"));
     }
 
+    [Fact]
+    public async Task Append_and_modify_past_the_file_system_limit_answer_EFBIG_and_keep_the_file_and_the_connection()
+    {
+        await using var server = await StorageTestServer.StartAsync();
+        string remote = await PeerNameAsync(server, appender: true);
+        long limit = FastDfs.Integration.Tests.TestKit.FileSizeLimit.Of(Path.GetDirectoryName(server.LocalPath(remote))!);
+        long size = limit - 100;
+        await using var peer = await PeerAsync(server);
+        Assert.Equal(0, (await peer.RoundTripAsync(StorageCommand.SyncCreateFile, CopyBody(remote, [1, 2, 3]))).Status);
+        Assert.Equal(0, (await peer.RoundTripAsync(StorageCommand.SyncTruncateFile, RangeBody(remote, 3, size, []))).Status);
+        var body = new byte[256 * 1024];
+        Array.Fill(body, (byte)7);
+
+        // Before, the replica wrote up to the limit, failed and dropped the connection, and the source sent the same
+        // record again and again. Now: EFBIG, the file as it was (the overwritten tail of a MODIFY never written).
+        Assert.Equal(FdfsErrno.EFBIG, (await peer.RoundTripAsync(StorageCommand.SyncAppendFile, RangeBody(remote, size, body.Length, body, Ts + 1))).Status);
+        Assert.Equal(FdfsErrno.EFBIG, (await peer.RoundTripAsync(StorageCommand.SyncModifyFile, RangeBody(remote, size - 50, body.Length, body, Ts + 2))).Status);
+        Assert.Equal(size, new FileInfo(server.LocalPath(remote)).Length);
+        using (var handle = File.OpenHandle(server.LocalPath(remote)))
+        {
+            var tail = new byte[50];
+            RandomAccess.Read(handle, tail, size - 50);
+            Assert.Equal(new byte[50], tail);
+        }
+
+        // Same connection: what fits is taken, and only that is in the binlog.
+        Assert.Equal(0, (await peer.RoundTripAsync(StorageCommand.SyncAppendFile, RangeBody(remote, size, 100, body.AsSpan(0, 100).ToArray(), Ts + 3))).Status);
+        Assert.Equal(limit, new FileInfo(server.LocalPath(remote)).Length);
+        var lines = (await server.BinlogLinesAsync()).Where(l => l.Contains(remote, StringComparison.Ordinal) && l[11] is 'a' or 'm').ToArray();
+        Assert.Equal([$"{Ts + 3} a {remote} {size} 100"], lines);
+    }
+
     public static TheoryData<string> BadNames => new()
     {
         "M00/00/00/../../../../etc/passwd-xxxxxxxxxxxxxxxxxxxxxxx",

@@ -5,8 +5,12 @@ using FastDfs.Protocol;
 
 namespace FastDfs.Integration.Tests.TestKit;
 
-/// <summary>Settings of one storage daemon in a test cluster.</summary>
-public sealed record StorageSpec(string Group = "group1", int StorePaths = 1, string Extra = "", string? Ip = null);
+/// <summary>
+/// Settings of one storage daemon in a test cluster. <paramref name="FileSizeLimit"/>: the daemon runs under that
+/// RLIMIT_FSIZE (bytes; writes past it fail with EFBIG). <paramref name="TmpfsBytes"/>: store path 0 is a tmpfs of that
+/// size, mounted in a mount namespace of the daemon's own (unshare), so the disk fills up (ENOSPC) and vanishes with it.
+/// </summary>
+public sealed record StorageSpec(string Group = "group1", int StorePaths = 1, string Extra = "", string? Ip = null, long? FileSizeLimit = null, long? TmpfsBytes = null);
 
 /// <summary>
 /// A real cluster on loopback: one tracker process and storage processes, each with its own 127.x address,
@@ -178,10 +182,29 @@ public sealed class Cluster : IAsyncDisposable
         conf.AppendLine(spec.Extra);
         string confPath = Path.Combine(dir, "storage.conf");
         File.WriteAllText(confPath, conf.ToString());
-        var node = new StorageNode(ip, dir, paths, confPath, spec.Group);
+        var node = new StorageNode(ip, dir, paths, confPath, spec.Group) { Launcher = Launcher(spec, paths) };
         await node.StartAsync();
         _storages.Add(node);
         return node;
+    }
+
+    private static List<string> Launcher(StorageSpec spec, List<string> paths)
+    {
+        var launcher = new List<string>();
+        if (spec.FileSizeLimit is long limit)
+        {
+            // .NET's W^X double mapping sizes a memory file past any small limit and the runtime fails to start.
+            launcher.AddRange(["env", "DOTNET_EnableWriteXorExecute=0", "prlimit", string.Create(CultureInfo.InvariantCulture, $"--fsize={limit}"), "--"]);
+        }
+
+        if (spec.TmpfsBytes is long bytes)
+        {
+            // root may mount in a new mount namespace; anyone else in a user namespace of their own as well.
+            launcher.AddRange(["unshare", Environment.UserName == "root" ? "-m" : "-Urm", "--", "sh", "-c",
+                "mount -t tmpfs -o size=$0 tmpfs \"$1\" && shift && exec \"$@\"", bytes.ToString(CultureInfo.InvariantCulture), paths[0]]);
+        }
+
+        return launcher;
     }
 
     public FastDfsClient CreateClient(TimeSpan? timeout = null) => CreateClientFor(timeout, TrackerEndpoint);
@@ -280,11 +303,14 @@ public sealed class StorageNode(string ip, string baseDir, IReadOnlyList<string>
 
     public DaemonProcess? Process { get; private set; }
 
+    /// <summary>What runs the daemon (see <see cref="StorageSpec"/>); empty: started directly.</summary>
+    public IReadOnlyList<string> Launcher { get; init; } = [];
+
     public string Endpoint => Process?.Endpoint ?? throw new InvalidOperationException("storage not started");
 
     public async Task StartAsync()
     {
-        Process = await DaemonProcess.StartAsync("fdfs-storaged", ConfigPath, "storage");
+        Process = await DaemonProcess.StartAsync("fdfs-storaged", ConfigPath, "storage", launcher: Launcher);
         if (!File.ReadAllText(ConfigPath).Contains("\nport = " + Process.Port, StringComparison.Ordinal))
         {
             // Keep the port across restarts: FastDFS requires a group's storages to keep theirs.

@@ -49,16 +49,20 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<DaemonProcess> StartAsync(string program, string configPath, string role, TimeSpan? timeout = null)
+    /// <summary>
+    /// Starts <paramref name="program"/>; a <paramref name="launcher"/> (e.g. <c>prlimit --fsize=N --</c>) runs it and must
+    /// exec it, so <see cref="Pid"/> stays the daemon's.
+    /// </summary>
+    public static async Task<DaemonProcess> StartAsync(string program, string configPath, string role, TimeSpan? timeout = null, IReadOnlyList<string>? launcher = null)
     {
         var (fileName, prefixArgs) = Binaries.Resolve(program);
-        var info = new ProcessStartInfo(fileName)
+        var info = new ProcessStartInfo(launcher is { Count: > 0 } ? launcher[0] : fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in prefixArgs)
+        foreach (string arg in launcher is { Count: > 0 } ? [.. launcher.Skip(1), fileName, .. prefixArgs] : prefixArgs)
         {
             info.ArgumentList.Add(arg);
         }
