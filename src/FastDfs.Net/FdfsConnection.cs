@@ -26,6 +26,11 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
     private int _receiveEnd;
     private int _disposed;
 
+    // Stall watch, read by FdfsServer's sweep: when the pending socket operation began (Environment.TickCount64),
+    // 0 while none is pending. Two plain stores per operation instead of a timer per request.
+    private long _ioSince;
+    private int _watch;
+
     public FdfsConnection(Socket socket)
     {
         _socket = socket;
@@ -41,6 +46,25 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
     public Socket Socket => _socket;
 
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>
+    /// Whether a server closes this connection when a socket operation makes no progress for network_timeout:
+    /// as in FastDFS, before the first request and inside a request (a partial header included), not between requests.
+    /// </summary>
+    public StallWatch Watch
+    {
+        get => (StallWatch)Volatile.Read(ref _watch);
+        set => Volatile.Write(ref _watch, (int)value);
+    }
+
+    /// <summary>When the pending socket operation started or last moved data (Environment.TickCount64); 0 when none is pending.</summary>
+    internal long IoPendingSince => Volatile.Read(ref _ioSince);
+
+    /// <summary>Kernel byte count seen by the server's sweep (see <see cref="KernelBytesMoved"/>); only the sweep uses it.</summary>
+    internal long SweepBytes { get; set; } = -1;
+
+    /// <summary>When the sweep last saw <see cref="SweepBytes"/> change (Environment.TickCount64).</summary>
+    internal long SweepTicks { get; set; }
 
     /// <summary>When the connection was last returned to a pool; used to drop idle ones.</summary>
     public long LastUsedTicks { get; set; }
@@ -102,7 +126,15 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
             _receiveEnd = have;
             while (_receiveEnd < FdfsConstants.HeaderSize)
             {
+                if (_receiveEnd > 0)
+                {
+                    // Part of a header: the peer is inside a request now.
+                    Watch = StallWatch.InRequest;
+                }
+
+                Volatile.Write(ref _ioSince, Environment.TickCount64);
                 int n = await _socket.ReceiveAsync(_receiveBuffer.AsMemory(_receiveEnd), SocketFlags.None, cancellationToken);
+                Volatile.Write(ref _ioSince, 0);
                 if (n == 0)
                 {
                     if (_receiveEnd == 0)
@@ -131,7 +163,9 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
         buffer = buffer[TakeBuffered(buffer.Span)..];
         while (!buffer.IsEmpty)
         {
+            Volatile.Write(ref _ioSince, Environment.TickCount64);
             int n = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            Volatile.Write(ref _ioSince, 0);
             if (n == 0)
             {
                 throw new EndOfStreamException("connection closed inside a packet body");
@@ -156,14 +190,17 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReceiveSomeAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
+        Volatile.Write(ref _ioSince, Environment.TickCount64);
         if (buffer.Length >= ReceiveBufferSize)
         {
             int n = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            Volatile.Write(ref _ioSince, 0);
             return n == 0 ? throw new EndOfStreamException("connection closed inside a packet body") : n;
         }
 
         // A small read goes through the buffer so that what follows it (the next packet) costs no extra receive.
         int got = await _socket.ReceiveAsync(_receiveBuffer.AsMemory(), SocketFlags.None, cancellationToken);
+        Volatile.Write(ref _ioSince, 0);
         if (got == 0)
         {
             throw new EndOfStreamException("connection closed inside a packet body");
@@ -215,7 +252,10 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
     {
         while (!data.IsEmpty)
         {
+            // A large send completes only once all of it is out; the server's sweep sees its progress in the kernel.
+            Volatile.Write(ref _ioSince, Environment.TickCount64);
             int n = await _socket.SendAsync(data, SocketFlags.None, cancellationToken);
+            Volatile.Write(ref _ioSince, 0);
             data = data[n..];
         }
     }
@@ -278,6 +318,36 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
         return (header.Status, response);
     }
 
+    /// <summary>
+    /// Bytes the kernel has received on this socket plus bytes the peer acknowledged (Linux TCP_INFO), or -1 when
+    /// unknown. Counts progress that no completed operation shows yet: a large send the peer drains slowly.
+    /// </summary>
+    internal long KernelBytesMoved()
+    {
+        if (!OperatingSystem.IsLinux() || _socket.ProtocolType != ProtocolType.Tcp)
+        {
+            return -1;
+        }
+
+        // struct tcp_info: tcpi_bytes_acked at 120, tcpi_bytes_received at 128 (Linux 4.1+).
+        const int IpProtoTcp = 6, TcpInfo = 11, BytesAcked = 120, BytesReceived = 128;
+        Span<byte> info = stackalloc byte[256];
+        try
+        {
+            int length = _socket.GetRawSocketOption(IpProtoTcp, TcpInfo, info);
+            if (length < BytesReceived + sizeof(long))
+            {
+                return -1;
+            }
+
+            return BitConverter.ToInt64(info[BytesAcked..]) + BitConverter.ToInt64(info[BytesReceived..]);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return -1;
+        }
+    }
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
@@ -305,4 +375,17 @@ public sealed class FdfsConnection : IAsyncDisposable, IDisposable
     }
 
     public override string ToString() => RemoteEndPoint.ToString();
+}
+
+/// <summary>When a server's sweep closes a connection whose socket operation makes no progress.</summary>
+public enum StallWatch
+{
+    /// <summary>Between requests: a pooled connection may wait for its next request forever.</summary>
+    Idle,
+
+    /// <summary>Accepted but no request yet: FastDFS closes it after network_timeout (a leaked client connection).</summary>
+    FirstRequest,
+
+    /// <summary>From the first byte of a header until the response is sent.</summary>
+    InRequest,
 }

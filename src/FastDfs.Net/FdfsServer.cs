@@ -43,9 +43,11 @@ public sealed partial class FdfsServer : IAsyncDisposable
     private readonly TimeSpan _idleTimeout;
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Task> _connections = [];
+    private readonly HashSet<FdfsConnection> _open = [];
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private int _connectionCount;
+    private Task? _sweep;
 
     public FdfsServer(
         IPEndPoint endpoint,
@@ -74,6 +76,12 @@ public sealed partial class FdfsServer : IAsyncDisposable
     /// </summary>
     public IReadOnlyList<IPAddress> AlsoListenOn { get; init; } = [];
 
+    /// <summary>
+    /// network_timeout: a connection whose socket operation moves no byte for this long before its first request or
+    /// inside a request is closed (FastDFS's recv/send timer); between requests it may stay idle. Infinite: never.
+    /// </summary>
+    public TimeSpan NetworkTimeout { get; init; } = Timeout.InfiniteTimeSpan;
+
     /// <summary>Every bound endpoint, <see cref="EndPoint"/> first.</summary>
     public IReadOnlyList<IPEndPoint> EndPoints => [.. _listeners.Select(l => (IPEndPoint)l.LocalEndPoint!)];
 
@@ -99,6 +107,74 @@ public sealed partial class FdfsServer : IAsyncDisposable
         foreach (var listener in _listeners)
         {
             _acceptLoops.Add(AcceptLoopAsync(listener));
+        }
+
+        if (NetworkTimeout > TimeSpan.Zero && NetworkTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _sweep = SweepStalledAsync();
+        }
+    }
+
+    /// <summary>
+    /// Every second (four times per network_timeout when shorter) closes the connections whose pending socket
+    /// operation has moved no byte for network_timeout: one loop for the server instead of a timer per request.
+    /// </summary>
+    private async Task SweepStalledAsync()
+    {
+        long limit = (long)NetworkTimeout.TotalMilliseconds;
+        long period = Math.Clamp(limit / 4, 100, 1000);
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(period));
+        var stalled = new List<(FdfsConnection Connection, StallWatch Watch, long Idle)>();
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                long now = Environment.TickCount64;
+                lock (_open)
+                {
+                    foreach (var connection in _open)
+                    {
+                        var watch = connection.Watch;
+                        long since = connection.IoPendingSince;
+                        if (watch == StallWatch.Idle || since == 0 || now - since < period)
+                        {
+                            continue;
+                        }
+
+                        // Pending for a while: the kernel's counters show whether bytes still move (a large send that
+                        // the peer drains slowly completes only at its end). Asked only of such connections; a
+                        // change restarts the clock at this sweep, as nothing tells when within the period it moved.
+                        long moved = connection.KernelBytesMoved();
+                        if (moved != connection.SweepBytes)
+                        {
+                            connection.SweepBytes = moved;
+                            connection.SweepTicks = now;
+                            continue;
+                        }
+
+                        long idle = now - Math.Max(since, connection.SweepTicks);
+                        if (idle >= limit)
+                        {
+                            stalled.Add((connection, watch, idle));
+                        }
+                    }
+                }
+
+                foreach (var (connection, watch, idle) in stalled)
+                {
+                    LogStalled(_logger, connection.RemoteEndPoint, idle / 1000.0,
+                        watch == StallWatch.FirstRequest ? "before its first request" : "inside a request", NetworkTimeout.TotalSeconds);
+
+                    // Ends the handler's pending receive or send (SocketException / ObjectDisposedException); the
+                    // request loop then cleans up as for a dropped connection.
+                    connection.Dispose();
+                }
+
+                stalled.Clear();
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -181,7 +257,13 @@ public sealed partial class FdfsServer : IAsyncDisposable
                 continue;
             }
 
-            var task = ServeAsync(new FdfsConnection(socket));
+            var connection = new FdfsConnection(socket) { Watch = StallWatch.FirstRequest };
+            lock (_open)
+            {
+                _open.Add(connection);
+            }
+
+            var task = ServeAsync(connection);
             lock (_connections)
             {
                 _connections.Add(task);
@@ -228,6 +310,8 @@ public sealed partial class FdfsServer : IAsyncDisposable
                     break;
                 }
 
+                connection.Watch = StallWatch.InRequest;
+
                 if (header.Command == (byte)TrackerCommand.Quit)
                 {
                     break;
@@ -242,6 +326,7 @@ public sealed partial class FdfsServer : IAsyncDisposable
                     }
 
                     await connection.SendResponseAsync(ReadOnlyMemory<byte>.Empty, token);
+                    connection.Watch = StallWatch.Idle;
                     continue;
                 }
 
@@ -249,6 +334,8 @@ public sealed partial class FdfsServer : IAsyncDisposable
                 {
                     break;
                 }
+
+                connection.Watch = StallWatch.Idle;
             }
         }
         catch (OperationCanceledException)
@@ -281,6 +368,11 @@ public sealed partial class FdfsServer : IAsyncDisposable
             }
 
             connection.Dispose();
+            lock (_open)
+            {
+                _open.Remove(connection);
+            }
+
             Interlocked.Decrement(ref _connectionCount);
         }
     }
@@ -312,6 +404,11 @@ public sealed partial class FdfsServer : IAsyncDisposable
 
         await Task.WhenAny(Task.WhenAll(open), Task.Delay(grace));
         await _stopping.CancelAsync();
+        if (_sweep is not null)
+        {
+            await _sweep.ConfigureAwait(false);
+        }
+
         await Task.WhenAll(open).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
@@ -335,6 +432,10 @@ public sealed partial class FdfsServer : IAsyncDisposable
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Debug, Message = "connection {Remote} dropped: {Reason}")]
     private static partial void LogConnectionDropped(ILogger logger, IPEndPoint remote, string reason);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning,
+        Message = "closed {Remote}: no byte moved for {Seconds:0.#} s {Phase} (network_timeout {Timeout} s)")]
+    private static partial void LogStalled(ILogger logger, IPEndPoint remote, double seconds, string phase, double timeout);
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "request handler failed for {Remote}")]
     private static partial void LogHandlerFailed(ILogger logger, IPEndPoint remote, Exception exception);

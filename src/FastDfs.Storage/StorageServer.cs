@@ -77,6 +77,7 @@ public sealed class StorageServer : IAsyncDisposable
         {
             DualStack = dualStack,
             AlsoListenOn = otherAddresses,
+            NetworkTimeout = Options.NetworkTimeout,
         };
         _server.Start();
         foreach (var endpoint in _server.EndPoints)

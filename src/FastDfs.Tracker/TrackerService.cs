@@ -80,6 +80,7 @@ public sealed class TrackerService : IHostedService, IAsyncDisposable
         {
             DualStack = dualStack,
             AlsoListenOn = otherAddresses,
+            NetworkTimeout = o.NetworkTimeout,
         };
         server.Start();
         _server = server;
