@@ -82,6 +82,12 @@ public sealed record StorageOptions
     /// <summary><c>network_timeout</c>.</summary>
     public TimeSpan NetworkTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long a CRC32 of an appender's content may run before it is answered ETIMEDOUT; null: <see cref="NetworkTimeout"/>
+    /// (a client would have given up by then). Not a config key: tests shorten it without shortening the stall watch.
+    /// </summary>
+    internal TimeSpan? CrcTimeLimit { get; init; }
+
     /// <summary><c>heart_beat_interval</c>.</summary>
     public TimeSpan HeartBeatInterval { get; init; } = TimeSpan.FromSeconds(30);
 

@@ -216,7 +216,7 @@ internal sealed partial class StorageRequestHandler
         long startedNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
         long started = Stopwatch.GetTimestamp();
         var socket = connection.Socket;
-        var limit = _options.NetworkTimeout;
+        var limit = _options.CrcTimeLimit ?? _options.NetworkTimeout;
         bool gone = false;
         try
         {

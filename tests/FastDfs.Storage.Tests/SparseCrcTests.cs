@@ -228,7 +228,7 @@ public class SparseCrcTests
     [Fact]
     public async Task A_crc_longer_than_network_timeout_is_answered_ETIMEDOUT_and_the_connection_stays()
     {
-        await using var server = await StorageTestServer.StartAsync(o => o with { NetworkTimeout = TimeSpan.FromMilliseconds(1) });
+        await using var server = await StorageTestServer.StartAsync(o => o with { CrcTimeLimit = TimeSpan.FromMilliseconds(1) });
         await using var conn = await server.ConnectAsync();
         var content = Bytes(new Random(29), 64 << 20);
         string remote = await conn.UploadAsync(content, "bin", appender: true);
