@@ -40,10 +40,10 @@ public sealed partial class FdfsServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly int _maxConnections;
     private readonly Func<IPAddress, bool> _allowHost;
-    private readonly TimeSpan _idleTimeout;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly HashSet<Task> _connections = [];
-    private readonly HashSet<FdfsConnection> _open = [];
+    // Open connections and their request loops (null until the loop is started): the stall sweep reads the keys,
+    // StopAsync waits for the loops.
+    private readonly Dictionary<FdfsConnection, Task?> _connections = [];
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private int _connectionCount;
@@ -54,15 +54,13 @@ public sealed partial class FdfsServer : IAsyncDisposable
         IFdfsRequestHandler handler,
         ILogger logger,
         int maxConnections = 1024,
-        Func<IPAddress, bool>? allowHost = null,
-        TimeSpan? idleTimeout = null)
+        Func<IPAddress, bool>? allowHost = null)
     {
         EndPoint = endpoint;
         _handler = handler;
         _logger = logger;
         _maxConnections = maxConnections;
         _allowHost = allowHost ?? (_ => true);
-        _idleTimeout = idleTimeout ?? Timeout.InfiniteTimeSpan;
     }
 
     public IPEndPoint EndPoint { get; private set; }
@@ -130,9 +128,9 @@ public sealed partial class FdfsServer : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(_stopping.Token))
             {
                 long now = Environment.TickCount64;
-                lock (_open)
+                lock (_connections)
                 {
-                    foreach (var connection in _open)
+                    foreach (var connection in _connections.Keys)
                     {
                         var watch = connection.Watch;
                         long since = connection.IoPendingSince;
@@ -258,28 +256,20 @@ public sealed partial class FdfsServer : IAsyncDisposable
             }
 
             var connection = new FdfsConnection(socket) { Watch = StallWatch.FirstRequest };
-            lock (_open)
+            lock (_connections)
             {
-                _open.Add(connection);
+                _connections.Add(connection, null);
             }
 
             var task = ServeAsync(connection);
             lock (_connections)
             {
-                _connections.Add(task);
-            }
-
-            _ = task.ContinueWith(
-                t =>
+                // The loop removes its own entry when it ends, which may already have happened.
+                if (_connections.ContainsKey(connection))
                 {
-                    lock (_connections)
-                    {
-                        _connections.Remove(t);
-                    }
-                },
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
+                    _connections[connection] = task;
+                }
+            }
         }
     }
 
@@ -292,19 +282,7 @@ public sealed partial class FdfsServer : IAsyncDisposable
         {
             while (!token.IsCancellationRequested)
             {
-                PacketHeader? maybeHeader;
-                if (_idleTimeout == Timeout.InfiniteTimeSpan)
-                {
-                    maybeHeader = await connection.ReadHeaderOrEndAsync(token);
-                }
-                else
-                {
-                    // Only daemons configured with an idle limit pay for a timer per request.
-                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(token);
-                    idle.CancelAfter(_idleTimeout);
-                    maybeHeader = await connection.ReadHeaderOrEndAsync(idle.Token);
-                }
-
+                var maybeHeader = await connection.ReadHeaderOrEndAsync(token);
                 if (maybeHeader is not { } header)
                 {
                     break;
@@ -340,7 +318,7 @@ public sealed partial class FdfsServer : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            // Server stopping or idle timeout.
+            // Server stopping.
         }
         catch (FdfsProtocolException e)
         {
@@ -368,9 +346,9 @@ public sealed partial class FdfsServer : IAsyncDisposable
             }
 
             connection.Dispose();
-            lock (_open)
+            lock (_connections)
             {
-                _open.Remove(connection);
+                _connections.Remove(connection);
             }
 
             Interlocked.Decrement(ref _connectionCount);
@@ -399,7 +377,7 @@ public sealed partial class FdfsServer : IAsyncDisposable
         Task[] open;
         lock (_connections)
         {
-            open = [.. _connections];
+            open = [.. _connections.Values.OfType<Task>()];
         }
 
         await Task.WhenAny(Task.WhenAll(open), Task.Delay(grace));

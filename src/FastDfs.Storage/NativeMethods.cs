@@ -103,11 +103,11 @@ internal static class NativeMethods
 
     [DllImport("libc", EntryPoint = "lseek", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern long SeekNative(int fd, long offset, int whence);
+    private static extern long SeekNative(Microsoft.Win32.SafeHandles.SafeFileHandle fd, long offset, int whence);
 
     [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int StatxNative(int directoryFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] buffer);
+    private static extern int StatxNative(Microsoft.Win32.SafeHandles.SafeFileHandle directoryFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] buffer);
 
     private const int SeekData = 3;
     private const int SeekHole = 4;
@@ -134,20 +134,9 @@ internal static class NativeMethods
             return null;
         }
 
-        bool added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            long at = SeekNative(handle.DangerousGetHandle().ToInt32(), offset, hole ? SeekHole : SeekData);
-            return at >= 0 ? at : Marshal.GetLastPInvokeError() == ENXIO ? -1 : null;
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
+        // The marshaller holds a reference on the handle for the call.
+        long at = SeekNative(handle, offset, hole ? SeekHole : SeekData);
+        return at >= 0 ? at : Marshal.GetLastPInvokeError() == ENXIO ? -1 : null;
     }
 
     /// <summary>What identifies one state of a file's content: inode, size, change and modification times (ns).</summary>
@@ -162,21 +151,9 @@ internal static class NativeMethods
         }
 
         var buffer = new byte[StatxSize];
-        bool added = false;
-        try
+        if (StatxNative(handle, string.Empty, AtEmptyPath, StatxBasicStats, buffer) != 0)
         {
-            handle.DangerousAddRef(ref added);
-            if (StatxNative(handle.DangerousGetHandle().ToInt32(), string.Empty, AtEmptyPath, StatxBasicStats, buffer) != 0)
-            {
-                return null;
-            }
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
+            return null;
         }
 
         static long Nanoseconds(byte[] b, int at) => (BitConverter.ToInt64(b, at) * 1_000_000_000L) + BitConverter.ToUInt32(b, at + 8);

@@ -56,7 +56,7 @@ internal sealed partial class StorageRequestHandler
         SemaphoreSlim? fileLock = LockFor(remote);
         await fileLock.WaitAsync(cancellationToken);
         long offset;
-        bool tooBig = false;
+        byte refused = 0;
         try
         {
             Count(StatCounter.TotalFileOpenCount);
@@ -82,38 +82,10 @@ internal sealed partial class StorageRequestHandler
                     return await Invalid(connection, header, state, $"modify offset {offset} is beyond the size {size} of {remote}", cancellationToken);
                 }
 
-                // A MODIFY that overwrites bytes and grows the file past the file system's limit would keep the bytes
-                // overwritten before the write reached it: the size is checked first. Growing by writing alone is not
-                // (readers of the file would see zeros until the bytes arrive); a refusal cuts those bytes off again.
-                long end = offset + request.Size;
-                if (modify && offset < size && end > size && !TrySetLength(handle, end))
-                {
-                    tooBig = true;
-                }
-                else
-                {
-                    try
-                    {
-                        await ReceiveIntoAsync(connection, state, handle, offset, contentStart, have, hash: false, cancellationToken);
-                    }
-                    catch (Exception e) when (end > size)
-                    {
-                        // A client gone mid-body (or a failed write) leaves no byte past the old end behind, as FastDFS's
-                        // dio_append_finish_clean_up; overwritten bytes of a MODIFY cannot be restored (FastDFS logs them).
-                        RandomAccess.SetLength(handle, size);
-
-                        // EFBIG, which .NET raises as ArgumentOutOfRangeException: a size the client asked for, answered
-                        // as for TRUNCATE (the rest of the body is skipped, the connection stays).
-                        tooBig = e is ArgumentOutOfRangeException;
-                        if (!tooBig)
-                        {
-                            throw;
-                        }
-                    }
-                }
+                refused = await WriteBodyAtAsync(connection, state, handle, size, offset, request.Size, contentStart, have, cancellationToken);
             }
 
-            if (!tooBig)
+            if (refused == 0)
             {
                 await _binlog.AppendAsync(Now(), modify ? BinlogOp.Modify : BinlogOp.Append, remote,
                     string.Create(CultureInfo.InvariantCulture, $"{offset} {request.Size}"));
@@ -124,9 +96,10 @@ internal sealed partial class StorageRequestHandler
             fileLock?.Release();
         }
 
-        if (tooBig)
+        if (refused != 0)
         {
-            return await RefuseAsync(connection, header, state, FdfsErrno.EFBIG, $"{(modify ? "modify" : "append")} of {request.Size} bytes at {offset} to {remote}: past the file system's limit", cancellationToken);
+            return await RefuseAsync(connection, header, state, refused,
+                $"{(modify ? "modify" : "append")} of {request.Size} bytes at {offset} to {remote}: {FdfsErrno.Describe(refused)}", cancellationToken);
         }
 
         Count(modify ? StatCounter.SuccessModifyCount : StatCounter.SuccessAppendCount);
@@ -195,6 +168,53 @@ internal sealed partial class StorageRequestHandler
             return false;
         }
     }
+
+    /// <summary>
+    /// The body of an APPEND or MODIFY (a client's or a peer's sync) written at <paramref name="offset"/> of a file of
+    /// <paramref name="size"/> bytes, so that a change this storage cannot hold leaves the file as it was: 0, or the errno
+    /// to answer (EFBIG past the file system's limit or RLIMIT_FSIZE, ENOSPC; the rest of the body is left unread).
+    /// An overwrite that also grows the file checks the new size first (overwritten bytes could not be restored);
+    /// growing by writing alone is not checked (readers would see zeros until the bytes arrive), and on any failure
+    /// the bytes past the old end are cut off again, as FastDFS's dio_append_finish_clean_up does.
+    /// </summary>
+    private async ValueTask<byte> WriteBodyAtAsync(
+        FdfsConnection connection, StorageConnectionState state, Microsoft.Win32.SafeHandles.SafeFileHandle handle,
+        long size, long offset, long length, int contentStart, int have, CancellationToken cancellationToken)
+    {
+        long end = offset + length;
+        if (offset < size && end > size && !TrySetLength(handle, end))
+        {
+            return FdfsErrno.EFBIG;
+        }
+
+        try
+        {
+            await ReceiveIntoAsync(connection, state, handle, offset, contentStart, have, hash: false, cancellationToken);
+            return 0;
+        }
+        catch (Exception e) when (end > size)
+        {
+            RandomAccess.SetLength(handle, size);
+            byte refused = SpaceErrno(e);
+            if (refused == 0)
+            {
+                throw;
+            }
+
+            return refused;
+        }
+    }
+
+    /// <summary>
+    /// EFBIG or ENOSPC from a write, else 0. .NET raises EFBIG as ArgumentOutOfRangeException and ENOSPC as an
+    /// IOException carrying the errno.
+    /// </summary>
+    private static byte SpaceErrno(Exception e) => e switch
+    {
+        ArgumentOutOfRangeException => FdfsErrno.EFBIG,
+        IOException when (e.HResult & 0xFFFF) == NativeMethods.ENOSPC => FdfsErrno.ENOSPC,
+        _ => 0,
+    };
 
     /// <summary>Renames an appender file to a normal name encoding its size, the time and its CRC32 (6.02+).</summary>
     private async ValueTask<bool> RegenerateAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, CancellationToken cancellationToken)

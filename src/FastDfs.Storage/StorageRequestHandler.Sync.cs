@@ -188,17 +188,6 @@ internal sealed partial class StorageRequestHandler
         FdfsConnection connection, PacketHeader header, StorageConnectionState state, byte errno, bool update, string remote, long size, CancellationToken cancellationToken) =>
         RefuseAsync(connection, header, state, errno, $"sync {(update ? "update" : "create")} of {remote} ({size} bytes): {FdfsErrno.Describe(errno)}", cancellationToken);
 
-    /// <summary>
-    /// EFBIG or ENOSPC from a write, else 0. .NET raises EFBIG as ArgumentOutOfRangeException and ENOSPC as an
-    /// IOException carrying the errno.
-    /// </summary>
-    private static byte SpaceErrno(Exception e) => e switch
-    {
-        ArgumentOutOfRangeException => FdfsErrno.EFBIG,
-        IOException when (e.HResult & 0xFFFF) == NativeMethods.ENOSPC => FdfsErrno.ENOSPC,
-        _ => 0,
-    };
-
     private async ValueTask<bool> SyncDeleteAsync(FdfsConnection connection, PacketHeader header, StorageConnectionState state, CancellationToken cancellationToken)
     {
         int length = await ReadSmallBodyAsync(connection, header, state, SyncDeleteHeader.Size + 1, cancellationToken);
@@ -292,31 +281,8 @@ internal sealed partial class StorageRequestHandler
                     return await RefuseAsync(connection, header, state, FdfsErrno.ENOENT, $"{remote} is shorter than offset {request.First}", cancellationToken);
                 }
 
-                // As for a client's APPEND/MODIFY: a file this storage cannot hold stays as it was. An overwrite that
-                // grows the file checks the size first (overwritten bytes could not be restored); bytes written past
-                // the old end are cut off again.
-                long end = request.First + request.Second;
-                if (request.First < size && end > size && !TrySetLength(handle, end))
-                {
-                    refused = FdfsErrno.EFBIG;
-                }
-                else
-                {
-                    try
-                    {
-                        await ReceiveIntoAsync(connection, state, handle, request.First, contentStart, have, hash: false, cancellationToken);
-                    }
-                    catch (Exception e) when (end > size)
-                    {
-                        RandomAccess.SetLength(handle, size);
-                        refused = SpaceErrno(e);
-                        if (refused == 0)
-                        {
-                            throw;
-                        }
-                    }
-                }
-
+                // As for a client's APPEND/MODIFY: a file this storage cannot hold stays as it was.
+                refused = await WriteBodyAtAsync(connection, state, handle, size, request.First, request.Second, contentStart, have, cancellationToken);
                 if (refused == 0)
                 {
                     NativeMethods.SetModificationTime(handle, request.Timestamp);

@@ -170,7 +170,7 @@ internal sealed partial class StorageRequestHandler : IFdfsRequestHandler
 
     private static byte DiskErrno(Exception e) => (e.HResult & 0xFFFF) switch
     {
-        28 => FdfsErrno.ENOSPC, // ENOSPC as reported by .NET on Unix
+        NativeMethods.ENOSPC => FdfsErrno.ENOSPC, // as .NET reports it on Unix
         _ when e is UnauthorizedAccessException => FdfsErrno.EACCES,
         _ => FdfsErrno.EIO,
     };
