@@ -228,8 +228,10 @@ public sealed class StallTests(ShortNetworkTimeoutCluster fixture) : IClassFixtu
         }
 
         // Slow: 64 KiB every 0.5 s for 5 s (a 256 KiB send then takes longer than network_timeout), then the rest.
-        // The reader's window stays the default: below one loopback MSS (64 KiB) TCP would hold the data back.
-        using var slow = await ConnectAsync(Storage.Endpoint);
+        // The reader's buffer is fixed at 256 KiB: below one loopback MSS (64 KiB) TCP would hold the data back, and
+        // an autotuned multi-MiB buffer reopens its window only after about a sixteenth of it is read (receiver-side
+        // silly-window avoidance), which at this pace takes longer than network_timeout.
+        using var slow = await ConnectAsync(Storage.Endpoint, receiveBuffer: 256 * 1024);
         await slow.SendAsync(request.Concat(body).ToArray());
         var received2 = new MemoryStream();
         var chunk = new byte[64 * 1024];
