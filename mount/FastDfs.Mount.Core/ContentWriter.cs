@@ -245,8 +245,9 @@ public sealed partial class FileSystem
         }
 
         /// <summary>
-        /// A write that only extends the tail in memory (no storage operation, nothing to wait for), done on the
-        /// caller's thread straight from its buffer. False when the write needs <see cref="WriteAsync"/>.
+        /// A write that only extends the tail in memory, done on the caller's thread straight from its buffer; the write
+        /// that fills the tail also ships it when the chain has room at once (waiting for room is
+        /// <see cref="WriteAsync"/>'s). False when the write needs <see cref="WriteAsync"/>.
         /// </summary>
         public bool TryWriteInline(long offset, ReadOnlySpan<byte> data, bool append, out int errno)
         {
@@ -257,20 +258,26 @@ public sealed partial class FileSystem
 
             try
             {
-                // Only at the end, and only while the tail stays short of a full chunk (a full one ships) and short of
-                // the storage's size limit (past it the write is refused or cut short).
-                if (offset != _size || _stored + _tailLength != _size || _tailLength + data.Length >= ChunkSize
-                    || offset + data.Length >= Volatile.Read(ref _tooBig))
+                // Only at the end, and only short of the storage's size limit (past it the write is refused or cut short).
+                int filled = _tailLength + data.Length;
+                if (offset != _size || _stored + _tailLength != _size || filled > ChunkSize
+                    || offset + data.Length >= Volatile.Read(ref _tooBig)
+                    || (filled == ChunkSize && !TryMakeRoomNow()))
                 {
                     return false;
                 }
 
                 _tail ??= ArrayPool<byte>.Shared.Rent(ChunkSize);
                 data.CopyTo(_tail.AsSpan(_tailLength));
-                _tailLength += data.Length;
+                _tailLength = filled;
                 Volatile.Write(ref _size, _size + data.Length);
                 Touch();
                 Interlocked.Increment(ref _node.ContentVersion);
+                if (filled == ChunkSize)
+                {
+                    ShipReservedTail();
+                }
+
                 errno = StickyError(); // as WriteAsync: a queued operation that failed meanwhile
                 return true;
             }
@@ -278,6 +285,23 @@ public sealed partial class FileSystem
             {
                 _lock.Release();
             }
+        }
+
+        /// <summary>The chain's room for one more chunk, without waiting (no append stream to end first).</summary>
+        private bool TryMakeRoomNow()
+        {
+            if (_stream is not null || !_slots.Wait(0))
+            {
+                return false;
+            }
+
+            if (_fs.Buffers.TryReserve(ChunkSize))
+            {
+                return true;
+            }
+
+            _slots.Release();
+            return false;
         }
 
         /// <summary>
@@ -1055,6 +1079,13 @@ public sealed partial class FileSystem
                 return Errno.EIO; // the tail stays as it is: a later write, flush or the last release ships it
             }
 
+            ShipReservedTail(committing);
+            return 0;
+        }
+
+        /// <summary>Queues the tail after <see cref="MakeRoomAsync"/> or <see cref="TryMakeRoomNow"/> made room for it.</summary>
+        private void ShipReservedTail(bool committing = false)
+        {
             byte[] buffer = _tail!;
             int length = _tailLength;
             long start = _stored;
@@ -1074,8 +1105,6 @@ public sealed partial class FileSystem
             {
                 Queue(t => AppendAsync(buffer, length, start, shrinkTo, t), buffer, ChunkSize, start + length);
             }
-
-            return 0;
         }
 
         private void MarkContent()

@@ -249,15 +249,15 @@ public sealed partial class FileSystem
 
     /// <summary>
     /// A write whose bytes the adapter can put straight on a connection (<paramref name="body"/>: the FUSE adapter
-    /// splices them from the pipe the kernel filled). Taken for a write of at least
-    /// <see cref="MountOptions.SplicedWriteMin"/> bytes that extends a named file whose content exists or overwrites
+    /// sends them from its receive buffer, or splices them from the pipe the kernel filled). Taken for a write of at least
+    /// <see cref="MountOptions.StreamedWriteMin"/> bytes that extends a named file whose content exists or overwrites
     /// bytes already stored: sent on the caller's thread through the file's appender stream. False when the write
     /// needs the ordinary path; the caller then reads the bytes into memory.
     /// </summary>
-    public bool TryWriteSpliced(ulong handle, long offset, int length, IRequestBody body, out FsResult<int> result)
+    public bool TryWriteStreamed(ulong handle, long offset, int length, IRequestBody body, out FsResult<int> result)
     {
         result = default;
-        if (length < Options.SplicedWriteMin || InlineWriter(handle, offset, length) is not { } open
+        if (length < Options.StreamedWriteMin || InlineWriter(handle, offset, length) is not { } open
             || !open.Writer!.TryWriteStreamed(offset, length, body, open.Append, out int errno))
         {
             return false;

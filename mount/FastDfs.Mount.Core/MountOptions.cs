@@ -86,16 +86,24 @@ public sealed record MountOptions
     public bool DirectWrites { get; init; } = true;
 
     /// <summary>
+    /// Large writes that extend a file or overwrite stored bytes are sent from the adapter's receive buffer straight
+    /// onto the file's appender stream (<c>stream_writes</c>): one request per write, sent without waiting for each
+    /// answer, instead of a copy into write_chunk pieces queued one at a time. On by default: O_DIRECT 1 MiB writes went
+    /// from 0.70 to 0.94 of the direct client's upload speed, on a third less of the mount's CPU (docs/benchmarks.md, "Streamed
+    /// writes"). The cost: bytes the storage refuses at its size limit are not kept for a retry below it.
+    /// </summary>
+    public bool StreamedWrites { get; init; } = true;
+
+    /// <summary>
     /// Large writes that extend a file or overwrite stored bytes go from the kernel's pipe straight to the storage's
-    /// socket (<c>splice_writes</c>, Linux): no copy of the data in the mount, requests sent without waiting for each
-    /// answer. Off by default: it halves the mount's CPU for read-write opens and speeds them up by 6 to 10%, but
-    /// write-only opens (cp, dd) lost 10 to 20% because the storage then handles 512 KiB requests instead of
-    /// write_chunk ones (docs/benchmarks.md, "spliced writes").
+    /// socket (<c>splice_writes</c>, Linux): no copy of the data in the mount at all. Off by default: the pipe limits
+    /// FUSE writes to 512 KiB, and the storage's cost per request ate the gain for write-only opens (cp, dd)
+    /// (docs/benchmarks.md, "spliced writes").
     /// </summary>
     public bool SplicedWrites { get; init; }
 
     /// <summary>The smallest write sent through the append stream; smaller ones gather into write_chunk pieces.</summary>
-    public int SplicedWriteMin { get; init; } = 256 * 1024;
+    public int StreamedWriteMin { get; init; } = 256 * 1024;
 
     /// <summary>
     /// flock and fcntl locks are held in the directory service, so processes on other mounts see them (<c>locks=cluster</c>,

@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using FastDfs.Client;
 using FastDfs.Mount.Core;
 using FastDfs.Protocol.Messages;
 
@@ -133,7 +135,20 @@ public sealed unsafe partial class FuseMount
     /// <summary>A write whose bytes lie in libfuse's receive buffer, which the next request reuses.</summary>
     private static void WriteFromReceiveBuffer(nint req, ulong handle, long offset, ReadOnlySpan<byte> data)
     {
-        // Most writes only extend the file's buffered chunk: taken straight from the receive buffer.
+        // Large writes at the end or over stored bytes go from the receive buffer onto the file's appender stream.
+        if (data.Length >= Fs.Options.StreamedWriteMin && Fs.Options.StreamedWrites)
+        {
+            fixed (byte* bytes = data)
+            {
+                if (Fs.TryWriteStreamed(handle, offset, data.Length, ReceiveBufferBody.ForThread(bytes), out var streamed))
+                {
+                    ReplyWrittenInline(req, streamed);
+                    return;
+                }
+            }
+        }
+
+        // Most other writes only extend the file's buffered chunk: taken straight from the receive buffer.
         if (Fs.TryWriteInline(handle, offset, data, out var inline))
         {
             ReplyWrittenInline(req, inline);
@@ -144,6 +159,26 @@ public sealed unsafe partial class FuseMount
         byte[] buffer = ArrayPool<byte>.Shared.Rent(data.Length);
         data.CopyTo(buffer);
         WriteBuffered(req, handle, offset, buffer, data.Length);
+    }
+
+    /// <summary>A WRITE's bytes in the receive thread's buffer, sent onto a storage's socket during the callback.</summary>
+    private sealed class ReceiveBufferBody : IRequestBody
+    {
+        [ThreadStatic]
+        private static ReceiveBufferBody? t_current;
+
+        private byte* _bytes;
+
+        /// <summary>The receive thread's instance, pointed at this request's bytes.</summary>
+        public static ReceiveBufferBody ForThread(byte* bytes)
+        {
+            var body = t_current ??= new ReceiveBufferBody();
+            body._bytes = bytes;
+            return body;
+        }
+
+        public void WriteTo(Socket socket, int length, TimeSpan timeout) =>
+            AppenderStream.SendAll(socket, new ReadOnlySpan<byte>(_bytes, length), timeout);
     }
 
     /// <summary>A write from a pooled <paramref name="buffer"/> of ours, returned once the write is answered.</summary>

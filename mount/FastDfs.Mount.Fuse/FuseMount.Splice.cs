@@ -28,7 +28,7 @@ public sealed unsafe partial class FuseMount
             }
 
             var body = PipeBody.ForThread(buffer.Fd);
-            if (Fs.TryWriteSpliced(fi->Fh, offset, length, body, out var spliced))
+            if (Fs.TryWriteStreamed(fi->Fh, offset, length, body, out var spliced))
             {
                 if (body.Consumed == length)
                 {

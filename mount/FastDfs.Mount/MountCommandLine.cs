@@ -26,7 +26,9 @@ internal sealed record MountCommandLine
                              max_buffers=MIB (queued write and read-ahead chunks of the whole mount; default a
                              quarter of memory, 64..512),
                              direct_writes=on|off (write-only opens bypass the page cache, default on),
-                             splice_writes=on|off (large writes go from the kernel to the storage uncopied, default off),
+                             stream_writes=on|off (large writes go from the receive buffer onto the storage's socket,
+                             one request each, default on), splice_writes=on|off (the same from the kernel's pipe,
+                             uncopied, 512 KiB writes; default off),
                              pending_journal=DIR|none (uploads not yet named, for the collector after a crash;
                              default /var/lib/fdfs-mount as root, else ~/.local/state/fdfs-mount),
                              choice_timeout=S (reuse of the tracker's upload/update choice, default 1),
@@ -173,6 +175,9 @@ internal sealed record MountCommandLine
                     break;
                 case "direct_writes":
                     options = options with { DirectWrites = OnOff(key, value) };
+                    break;
+                case "stream_writes":
+                    options = options with { StreamedWrites = OnOff(key, value) };
                     break;
                 case "splice_writes":
                     options = options with { SplicedWrites = OnOff(key, value) };

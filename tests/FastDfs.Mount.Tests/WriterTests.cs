@@ -82,6 +82,58 @@ public class WriterTests
     }
 
     [Fact]
+    public async Task An_inline_write_that_fills_the_tail_ships_it_while_the_chain_has_room_and_otherwise_leaves_it_to_the_async_path()
+    {
+        await using var fs = NewFs();
+        var (handle, _) = await CreateAsync(fs, "fill");
+        const int Quarter = Chunk / 4;
+        byte[] data = RandomNumberGenerator.GetBytes(4 * Chunk);
+
+        // The first chunk: four inline writes, the fourth ships it (nothing waits for room).
+        for (int at = 0; at < Chunk; at += Quarter)
+        {
+            Assert.True(fs.TryWriteInline(handle, at, data.AsSpan(at, Quarter), out var written));
+            Assert.Equal(Quarter, written.Value);
+        }
+
+        await WaitForAsync(() => _backend.Changes.Count == 1);
+        Assert.Equal(["upload 65536"], _backend.Changes);
+
+        // A frozen storage: two chunks fill the chain's two slots inline; the write that fills the third finds no
+        // room and is left to WriteAsync, which waits.
+        _backend.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int last = 4 * Chunk - Quarter;
+        for (int at = Chunk; at < last; at += Quarter)
+        {
+            Assert.True(fs.TryWriteInline(handle, at, data.AsSpan(at, Quarter), out var written), $"at {at}");
+            Assert.True(written.IsOk);
+        }
+
+        Assert.False(fs.TryWriteInline(handle, last, data.AsSpan(last, Quarter), out _));
+        var waiting = fs.WriteAsync(handle, last, data.AsMemory(last, Quarter));
+        await Task.Delay(100);
+        Assert.False(waiting.IsCompleted);
+        _backend.Gate.SetResult();
+        Assert.Equal(Quarter, (await waiting).Value);
+
+        Assert.Equal(0, await fs.FlushAsync(handle));
+        var file = Assert.Single(_names.Files.Values);
+        Assert.Equal(data, _backend.Files[file.FileId!]);
+        Assert.Equal(["upload 65536", "append 65536", "append 65536", "append 65536"], _backend.Changes);
+        fs.Release(handle);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        for (int i = 0; i < 500 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition());
+    }
+
+    [Fact]
     public async Task Random_writes_and_reads_before_flush_match_a_reference()
     {
         await using var fs = NewFs();

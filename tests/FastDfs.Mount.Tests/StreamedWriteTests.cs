@@ -7,21 +7,30 @@ using Xunit;
 namespace FastDfs.Mount.Tests;
 
 /// <summary>
-/// splice_writes: large writes that extend a file or overwrite stored bytes go from libfuse's pipe onto the storage's
-/// socket through an appender stream. Each test writes through a debug-logging mount with it on and one with it off,
-/// and both must store exactly what a local file holds; the log shows which path the writes took.
+/// Streamed writes: large writes that extend a file or overwrite stored bytes go onto the storage's socket through an
+/// appender stream, from the receive buffer (stream_writes, the default) or from libfuse's pipe (splice_writes).
+/// Each test writes through debug-logging mounts in every mode, chunks queued (stream_writes=off) included, and each
+/// must store exactly what a local file holds; the log shows which path the writes took.
 /// </summary>
-public class SplicedWriteTests(DataMountFixture fixture) : IClassFixture<DataMountFixture>
+public class StreamedWriteTests(DataMountFixture fixture) : IClassFixture<DataMountFixture>
 {
     private const int MiB = 1024 * 1024;
     private const string StreamOpened = "through an appender stream";
 
-    public static TheoryData<string> Modes => new() { "on", "off" };
+    /// <summary>The modes: streamed from the receive buffer ("on"), spliced from the pipe, queued in chunks ("off").</summary>
+    public static TheoryData<string> Modes => new() { "on", "splice", "off" };
+
+    private static string OptionsOf(string mode) => mode switch
+    {
+        "on" => "stream_writes=on",
+        "splice" => "splice_writes=on",
+        _ => "stream_writes=off",
+    };
 
     private async Task<(MountProcess Mount, string Dir, long Inode)> MountAsync(string mode, string purpose)
     {
         var (dir, inode) = await fixture.NewDirectoryAsync(purpose);
-        var mount = await MountProcess.StartAsync(fixture.Cluster.TrackerEndpoint, DataMountFixture.MountOptions + ",splice_writes=" + mode, verbose: true);
+        var mount = await MountProcess.StartAsync(fixture.Cluster.TrackerEndpoint, DataMountFixture.MountOptions + "," + OptionsOf(mode), verbose: true);
         return (mount, mount.PathOf(Path.Combine("group1", Path.GetFileName(dir))), inode);
     }
 
@@ -36,7 +45,7 @@ public class SplicedWriteTests(DataMountFixture fixture) : IClassFixture<DataMou
 
     private static async Task AssertPathAsync(MountProcess mount, string mode)
     {
-        if (mode == "on")
+        if (mode != "off")
         {
             // The console logger writes in the background.
             await MountProcess.WaitUntilAsync(() => mount.Log.Contains(StreamOpened, StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the stream-opened event");
@@ -51,7 +60,7 @@ public class SplicedWriteTests(DataMountFixture fixture) : IClassFixture<DataMou
     [MemberData(nameof(Modes))]
     public async Task A_large_sequential_write_only_file_is_stored_identical(string mode)
     {
-        var (mount, dir, inode) = await MountAsync(mode, "splice-seq");
+        var (mount, dir, inode) = await MountAsync(mode, "stream-seq");
         await using (mount)
         {
             byte[] data = RandomNumberGenerator.GetBytes((9 * MiB) + 777);
@@ -73,7 +82,7 @@ public class SplicedWriteTests(DataMountFixture fixture) : IClassFixture<DataMou
     [MemberData(nameof(Modes))]
     public async Task Overwrites_of_a_preallocated_file_land_in_place(string mode)
     {
-        var (mount, dir, inode) = await MountAsync(mode, "splice-prealloc");
+        var (mount, dir, inode) = await MountAsync(mode, "stream-prealloc");
         await using (mount)
         {
             // As fio does: the size first, then 1 MiB writes over it from a read-write descriptor.
@@ -101,7 +110,7 @@ public class SplicedWriteTests(DataMountFixture fixture) : IClassFixture<DataMou
     [MemberData(nameof(Modes))]
     public async Task Mixed_small_large_appending_and_overwriting_writes_keep_their_order(string mode)
     {
-        var (mount, dir, inode) = await MountAsync(mode, "splice-mixed");
+        var (mount, dir, inode) = await MountAsync(mode, "stream-mixed");
         await using (mount)
         {
             var reference = new MemoryStream();
@@ -144,13 +153,13 @@ public class SplicedWriteTests(DataMountFixture fixture) : IClassFixture<DataMou
     {
         // The storage keeps its files on /tmp (ext4: 16 TiB - 4 KiB); the mount takes writes up to 16 TiB. The last
         // MiB crosses the storage's limit and is refused after the write returned: fsync answers, once. Queued (off),
-        // the bytes below the limit are stored, as on ext4; through the appender stream (on), the refused request's
-        // bytes are gone (spliced from the kernel's pipe, the mount has no copy), so the file ends where it began.
+        // the bytes below the limit are stored, as on ext4; through the appender stream, the refused request's bytes
+        // are gone (the mount kept no copy), so the file ends where that request began.
         long limit = FastDfs.Integration.Tests.TestKit.FileSizeLimit.Of(fixture.Cluster.Storages[0].StorePaths[0]);
         const long MountLimit = 16L << 40;
-        const int Request = 512 * 1024; // the kernel's largest WRITE with splice_writes
-        Assert.InRange(limit, MountLimit - Request + 1, MountLimit - 1);
-        var (mount, dir, inode) = await MountAsync(mode, "splice-limit");
+        int request = mode == "splice" ? 512 * 1024 : MiB; // the kernel's largest WRITE (the pipe's limit with splice_writes)
+        Assert.InRange(limit, MountLimit - request + 1, MountLimit - 1);
+        var (mount, dir, inode) = await MountAsync(mode, "stream-limit");
         await using (mount)
         {
             byte[] data = RandomNumberGenerator.GetBytes(8 * MiB);
@@ -174,7 +183,8 @@ public class SplicedWriteTests(DataMountFixture fixture) : IClassFixture<DataMou
             var attributes = await fixture.Names.LookupAsync(inode, "big.bin");
             if (attributes.Size != limit)
             {
-                Assert.Equal(("on", MountLimit - Request), (mode, attributes.Size));
+                Assert.NotEqual("off", mode);
+                Assert.Equal(MountLimit - request, attributes.Size);
             }
 
             int kept = (int)(attributes.Size - start);
@@ -193,10 +203,12 @@ public class SplicedWriteTests(DataMountFixture fixture) : IClassFixture<DataMou
         }
     }
 
-    [Fact]
-    public async Task Large_O_APPEND_writes_go_to_the_end()
+    [Theory]
+    [InlineData("on")]
+    [InlineData("splice")]
+    public async Task Large_O_APPEND_writes_go_to_the_end(string mode)
     {
-        var (mount, dir, inode) = await MountAsync("on", "splice-append");
+        var (mount, dir, inode) = await MountAsync(mode, "stream-append");
         await using (mount)
         {
             string path = Path.Combine(dir, "log.bin");
@@ -213,7 +225,7 @@ public class SplicedWriteTests(DataMountFixture fixture) : IClassFixture<DataMou
 
             byte[] stored = await StoredAsync(inode, "log.bin");
             Assert.Equal(first.Concat(more).ToArray(), stored);
-            await AssertPathAsync(mount, "on");
+            await AssertPathAsync(mount, mode);
         }
     }
 }
