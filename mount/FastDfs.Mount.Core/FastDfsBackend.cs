@@ -63,7 +63,7 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
             fileId, storage, (offset, length),
             static (client, fileId, at, state, ct) => client.OpenDownloadAsync(fileId, state.offset, state.length, at, ct),
             deadline);
-        return opened.IsOk ? new DownloadStream(this, opened.Value, fileId, storage) : FsResult<IContentStream>.Fail(opened.Errno);
+        return opened.IsOk ? new DownloadStream(this, opened.Value, fileId, storage, logger) : FsResult<IContentStream>.Fail(opened.Errno);
     }
 
     /// <summary>
@@ -299,13 +299,20 @@ public sealed class FastDfsBackend(FastDfsClient client, ILogger logger, TimeSpa
     }
 
     /// <summary>A streamed download; a failure (not an interrupt) forgets the storage choice, so the next open asks the tracker.</summary>
-    private sealed class DownloadStream(FastDfsBackend backend, DownloadReader reader, FileId fileId, StorageChoice storage) : IContentStream
+    private sealed class DownloadStream(FastDfsBackend backend, DownloadReader reader, FileId fileId, StorageChoice storage, ILogger logger) : IContentStream
     {
-        public async ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, OperationDeadline deadline)
+        public async ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, OperationDeadline deadline, bool willReopen = false)
         {
             try
             {
                 return await reader.ReadAsync(destination, deadline.Token);
+            }
+            catch (FdfsConnectionException e) when (willReopen && !deadline.Token.IsCancellationRequested)
+            {
+                // Most often the storage closed a stream whose reader paused past its network_timeout.
+                storage.Address = null;
+                MountLog.ReadStreamBroke(logger, fileId.ToString(), e.Message);
+                return FsResult<int>.Fail(Errno.EIO);
             }
             catch (Exception e) when (IsClusterFailure(e))
             {

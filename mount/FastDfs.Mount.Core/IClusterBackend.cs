@@ -109,9 +109,10 @@ public interface IContentStream : IAsyncDisposable
 {
     /// <summary>
     /// Fills <paramref name="destination"/> with the next bytes, or with all that is left; answers how many (0 at the
-    /// end). After a failure the stream is unusable.
+    /// end). After a failure the stream is unusable. <paramref name="willReopen"/>: the caller opens a new stream once
+    /// if this one's connection broke, so a break is not yet a failure worth a warning.
     /// </summary>
-    ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, OperationDeadline deadline);
+    ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, OperationDeadline deadline, bool willReopen = false);
 }
 
 /// <summary>A stream made of ranged reads, for backends without a streaming download.</summary>
@@ -120,7 +121,7 @@ internal sealed class RangeContentStream(IClusterBackend backend, FileId fileId,
     private long _position = offset;
     private long _remaining = length;
 
-    public async ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, OperationDeadline deadline)
+    public async ValueTask<FsResult<int>> ReadAsync(Memory<byte> destination, OperationDeadline deadline, bool willReopen = false)
     {
         int done = 0;
         while (done < destination.Length && _remaining > 0)

@@ -26,6 +26,11 @@ internal static partial class MountLog
     [LoggerMessage(EventId = 6057, Level = LogLevel.Warning, Message = "the storage refused bytes of {Node} (errno {Errno}); it holds {Size} bytes, the writer goes on from there and the next flush or fsync answers the error")]
     public static partial void WriteRefused(ILogger logger, string node, int errno, long size);
 
+    // Debug: a storage closes a stream its reader paused for longer than its network_timeout; the reopen that follows
+    // logs its own warning if it fails.
+    [LoggerMessage(EventId = 6058, Level = LogLevel.Debug, Message = "read stream of {FileId} broke ({Reason}); the next read reopens it")]
+    public static partial void ReadStreamBroke(ILogger logger, string fileId, string reason);
+
     [LoggerMessage(EventId = 6055, Level = LogLevel.Debug, Message = "upload to {Storage} for {Group} failed: the next upload asks the tracker again")]
     public static partial void ChoiceDropped(ILogger logger, string storage, string group);
 }

@@ -494,7 +494,7 @@ internal sealed class OpenFile
                 stream.Content = opened.Value;
             }
 
-            var result = await stream.Content.ReadAsync(chunk.Buffer.AsMemory(0, chunk.Length), deadline);
+            var result = await stream.Content.ReadAsync(chunk.Buffer.AsMemory(0, chunk.Length), deadline, willReopen: broke is null);
             if (result.IsOk)
             {
                 return result;

@@ -246,6 +246,39 @@ public sealed class ReadPathFaultTests(ITestOutputHelper output)
         Assert.InRange(watch.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(3 + 4));
         Assert.False(mount.HasExited, mount.Log);
     }
+
+    /// <summary>
+    /// A reader that pauses for longer than the storage's network_timeout: the storage closes the stalled stream, the
+    /// next read reopens it, and the content reads back identical. The break is expected, so it is not a warning.
+    /// </summary>
+    [Fact]
+    public async Task A_stream_the_storage_closes_while_its_reader_pauses_is_reopened_without_a_warning()
+    {
+        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec(Extra: "network_timeout = 2"));
+        await using var client = cluster.CreateClient();
+        await using var names = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
+        var root = await names.GetRootAsync("group1");
+
+        // More than the read-ahead and both sockets' buffers hold, so the storage's send stalls while the reader pauses.
+        byte[] data = RandomNumberGenerator.GetBytes(96 * 1024 * 1024);
+        var id = await client.UploadAsync(data, "bin");
+        await names.CreateAsync(root.Inode, "paused.bin", NamedMountFixture.FileMode, 0, 0, id.ToString(), data.Length);
+        await using var mount = await MountProcess.StartAsync(
+            cluster.TrackerEndpoint, "names=on,auto_unmount,timeout=10,readahead_chunk=1048576,read_streams=16", verbose: true);
+
+        await using (var stream = new FileStream(mount.PathOf("group1/paused.bin"), FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        {
+            byte[] read = new byte[data.Length];
+            await stream.ReadExactlyAsync(read.AsMemory(0, 1024 * 1024));
+            await Task.Delay(TimeSpan.FromSeconds(5)); // the storage's stall watch closes the stream after 2 s
+            await stream.ReadExactlyAsync(read.AsMemory(1024 * 1024));
+            Assert.True(data.AsSpan().SequenceEqual(read), "the content read back differs");
+        }
+
+        await MountProcess.WaitUntilAsync(() => mount.Log.Contains("the next read reopens it", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the stream-broke event");
+        Assert.DoesNotContain("failed:", mount.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("warn", mount.Log, StringComparison.OrdinalIgnoreCase);
+    }
 }
 
 /// <summary>
