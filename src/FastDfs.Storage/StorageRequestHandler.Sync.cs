@@ -97,18 +97,12 @@ internal sealed partial class StorageRequestHandler
             {
                 using (unnamed)
                 {
-                    byte refused = 0;
-                    try
-                    {
-                        await ReceiveIntoAsync(connection, state, unnamed, 0, contentStart, have, hash: false, cancellationToken);
-                    }
-                    catch (Exception e) when ((refused = SpaceErrno(e)) != 0)
-                    {
-                        // Nothing to clean: the unnamed file goes with its handle.
-                    }
-
+                    byte refused = await ReceiveContentAsync(connection, state, unnamed, contentStart, have, hash: false, cancellationToken);
                     if (refused != 0)
                     {
+                        // Nothing to clean: the unnamed file goes with its handle, closed now so its blocks are free
+                        // before the rest of the body is skipped.
+                        unnamed.Dispose();
                         fileLock.Release();
                         fileLock = null;
                         return await RefuseCopyAsync(connection, header, state, refused, update, remote, request.FileSize, cancellationToken);
@@ -134,13 +128,8 @@ internal sealed partial class StorageRequestHandler
                     Directory.CreateDirectory(path.TempDir);
                 }
 
-                string temp;
-                byte refused = 0;
-                try
-                {
-                    temp = await ReceiveToTempAsync(connection, state, path, contentStart, have, cancellationToken);
-                }
-                catch (Exception e) when ((refused = SpaceErrno(e)) != 0)
+                var (temp, refused) = await ReceiveToTempAsync(connection, state, path, contentStart, have, cancellationToken);
+                if (refused != 0)
                 {
                     // ReceiveToTempAsync removed the temp file.
                     fileLock.Release();

@@ -47,8 +47,9 @@ internal sealed partial class StorageRequestHandler
 
         Count(StatCounter.TotalUploadCount);
         Count(StatCounter.TotalUploadBytes, request.FileSize);
-        string remote;
-        long timestamp;
+        string remote = string.Empty;
+        long timestamp = 0;
+        byte refused;
         var (high, low) = _paths.ChooseSubdir(path);
         var unnamed = OpenSpreadTempFile(path);
         if (unnamed is not null)
@@ -58,26 +59,37 @@ internal sealed partial class StorageRequestHandler
                 Count(StatCounter.TotalFileOpenCount);
                 Count(StatCounter.SuccessFileOpenCount);
                 state.Crc.Reset();
-                await ReceiveIntoAsync(connection, state, unnamed, 0, UploadRequestHeader.Size, have, hash: true, cancellationToken);
-                remote = NameUpload(connection, state, path, high, low, request, appender, out timestamp);
-                LinkIntoPlace(unnamed, _paths.LocalPath(path, remote));
+                refused = await ReceiveContentAsync(connection, state, unnamed, UploadRequestHeader.Size, have, hash: true, cancellationToken);
+                if (refused == 0)
+                {
+                    remote = NameUpload(connection, state, path, high, low, request, appender, out timestamp);
+                    LinkIntoPlace(unnamed, _paths.LocalPath(path, remote));
+                }
             }
         }
         else
         {
-            string temp = await ReceiveToTempAsync(connection, state, path, UploadRequestHeader.Size, have, cancellationToken);
-            try
+            (string temp, refused) = await ReceiveToTempAsync(connection, state, path, UploadRequestHeader.Size, have, cancellationToken);
+            if (refused == 0)
             {
-                remote = NameUpload(connection, state, path, high, low, request, appender, out timestamp);
+                try
+                {
+                    remote = NameUpload(connection, state, path, high, low, request, appender, out timestamp);
 
-                // Names carry 23 random bits plus random digits, so a plain rename (one syscall) cannot clobber a file.
-                MoveIntoPlace(temp, _paths.LocalPath(path, remote), overwrite: true);
+                    // Names carry 23 random bits plus random digits, so a plain rename (one syscall) cannot clobber a file.
+                    MoveIntoPlace(temp, _paths.LocalPath(path, remote), overwrite: true);
+                }
+                catch
+                {
+                    TryDelete(temp);
+                    throw;
+                }
             }
-            catch
-            {
-                TryDelete(temp);
-                throw;
-            }
+        }
+
+        if (refused != 0)
+        {
+            return await RefuseUploadAsync(connection, header, state, refused, request.FileSize, path, cancellationToken);
         }
 
         await _binlog.AppendAsync(timestamp, BinlogOp.Create, remote);
@@ -146,7 +158,12 @@ internal sealed partial class StorageRequestHandler
 
         Count(StatCounter.TotalUploadCount);
         Count(StatCounter.TotalUploadBytes, request.FileSize);
-        string temp = await ReceiveToTempAsync(connection, state, path, fixedEnd, have, cancellationToken);
+        var (temp, refused) = await ReceiveToTempAsync(connection, state, path, fixedEnd, have, cancellationToken);
+        if (refused != 0)
+        {
+            return await RefuseUploadAsync(connection, header, state, refused, request.FileSize, path, cancellationToken);
+        }
+
         try
         {
             // No-replace move: two clients racing for the same slave name get one EEXIST.
@@ -174,21 +191,47 @@ internal sealed partial class StorageRequestHandler
     }
 
     /// <summary>
-    /// Streams the rest of the body (content starts at <paramref name="contentStart"/> in the buffer, which holds
-    /// <paramref name="have"/> bytes) into a new temp file under the store path, computing CRC32 on the way.
-    /// The temp file is removed if anything fails, so an aborted upload leaves nothing behind.
+    /// A new file's whole content (upload, slave upload, a replica's whole-file sync; the file is new, so every failure
+    /// leaves nothing of it): 0, or EFBIG / ENOSPC when the file system cannot hold it. Those two are answers, not
+    /// I/O errors: the caller refuses the request and the rest of the body (<see cref="StorageConnectionState.Unread"/>,
+    /// which counts only what was not received) is skipped, so the connection serves the next request. Any other
+    /// failure throws.
     /// </summary>
-    private async ValueTask<string> ReceiveToTempAsync(
+    private async ValueTask<byte> ReceiveContentAsync(
+        FdfsConnection connection, StorageConnectionState state, SafeFileHandle handle, int contentStart, int have, bool hash, CancellationToken cancellationToken)
+    {
+        byte refused = 0;
+        try
+        {
+            await ReceiveIntoAsync(connection, state, handle, 0, contentStart, have, hash, cancellationToken);
+        }
+        catch (Exception e) when ((refused = SpaceErrno(e)) != 0)
+        {
+            // RLIMIT_FSIZE (SIGXFSZ is ignored) or the file system's maximum size: .NET raises EFBIG as an
+            // ArgumentOutOfRangeException, which no generic I/O handler takes for a disk error.
+        }
+
+        return refused;
+    }
+
+    /// <summary>
+    /// Streams the rest of the body (content starts at <paramref name="contentStart"/> in the buffer, which holds
+    /// <paramref name="have"/> bytes) into a new temp file under the store path, computing CRC32 on the way: the temp
+    /// file, or EFBIG / ENOSPC as <see cref="ReceiveContentAsync"/> says. The temp file is removed if anything fails,
+    /// so an aborted or refused upload leaves nothing behind.
+    /// </summary>
+    private async ValueTask<(string Temp, byte Refused)> ReceiveToTempAsync(
         FdfsConnection connection, StorageConnectionState state, StorePath path, int contentStart, int have, CancellationToken cancellationToken)
     {
         string temp = string.Concat(path.TempDir, "/", s_tempTag, Interlocked.Increment(ref s_tempSequence).ToString(System.Globalization.CultureInfo.InvariantCulture), ".tmp");
         Count(StatCounter.TotalFileOpenCount);
         var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        byte refused;
         try
         {
             Count(StatCounter.SuccessFileOpenCount);
             state.Crc.Reset();
-            await ReceiveIntoAsync(connection, state, handle, 0, contentStart, have, hash: true, cancellationToken);
+            refused = await ReceiveContentAsync(connection, state, handle, contentStart, have, hash: true, cancellationToken);
         }
         catch
         {
@@ -198,8 +241,23 @@ internal sealed partial class StorageRequestHandler
         }
 
         handle.Dispose();
-        return temp;
+        if (refused != 0)
+        {
+            TryDelete(temp);
+            return (string.Empty, refused);
+        }
+
+        return (temp, 0);
     }
+
+    /// <summary>
+    /// An upload the file system cannot hold, answered with the write's errno as FastDFS does (dio_write_file passes it
+    /// to the done callback as the status) once the rest of the body is skipped. Nothing was stored, so nothing is
+    /// counted as consumed or successful.
+    /// </summary>
+    private ValueTask<bool> RefuseUploadAsync(
+        FdfsConnection connection, PacketHeader header, StorageConnectionState state, byte errno, long size, StorePath path, CancellationToken cancellationToken) =>
+        RefuseAsync(connection, header, state, errno, $"upload of {size} bytes to {path.Root}: {FdfsErrno.Describe(errno)}", cancellationToken);
 
     /// <summary>
     /// Writes the buffered part and then the remaining body (<see cref="StorageConnectionState.Unread"/>) to

@@ -108,6 +108,51 @@ public sealed partial class ReplicaRefusalTests
     }
 
     [Fact]
+    public async Task New_files_past_the_replicas_size_limit_are_refused_whole_and_skipped_and_later_files_still_replicate()
+    {
+        const int Limit = 1 << 20;
+        await using var cluster = await Cluster.StartAsync(new StorageSpec(), new StorageSpec(FileSizeLimit: Limit));
+        var (source, replica) = (cluster.Storages[0], cluster.Storages[1]);
+        await using var client = cluster.CreateClient();
+        var first = Random(1000, 1);
+        var firstId = await client.UploadAppenderAsync(first, "bin", On(source));
+        await ReplicationTests.AssertOnAllAsync(cluster, firstId, first);
+        int logStart = source.Process!.Output.Length;
+
+        // Uploads the source takes and the replica cannot write: each SYNC_CREATE_FILE is answered EFBIG on a
+        // connection that goes on with the next record.
+        var big = await client.UploadAppenderAsync(Random(1_500_000, 2), "bin", On(source));
+        var bigAppender = await client.UploadAppenderAsync(Random(1_200_000, 3), "log", On(source));
+        var after = new List<(FileId Id, byte[] Content)>();
+        for (int i = 0; i < 3; i++)
+        {
+            var bytes = Random(20_000 + i, 10 + i);
+            after.Add((await client.UploadAppenderAsync(bytes, "bin", On(source)), bytes));
+        }
+
+        foreach (var (id, bytes) in after)
+        {
+            await ReplicationTests.AssertOnAllAsync(cluster, id, bytes, SyncTimeout);
+        }
+
+        Assert.Null(await DownloadFromAsync(replica, big));
+        Assert.Null(await DownloadFromAsync(replica, bigAppender));
+        string log = source.Process.Output[logStart..];
+        Assert.Equal(2, Count(log, "[3066]")); // once per file
+        Assert.Contains($"{big.RemoteFileName} cannot be 1500000 bytes there (EFBIG", log, StringComparison.Ordinal);
+        Assert.Equal(0, Count(log, "[3042]")); // no dropped connection, no retry
+        Assert.Equal(0, Count(log, "[3046]"));
+        Assert.Equal(2, Count(replica.Process!.Output, "EFBIG: sync create of"));
+        Assert.DoesNotContain("request handler failed", replica.Process.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("I/O error handling", replica.Process.Output, StringComparison.Ordinal);
+
+        // Nothing of the refused files on the replica, named or temporary: only the four that fit.
+        Assert.Equal(4, replica.DataFiles().Count());
+        string temp = Path.Combine(replica.StorePaths[0], "data", ".tmp");
+        Assert.Empty(Directory.Exists(temp) ? Directory.EnumerateFiles(temp) : []);
+    }
+
+    [Fact]
     public async Task A_full_replica_holds_replication_back_and_gets_everything_once_it_has_room()
     {
         await using var cluster = await Cluster.StartAsync(new StorageSpec(), new StorageSpec(Extra: "reserved_storage_space = 1%", TmpfsBytes: 8 << 20));
