@@ -136,15 +136,22 @@ public sealed unsafe partial class FuseMount
     private static void WriteFromReceiveBuffer(nint req, ulong handle, long offset, ReadOnlySpan<byte> data)
     {
         // Large writes at the end or over stored bytes go from the receive buffer onto the file's appender stream.
-        if (data.Length >= Fs.Options.StreamedWriteMin && Fs.Options.StreamedWrites)
+        if (data.Length >= Fs.Options.StreamedWriteMin && Fs.Options.StreamedWrites && Current.TryBeginStreamedSend())
         {
-            fixed (byte* bytes = data)
+            try
             {
-                if (Fs.TryWriteStreamed(handle, offset, data.Length, ReceiveBufferBody.ForThread(bytes), out var streamed))
+                fixed (byte* bytes = data)
                 {
-                    ReplyWrittenInline(req, streamed);
-                    return;
+                    if (Fs.TryWriteStreamed(handle, offset, data.Length, ReceiveBufferBody.ForThread(bytes), out var streamed))
+                    {
+                        ReplyWrittenInline(req, streamed);
+                        return;
+                    }
                 }
+            }
+            finally
+            {
+                Current.EndStreamedSend();
             }
         }
 
@@ -160,6 +167,24 @@ public sealed unsafe partial class FuseMount
         data.CopyTo(buffer);
         WriteBuffered(req, handle, offset, buffer, data.Length);
     }
+
+    /// <summary>
+    /// A receive thread may send a streamed write itself only while another one stays free: a storage that takes no
+    /// bytes holds the sending thread until the timeout, and every other request of the mount needs a thread meanwhile.
+    /// Past the limit a write takes the chunk queue, which waits without holding a thread.
+    /// </summary>
+    private bool TryBeginStreamedSend()
+    {
+        if (Interlocked.Increment(ref _streamingThreads) <= Math.Max(1, _threadCount - 1))
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _streamingThreads);
+        return false;
+    }
+
+    private void EndStreamedSend() => Interlocked.Decrement(ref _streamingThreads);
 
     /// <summary>A WRITE's bytes in the receive thread's buffer, sent onto a storage's socket during the callback.</summary>
     private sealed class ReceiveBufferBody : IRequestBody

@@ -27,16 +27,27 @@ public sealed unsafe partial class FuseMount
                 return;
             }
 
-            var body = PipeBody.ForThread(buffer.Fd);
-            if (Fs.TryWriteStreamed(fi->Fh, offset, length, body, out var spliced))
+            var mount = Current;
+            if (mount.TryBeginStreamedSend())
             {
-                if (body.Consumed == length)
+                try
                 {
-                    Consumed(bufv); // otherwise libfuse empties the pipe (it recreates it) before the next request
-                }
+                    var body = PipeBody.ForThread(buffer.Fd);
+                    if (Fs.TryWriteStreamed(fi->Fh, offset, length, body, out var spliced))
+                    {
+                        if (body.Consumed == length)
+                        {
+                            Consumed(bufv); // otherwise libfuse empties the pipe (it recreates it) before the next request
+                        }
 
-                ReplyWrittenInline(req, spliced);
-                return;
+                        ReplyWrittenInline(req, spliced);
+                        return;
+                    }
+                }
+                finally
+                {
+                    mount.EndStreamedSend();
+                }
             }
 
             // Not a stream append: the bytes into memory, then the ordinary path.

@@ -33,6 +33,9 @@ public sealed unsafe partial class FuseMount : IDisposable
     private int _running;
     private int _inFlight;
 
+    // Receive threads sending a streamed or spliced write themselves (FuseMount.Data: TryBeginStreamedSend).
+    private int _streamingThreads;
+
     // Waiting lock calls by (inode, lock owner, kind), so a call after an interrupted one waits until it settled.
     private readonly ConcurrentDictionary<(ulong Ino, ulong Owner, NsLockKind Kind), WaitingLock> _waitingLocks = new();
     private int _unmountRequested;

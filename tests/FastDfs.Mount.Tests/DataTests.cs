@@ -498,6 +498,84 @@ public sealed class DataFaultTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// Two files streaming to a storage that stops taking bytes: with two receive threads, only one may wait in a send
+    /// (the other file's writes take the chunk queue, which waits without a thread), so the mount still answers other
+    /// requests at once instead of after the timeout.
+    /// </summary>
+    [Fact]
+    public async Task Streamed_writes_to_a_frozen_storage_leave_a_receive_thread_for_other_requests()
+    {
+        var root = await _names.GetRootAsync("group1");
+        await _names.MkDirAsync(root.Inode, "frozen-two", 0x1FF, 0, 0);
+        await using var mount = await MountProcess.StartAsync(
+            _cluster.TrackerEndpoint, "names=on,auto_unmount,attr_timeout=0.2,negative_timeout=0,timeout=10,write_chunk=1048576,threads=2", verbose: true);
+        byte[] chunk = RandomNumberGenerator.GetBytes(1024 * 1024);
+        var storage = _cluster.Storages[0].Process!;
+        var streams = new[] { "one.bin", "two.bin" }
+            .Select(name => new FileStream(mount.PathOf("group1/frozen-two/" + name), FileMode.CreateNew, FileAccess.Write, FileShare.None, 0))
+            .ToArray();
+        try
+        {
+            // Both files' streams open (each opens in the background once the file's first chunk is stored).
+            for (int i = 0; i < 64 && CountOf(mount.Log, "through an appender stream") < 2; i++)
+            {
+                foreach (var stream in streams)
+                {
+                    await stream.WriteAsync(chunk);
+                }
+
+                await Task.Delay(20);
+            }
+
+            Assert.Equal(2, CountOf(mount.Log, "through an appender stream"));
+            storage.Freeze(true);
+
+            // Socket buffers take some megabytes before a send blocks; then each writer waits for the timeout.
+            var writers = streams.Select(stream => Task.Run(async () =>
+            {
+                for (int i = 0; i < 64; i++)
+                {
+                    await stream.WriteAsync(chunk);
+                }
+            })).ToArray();
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.All(writers, writer => Assert.False(writer.IsCompleted, "a write to the frozen storage completed"));
+
+            // A lookup the kernel cannot answer from its cache: it needs a receive thread.
+            var watch = Stopwatch.StartNew();
+            var lookup = Task.Run(() => File.Exists(mount.PathOf($"group1/frozen-two/absent-{Guid.NewGuid():N}")));
+            Assert.Same(lookup, await Task.WhenAny(lookup, Task.Delay(TimeSpan.FromSeconds(5))));
+            Assert.False(await lookup);
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3), $"the lookup took {watch.Elapsed}");
+
+            storage.Freeze(false);
+            foreach (var writer in writers)
+            {
+                await Record.ExceptionAsync(() => writer); // EIO after the timeout, or done once the storage woke
+            }
+        }
+        finally
+        {
+            storage.Freeze(false);
+            foreach (var stream in streams)
+            {
+                await Record.ExceptionAsync(async () => await stream.DisposeAsync());
+            }
+        }
+    }
+
+    private static int CountOf(string text, string value)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + value.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    /// <summary>
     /// A storage that stops answering while a streamed write (from the receive buffer, or spliced from the pipe) goes
     /// to it: EIO within the timeout, never a hang.
     /// </summary>
