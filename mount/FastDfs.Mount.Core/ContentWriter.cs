@@ -215,7 +215,7 @@ public sealed partial class FileSystem
                 // Bytes past the end extend the tail; a full tail goes to the storage.
                 while (position < end)
                 {
-                    _tail ??= ArrayPool<byte>.Shared.Rent(ChunkSize);
+                    _tail ??= HugePages.Rent(ChunkSize);
                     int n = (int)Math.Min(ChunkSize - _tailLength, end - position);
                     data.Span.Slice((int)(position - offset), n).CopyTo(_tail.AsSpan(_tailLength));
                     _tailLength += n;
@@ -267,7 +267,7 @@ public sealed partial class FileSystem
                     return false;
                 }
 
-                _tail ??= ArrayPool<byte>.Shared.Rent(ChunkSize);
+                _tail ??= HugePages.Rent(ChunkSize);
                 data.CopyTo(_tail.AsSpan(_tailLength));
                 _tailLength = filled;
                 Volatile.Write(ref _size, _size + data.Length);

@@ -332,7 +332,7 @@ internal sealed class OpenFile
     private Chunk NewChunk(long index, int budgetedLength)
     {
         int length = ChunkLength(index);
-        return new Chunk(index, index * _options.ReadAheadChunkSize, length, ArrayPool<byte>.Shared.Rent(length), budgetedLength);
+        return new Chunk(index, index * _options.ReadAheadChunkSize, length, HugePages.Rent(length), budgetedLength);
     }
 
     private async Task FetchAsync(Chunk chunk)

@@ -21,6 +21,7 @@ internal sealed record MountCommandLine
                              fdfs-mount's: timeout=S (default 30), attr_timeout=S, entry_timeout=S,
                              negative_timeout=S, xattr_timeout=S, readahead_chunk=BYTES, readahead_chunks=N, read_streams=N,
                              readahead_kb=KIB (kernel read-ahead, default 1024), threads=N (receive threads, default 2),
+                             huge_pages=on|off (data chunks on transparent huge pages, default on),
                              interrupt_grace=S (an interrupted change keeps its real answer this long, default 2),
                              write_chunk=BYTES (default 4 MiB), write_chunks=N (default 2), pending_lease=S (600),
                              max_buffers=MIB (queued write and read-ahead chunks of the whole mount; default a
@@ -56,6 +57,9 @@ internal sealed record MountCommandLine
     public int ReceiveThreads { get; init; } = 2;
 
     public int ReadAheadKilobytes { get; init; } = 1024;
+
+    /// <summary>Data chunks advised onto transparent huge pages (<c>huge_pages</c>).</summary>
+    public bool HugePages { get; init; } = true;
 
     public TimeSpan InterruptGrace { get; init; } = FuseMount.DefaultInterruptGrace;
 
@@ -127,6 +131,7 @@ internal sealed record MountCommandLine
         var options = new MountOptions { Uid = uid, Gid = gid };
         var fuse = new List<string>();
         int threads = 2, readAheadKb = 1024;
+        bool hugePages = true;
         var interruptGrace = FuseMount.DefaultInterruptGrace;
         bool? names = null;
         string? journal = DefaultJournalDirectory(uid);
@@ -202,6 +207,9 @@ internal sealed record MountCommandLine
                 case "pending_journal":
                     journal = value is "none" ? null : value.Length > 0 ? value : throw new ArgumentException("pending_journal needs a directory or none");
                     break;
+                case "huge_pages":
+                    hugePages = OnOff(key, value);
+                    break;
                 case "readahead_kb":
                     readAheadKb = Integer(key, value);
                     break;
@@ -261,6 +269,7 @@ internal sealed record MountCommandLine
             FuseOptions = fuse,
             ReceiveThreads = threads,
             ReadAheadKilobytes = readAheadKb,
+            HugePages = hugePages,
             InterruptGrace = interruptGrace,
             Names = names,
             PendingJournalDirectory = journal,

@@ -141,6 +141,7 @@ if (locks is not null)
     await locks.StartAsync(opening.Token);
 }
 
+HugePages.Enabled &= command.HugePages;
 using var journal = await OpenPendingJournalAsync();
 await using var fs = new FileSystem(backend, names, command.Options, loggerFactory.CreateLogger<FileSystem>()) { PendingJournal = journal, Locks = locks };
 

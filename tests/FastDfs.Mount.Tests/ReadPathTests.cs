@@ -248,6 +248,48 @@ public sealed class ReadPathFaultTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A sequential reader's read-ahead chunks (4 MiB by default) sit on transparent huge pages, unless huge_pages=off
+    /// or the kernel has THP off: the FUSE reply out of a chunk is copied page by page.
+    /// </summary>
+    [Theory]
+    [InlineData("on")]
+    [InlineData("off")]
+    public async Task Read_ahead_chunks_are_on_huge_pages_unless_turned_off(string mode)
+    {
+        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
+        await using var client = cluster.CreateClient();
+        await using var names = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
+        var root = await names.GetRootAsync("group1");
+        byte[] data = RandomNumberGenerator.GetBytes(32 * 1024 * 1024);
+        var id = await client.UploadAsync(data, "bin");
+        await names.CreateAsync(root.Inode, "chunks.bin", NamedMountFixture.FileMode, 0, 0, id.ToString(), data.Length);
+        await using var mount = await MountProcess.StartAsync(cluster.TrackerEndpoint, "names=on,auto_unmount,huge_pages=" + mode);
+
+        long hugeKib;
+        await using (var stream = new FileStream(mount.PathOf("group1/chunks.bin"), FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        {
+            byte[] read = new byte[data.Length];
+            await stream.ReadExactlyAsync(read);
+            Assert.True(data.AsSpan().SequenceEqual(read), "the content read back differs");
+            hugeKib = File.ReadLines($"/proc/{mount.Pid}/smaps_rollup")
+                .Where(line => line.StartsWith("AnonHugePages:", StringComparison.Ordinal))
+                .Select(line => long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture))
+                .Single();
+        }
+
+        output.WriteLine($"huge_pages={mode}: AnonHugePages {hugeKib} kB");
+        bool thpOff = File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled").Contains("[never]", StringComparison.Ordinal);
+        if (mode == "on" && !thpOff)
+        {
+            Assert.InRange(hugeKib, 4096, long.MaxValue); // at least one chunk's worth
+        }
+        else if (!File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled").Contains("[always]", StringComparison.Ordinal))
+        {
+            Assert.Equal(0, hugeKib); // nothing else in the mount asks for them
+        }
+    }
+
+    /// <summary>
     /// A reader that pauses for longer than the storage's network_timeout: the storage closes the stalled stream, the
     /// next read reopens it, and the content reads back identical. The break is expected, so it is not a warning.
     /// </summary>
