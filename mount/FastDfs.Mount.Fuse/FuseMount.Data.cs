@@ -138,20 +138,25 @@ public sealed unsafe partial class FuseMount
         // Large writes at the end or over stored bytes go from the receive buffer onto the file's appender stream.
         if (data.Length >= Fs.Options.StreamedWriteMin && Fs.Options.StreamedWrites && Current.TryBeginStreamedSend())
         {
+            bool taken;
+            FsResult<int> streamed;
             try
             {
                 fixed (byte* bytes = data)
                 {
-                    if (Fs.TryWriteStreamed(handle, offset, data.Length, ReceiveBufferBody.ForThread(bytes), out var streamed))
-                    {
-                        ReplyWrittenInline(req, streamed);
-                        return;
-                    }
+                    taken = Fs.TryWriteStreamed(handle, offset, data.Length, ReceiveBufferBody.ForThread(bytes), out streamed);
                 }
             }
             finally
             {
+                // Before the answer: the writer's next write may reach another receive thread at once.
                 Current.EndStreamedSend();
+            }
+
+            if (taken)
+            {
+                ReplyWrittenInline(req, streamed);
+                return;
             }
         }
 

@@ -30,23 +30,28 @@ public sealed unsafe partial class FuseMount
             var mount = Current;
             if (mount.TryBeginStreamedSend())
             {
+                var body = PipeBody.ForThread(buffer.Fd);
+                bool taken;
+                FsResult<int> spliced;
                 try
                 {
-                    var body = PipeBody.ForThread(buffer.Fd);
-                    if (Fs.TryWriteStreamed(fi->Fh, offset, length, body, out var spliced))
-                    {
-                        if (body.Consumed == length)
-                        {
-                            Consumed(bufv); // otherwise libfuse empties the pipe (it recreates it) before the next request
-                        }
-
-                        ReplyWrittenInline(req, spliced);
-                        return;
-                    }
+                    taken = Fs.TryWriteStreamed(fi->Fh, offset, length, body, out spliced);
                 }
                 finally
                 {
+                    // Before the answer: the writer's next write may reach another receive thread at once.
                     mount.EndStreamedSend();
+                }
+
+                if (taken)
+                {
+                    if (body.Consumed == length)
+                    {
+                        Consumed(bufv); // otherwise libfuse empties the pipe (it recreates it) before the next request
+                    }
+
+                    ReplyWrittenInline(req, spliced);
+                    return;
                 }
             }
 
