@@ -29,19 +29,16 @@ public static partial class HugePages
     public static byte[] Rent(int length)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
-        if (Enabled && buffer.Length >= (int)HugePage && !s_advised.TryGetValue(buffer, out _))
+        if (Enabled && buffer.Length >= (int)HugePage && s_advised.TryAdd(buffer, s_advised))
         {
             // Large arrays stay where they are (the large object heap is not compacted), so the advice holds for
             // the array's life; it is only a hint, also for the neighbouring heap memory the rounding covers.
-            s_advised.AddOrUpdate(buffer, s_advised);
-            var pinned = GCHandle.Alloc(buffer, GCHandleType.Pinned);
-            try
+            unsafe
             {
-                Advise(pinned.AddrOfPinnedObject(), (nuint)buffer.Length);
-            }
-            finally
-            {
-                pinned.Free();
+                fixed (byte* start = buffer)
+                {
+                    Advise((nint)start, (nuint)buffer.Length);
+                }
             }
         }
 
@@ -49,13 +46,8 @@ public static partial class HugePages
     }
 
     /// <summary>Advises the 2 MiB pages that cover [start, start + length); best effort, errors are ignored.</summary>
-    public static void Advise(nint start, nuint length)
+    private static void Advise(nint start, nuint length)
     {
-        if (!Enabled || length == 0)
-        {
-            return;
-        }
-
         nuint from = (nuint)start & ~(HugePage - 1);
         nuint to = ((nuint)start + length + HugePage - 1) & ~(HugePage - 1);
         if (Madvise((nint)from, to - from, MadvHugePage) == 0)

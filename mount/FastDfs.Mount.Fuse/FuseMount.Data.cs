@@ -136,21 +136,13 @@ public sealed unsafe partial class FuseMount
     private static void WriteFromReceiveBuffer(nint req, ulong handle, long offset, ReadOnlySpan<byte> data)
     {
         // Large writes at the end or over stored bytes go from the receive buffer onto the file's appender stream.
-        if (data.Length >= Fs.Options.StreamedWriteMin && Fs.Options.StreamedWrites && Current.TryBeginStreamedSend())
+        if (data.Length >= Fs.Options.StreamedWriteMin && Fs.Options.StreamedWrites)
         {
             bool taken;
             FsResult<int> streamed;
-            try
+            fixed (byte* bytes = data)
             {
-                fixed (byte* bytes = data)
-                {
-                    taken = Fs.TryWriteStreamed(handle, offset, data.Length, ReceiveBufferBody.ForThread(bytes), out streamed);
-                }
-            }
-            finally
-            {
-                // Before the answer: the writer's next write may reach another receive thread at once.
-                Current.EndStreamedSend();
+                taken = TrySendStreamed(handle, offset, data.Length, ReceiveBufferBody.ForThread(bytes), out streamed);
             }
 
             if (taken)
@@ -178,18 +170,25 @@ public sealed unsafe partial class FuseMount
     /// bytes holds the sending thread until the timeout, and every other request of the mount needs a thread meanwhile.
     /// Past the limit a write takes the chunk queue, which waits without holding a thread.
     /// </summary>
-    private bool TryBeginStreamedSend()
+    private static bool TrySendStreamed(ulong handle, long offset, int length, IRequestBody body, out FsResult<int> result)
     {
-        if (Interlocked.Increment(ref _streamingThreads) <= Math.Max(1, _threadCount - 1))
+        var mount = Current;
+        try
         {
-            return true;
+            if (Interlocked.Increment(ref mount._streamingThreads) > Math.Max(1, mount._threadCount - 1))
+            {
+                result = default;
+                return false;
+            }
+
+            return Fs.TryWriteStreamed(handle, offset, length, body, out result);
         }
-
-        Interlocked.Decrement(ref _streamingThreads);
-        return false;
+        finally
+        {
+            // Before the caller answers: the writer's next write may reach another receive thread at once.
+            Interlocked.Decrement(ref mount._streamingThreads);
+        }
     }
-
-    private void EndStreamedSend() => Interlocked.Decrement(ref _streamingThreads);
 
     /// <summary>A WRITE's bytes in the receive thread's buffer, sent onto a storage's socket during the callback.</summary>
     private sealed class ReceiveBufferBody : IRequestBody

@@ -27,32 +27,16 @@ public sealed unsafe partial class FuseMount
                 return;
             }
 
-            var mount = Current;
-            if (mount.TryBeginStreamedSend())
+            var body = PipeBody.ForThread(buffer.Fd);
+            if (TrySendStreamed(fi->Fh, offset, length, body, out var spliced))
             {
-                var body = PipeBody.ForThread(buffer.Fd);
-                bool taken;
-                FsResult<int> spliced;
-                try
+                if (body.Consumed == length)
                 {
-                    taken = Fs.TryWriteStreamed(fi->Fh, offset, length, body, out spliced);
-                }
-                finally
-                {
-                    // Before the answer: the writer's next write may reach another receive thread at once.
-                    mount.EndStreamedSend();
+                    Consumed(bufv); // otherwise libfuse empties the pipe (it recreates it) before the next request
                 }
 
-                if (taken)
-                {
-                    if (body.Consumed == length)
-                    {
-                        Consumed(bufv); // otherwise libfuse empties the pipe (it recreates it) before the next request
-                    }
-
-                    ReplyWrittenInline(req, spliced);
-                    return;
-                }
+                ReplyWrittenInline(req, spliced);
+                return;
             }
 
             // Not a stream append: the bytes into memory, then the ordinary path.

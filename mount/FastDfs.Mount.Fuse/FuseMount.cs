@@ -33,7 +33,7 @@ public sealed unsafe partial class FuseMount : IDisposable
     private int _running;
     private int _inFlight;
 
-    // Receive threads sending a streamed or spliced write themselves (FuseMount.Data: TryBeginStreamedSend).
+    // Receive threads sending a streamed or spliced write themselves (FuseMount.Data: TrySendStreamed).
     private int _streamingThreads;
 
     // Waiting lock calls by (inode, lock owner, kind), so a call after an interrupted one waits until it settled.

@@ -47,9 +47,8 @@ internal sealed partial class StorageRequestHandler
 
         Count(StatCounter.TotalUploadCount);
         Count(StatCounter.TotalUploadBytes, request.FileSize);
-        string remote = string.Empty;
-        long timestamp = 0;
-        byte refused;
+        string remote;
+        long timestamp;
         var (high, low) = _paths.ChooseSubdir(path);
         var unnamed = OpenSpreadTempFile(path);
         if (unnamed is not null)
@@ -59,37 +58,37 @@ internal sealed partial class StorageRequestHandler
                 Count(StatCounter.TotalFileOpenCount);
                 Count(StatCounter.SuccessFileOpenCount);
                 state.Crc.Reset();
-                refused = await ReceiveContentAsync(connection, state, unnamed, UploadRequestHeader.Size, have, hash: true, cancellationToken);
-                if (refused == 0)
+                byte refused = await ReceiveContentAsync(connection, state, unnamed, UploadRequestHeader.Size, have, hash: true, cancellationToken);
+                if (refused != 0)
                 {
-                    remote = NameUpload(connection, state, path, high, low, request, appender, out timestamp);
-                    LinkIntoPlace(unnamed, _paths.LocalPath(path, remote));
+                    unnamed.Dispose(); // the unnamed file's blocks are free before the rest of the body is skipped
+                    return await RefuseUploadAsync(connection, header, state, refused, request.FileSize, path, cancellationToken);
                 }
+
+                remote = NameUpload(connection, state, path, high, low, request, appender, out timestamp);
+                LinkIntoPlace(unnamed, _paths.LocalPath(path, remote));
             }
         }
         else
         {
-            (string temp, refused) = await ReceiveToTempAsync(connection, state, path, UploadRequestHeader.Size, have, cancellationToken);
-            if (refused == 0)
+            var (temp, refused) = await ReceiveToTempAsync(connection, state, path, UploadRequestHeader.Size, have, cancellationToken);
+            if (refused != 0)
             {
-                try
-                {
-                    remote = NameUpload(connection, state, path, high, low, request, appender, out timestamp);
-
-                    // Names carry 23 random bits plus random digits, so a plain rename (one syscall) cannot clobber a file.
-                    MoveIntoPlace(temp, _paths.LocalPath(path, remote), overwrite: true);
-                }
-                catch
-                {
-                    TryDelete(temp);
-                    throw;
-                }
+                return await RefuseUploadAsync(connection, header, state, refused, request.FileSize, path, cancellationToken);
             }
-        }
 
-        if (refused != 0)
-        {
-            return await RefuseUploadAsync(connection, header, state, refused, request.FileSize, path, cancellationToken);
+            try
+            {
+                remote = NameUpload(connection, state, path, high, low, request, appender, out timestamp);
+
+                // Names carry 23 random bits plus random digits, so a plain rename (one syscall) cannot clobber a file.
+                MoveIntoPlace(temp, _paths.LocalPath(path, remote), overwrite: true);
+            }
+            catch
+            {
+                TryDelete(temp);
+                throw;
+            }
         }
 
         await _binlog.AppendAsync(timestamp, BinlogOp.Create, remote);
@@ -225,22 +224,23 @@ internal sealed partial class StorageRequestHandler
     {
         string temp = string.Concat(path.TempDir, "/", s_tempTag, Interlocked.Increment(ref s_tempSequence).ToString(System.Globalization.CultureInfo.InvariantCulture), ".tmp");
         Count(StatCounter.TotalFileOpenCount);
-        var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
         byte refused;
-        try
+        using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
-            Count(StatCounter.SuccessFileOpenCount);
-            state.Crc.Reset();
-            refused = await ReceiveContentAsync(connection, state, handle, contentStart, have, hash: true, cancellationToken);
-        }
-        catch
-        {
-            handle.Dispose();
-            TryDelete(temp);
-            throw;
+            try
+            {
+                Count(StatCounter.SuccessFileOpenCount);
+                state.Crc.Reset();
+                refused = await ReceiveContentAsync(connection, state, handle, contentStart, have, hash: true, cancellationToken);
+            }
+            catch
+            {
+                handle.Dispose();
+                TryDelete(temp);
+                throw;
+            }
         }
 
-        handle.Dispose();
         if (refused != 0)
         {
             TryDelete(temp);

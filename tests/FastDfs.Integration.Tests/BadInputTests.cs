@@ -16,11 +16,7 @@ public sealed class BadInputTests(SingleStorageCluster fixture) : IClassFixture<
 
     private Cluster Cluster => fixture.Cluster;
 
-    private async Task<FdfsConnection> ConnectAsync(string endpoint)
-    {
-        int colon = endpoint.LastIndexOf(':');
-        return await FdfsConnection.ConnectAsync(endpoint[..colon], int.Parse(endpoint[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture), Timeout);
-    }
+    private static async Task<FdfsConnection> ConnectAsync(string endpoint) => await Endpoints.ConnectAsync(endpoint, Timeout);
 
     private static async Task<(byte Status, byte[] Body)> SendRawAsync(FdfsConnection c, byte[] packet)
     {

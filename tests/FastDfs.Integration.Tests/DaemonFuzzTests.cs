@@ -113,11 +113,7 @@ public sealed class DaemonFuzzTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<FdfsConnection> ConnectAsync(string endpoint)
-    {
-        int colon = endpoint.LastIndexOf(':');
-        return await FdfsConnection.ConnectAsync(endpoint[..colon], int.Parse(endpoint[(colon + 1)..], CultureInfo.InvariantCulture), TimeSpan.FromSeconds(10));
-    }
+    private static async Task<FdfsConnection> ConnectAsync(string endpoint) => await Endpoints.ConnectAsync(endpoint, TimeSpan.FromSeconds(10));
 
     /// <summary>Sends one request; returns what happened (for the summary, not asserted: garbage may get any answer).</summary>
     private static async Task<string> SendAsync(string endpoint, FuzzRequest request)

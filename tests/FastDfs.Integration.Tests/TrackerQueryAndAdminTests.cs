@@ -11,11 +11,7 @@ namespace FastDfs.Integration.Tests;
 /// <summary>Tracker queries beyond upload/download, connection-level commands, and deleting a storage.</summary>
 public sealed class TrackerQueryAndAdminTests
 {
-    private static async Task<FdfsConnection> ConnectAsync(string endpoint)
-    {
-        int colon = endpoint.LastIndexOf(':');
-        return await FdfsConnection.ConnectAsync(endpoint[..colon], int.Parse(endpoint[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromSeconds(5));
-    }
+    private static async Task<FdfsConnection> ConnectAsync(string endpoint) => await Endpoints.ConnectAsync(endpoint, TimeSpan.FromSeconds(5));
 
     private static byte[] Group(string name)
     {

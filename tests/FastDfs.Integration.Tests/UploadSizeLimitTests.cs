@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using FastDfs.Client;
@@ -32,11 +31,7 @@ public sealed class UploadSizeLimitTests
 
     private static int Count(string text, string what) => Regex.Matches(text, Regex.Escape(what)).Count;
 
-    private static async Task<FdfsConnection> ConnectAsync(StorageNode node)
-    {
-        int colon = node.Endpoint.LastIndexOf(':');
-        return await FdfsConnection.ConnectAsync(node.Endpoint[..colon], int.Parse(node.Endpoint[(colon + 1)..], CultureInfo.InvariantCulture), Timeout);
-    }
+    private static async Task<FdfsConnection> ConnectAsync(StorageNode node) => await Endpoints.ConnectAsync(node.Endpoint, Timeout);
 
     private static async Task<(byte Status, byte[] Body)> RoundTripAsync(FdfsConnection connection, StorageCommand command, byte[] body)
     {

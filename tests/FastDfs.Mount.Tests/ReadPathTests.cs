@@ -203,16 +203,32 @@ public sealed class ReadPathTests(ReadPathMountFixture fixture, ITestOutputHelpe
 [Collection(nameof(MountFaultTests))]
 public sealed class ReadPathFaultTests(ITestOutputHelper output)
 {
+    /// <summary>A cluster of its own whose group1 holds <paramref name="size"/> random bytes as <paramref name="name"/>.</summary>
+    private static async Task<(Cluster Cluster, byte[] Data)> StartWithNamedFileAsync(StorageSpec storage, string name, int size)
+    {
+        var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", storage);
+        try
+        {
+            await using var client = cluster.CreateClient();
+            await using var names = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
+            var root = await names.GetRootAsync("group1");
+            byte[] data = RandomNumberGenerator.GetBytes(size);
+            var id = await client.UploadAsync(data, "bin");
+            await names.CreateAsync(root.Inode, name, NamedMountFixture.FileMode, 0, 0, id.ToString(), data.Length);
+            return (cluster, data);
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
     [Fact]
     public async Task A_storage_killed_mid_stream_gives_EIO_within_the_timeout()
     {
-        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
-        await using var client = cluster.CreateClient();
-        await using var names = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
-        var root = await names.GetRootAsync("group1");
-        byte[] data = RandomNumberGenerator.GetBytes(48 * 1024 * 1024);
-        var id = await client.UploadAsync(data, "bin");
-        await names.CreateAsync(root.Inode, "doomed.bin", NamedMountFixture.FileMode, 0, 0, id.ToString(), data.Length);
+        var (cluster, data) = await StartWithNamedFileAsync(new StorageSpec(), "doomed.bin", 48 * 1024 * 1024);
+        await using var owned = cluster;
         await using var mount = await MountProcess.StartAsync(cluster.TrackerEndpoint, "names=on,auto_unmount,timeout=3,readahead_chunk=1048576,read_streams=16");
 
         await using var stream = new FileStream(mount.PathOf("group1/doomed.bin"), FileMode.Open, FileAccess.Read, FileShare.Read, 1);
@@ -256,13 +272,8 @@ public sealed class ReadPathFaultTests(ITestOutputHelper output)
     [InlineData("off")]
     public async Task Read_ahead_chunks_are_on_huge_pages_unless_turned_off(string mode)
     {
-        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec());
-        await using var client = cluster.CreateClient();
-        await using var names = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
-        var root = await names.GetRootAsync("group1");
-        byte[] data = RandomNumberGenerator.GetBytes(32 * 1024 * 1024);
-        var id = await client.UploadAsync(data, "bin");
-        await names.CreateAsync(root.Inode, "chunks.bin", NamedMountFixture.FileMode, 0, 0, id.ToString(), data.Length);
+        var (cluster, data) = await StartWithNamedFileAsync(new StorageSpec(), "chunks.bin", 32 * 1024 * 1024);
+        await using var owned = cluster;
         await using var mount = await MountProcess.StartAsync(cluster.TrackerEndpoint, "names=on,auto_unmount,huge_pages=" + mode);
 
         long hugeKib;
@@ -278,12 +289,12 @@ public sealed class ReadPathFaultTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"huge_pages={mode}: AnonHugePages {hugeKib} kB");
-        bool thpOff = File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled").Contains("[never]", StringComparison.Ordinal);
-        if (mode == "on" && !thpOff)
+        string thp = File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled");
+        if (mode == "on" && !thp.Contains("[never]", StringComparison.Ordinal))
         {
             Assert.InRange(hugeKib, 4096, long.MaxValue); // at least one chunk's worth
         }
-        else if (!File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled").Contains("[always]", StringComparison.Ordinal))
+        else if (!thp.Contains("[always]", StringComparison.Ordinal))
         {
             Assert.Equal(0, hugeKib); // nothing else in the mount asks for them
         }
@@ -296,15 +307,9 @@ public sealed class ReadPathFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task A_stream_the_storage_closes_while_its_reader_pauses_is_reopened_without_a_warning()
     {
-        await using var cluster = await Cluster.StartAsync("namespace_orphan_delay = 0", new StorageSpec(Extra: "network_timeout = 2"));
-        await using var client = cluster.CreateClient();
-        await using var names = NamedMountFixture.CreateNamespaceClient(cluster.TrackerEndpoint);
-        var root = await names.GetRootAsync("group1");
-
         // More than the read-ahead and both sockets' buffers hold, so the storage's send stalls while the reader pauses.
-        byte[] data = RandomNumberGenerator.GetBytes(96 * 1024 * 1024);
-        var id = await client.UploadAsync(data, "bin");
-        await names.CreateAsync(root.Inode, "paused.bin", NamedMountFixture.FileMode, 0, 0, id.ToString(), data.Length);
+        var (cluster, data) = await StartWithNamedFileAsync(new StorageSpec(Extra: "network_timeout = 2"), "paused.bin", 96 * 1024 * 1024);
+        await using var owned = cluster;
         await using var mount = await MountProcess.StartAsync(
             cluster.TrackerEndpoint, "names=on,auto_unmount,timeout=10,readahead_chunk=1048576,read_streams=16", verbose: true);
 

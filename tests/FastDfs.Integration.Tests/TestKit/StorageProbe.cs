@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using FastDfs.Net;
 using FastDfs.Protocol;
@@ -17,10 +16,7 @@ public sealed class StorageProbe : IAsyncDisposable
 
     public static async Task<StorageProbe> ConnectAsync(string endpoint)
     {
-        int colon = endpoint.LastIndexOf(':');
-        var connection = await FdfsConnection.ConnectAsync(
-            endpoint[..colon], int.Parse(endpoint[(colon + 1)..], CultureInfo.InvariantCulture), TimeSpan.FromSeconds(5));
-        return new StorageProbe(connection);
+        return new StorageProbe(await Endpoints.ConnectAsync(endpoint, TimeSpan.FromSeconds(5)));
     }
 
     private static byte[] FileBody(string group, string remote)
